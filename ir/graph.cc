@@ -69,8 +69,7 @@ absl::StatusOr<NodeId> Graph::AddNode(OpKind op, Attributes attrs, std::vector<V
   std::vector<TensorType> in_types;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ValueId v = inputs[i];
-    if (v.node < 0 || v.node >= num_nodes() || v.index < 0 ||
-        v.index >= static_cast<int>(node(v.node).outputs.size())) {
+    if (!IsValue(v)) {
       return absl::InvalidArgumentError(
           StrCat(info.name, ": input ", i, " refers to no value"));
     }
@@ -112,15 +111,20 @@ absl::Status Graph::AddOutput(std::string name, ValueId value) {
   if (FindOutput(name)) {
     return absl::AlreadyExistsError(StrCat("the output '", name, "' already exists"));
   }
-  if (value.node < 0 || value.node >= num_nodes() || value.index < 0 ||
-      value.index >= static_cast<int>(node(value.node).outputs.size())) {
+  if (!IsValue(value)) {
     return absl::InvalidArgumentError(StrCat("output '", name, "' refers to no value"));
   }
   outputs_.push_back({std::move(name), value});
   return absl::OkStatus();
 }
 
+bool Graph::IsValue(ValueId v) const {
+  return v.node >= 0 && v.node < num_nodes() && v.index >= 0 &&
+         v.index < static_cast<int>(node(v.node).outputs.size());
+}
+
 absl::Status Graph::SetName(ValueId value, std::string name) {
+  if (!IsValue(value)) return absl::InvalidArgumentError("SetName: no such value");
   std::string& slot = nodes_[static_cast<size_t>(value.node)].names[static_cast<size_t>(value.index)];
   if (slot == name) return absl::OkStatus();
   if (!name.empty()) {
@@ -133,6 +137,7 @@ absl::Status Graph::SetName(ValueId value, std::string name) {
 }
 
 absl::Status Graph::SetLayout(ValueId value, Layout layout) {
+  if (!IsValue(value)) return absl::InvalidArgumentError("SetLayout: no such value");
   TensorType& t = nodes_[static_cast<size_t>(value.node)].outputs[static_cast<size_t>(value.index)];
   if (!LayoutFitsRank(layout, t.rank())) {
     return absl::InvalidArgumentError(StrCat("layout ", LayoutName(layout),
@@ -144,6 +149,9 @@ absl::Status Graph::SetLayout(ValueId value, Layout layout) {
 }
 
 absl::Status Graph::ReplaceAllUsesWith(ValueId from, ValueId to) {
+  if (!IsValue(from) || !IsValue(to)) {
+    return absl::InvalidArgumentError("ReplaceAllUsesWith: no such value");
+  }
   const TensorType& a = type(from);
   const TensorType& b = type(to);
   if (a.dtype != b.dtype || a.dims != b.dims) {
@@ -325,8 +333,7 @@ absl::Status Graph::Validate() const {
     }
     std::vector<TensorType> in_types;
     for (ValueId v : n.inputs) {
-      if (v.node < 0 || v.node >= num_nodes() || v.index < 0 ||
-          v.index >= static_cast<int>(node(v.node).outputs.size())) {
+      if (!IsValue(v)) {
         return fail("an input refers to no value");
       }
       in_types.push_back(type(v));
@@ -345,8 +352,7 @@ absl::Status Graph::Validate() const {
     return absl::InvalidArgumentError("the graph has a cycle");
   }
   for (const GraphOutput& o : outputs_) {
-    if (o.value.node < 0 || o.value.node >= num_nodes() || o.value.index < 0 ||
-        o.value.index >= static_cast<int>(node(o.value.node).outputs.size())) {
+    if (!IsValue(o.value)) {
       return absl::InvalidArgumentError(StrCat("output '", o.name, "' refers to no value"));
     }
   }

@@ -87,7 +87,8 @@ class Graph {
   // ---- Rewriting.
 
   /// Redirects every use of `from` (node inputs and graph outputs) to `to`.
-  /// Both must have the same dtype and dims. Fails, changing nothing, when
+  /// Both must have the same dtype and dims; layouts may differ (a layout is
+  /// how a value is stored, and consumers read any layout). Fails, changing nothing, when
   /// `to` depends on `from` (the graph would get a cycle).
   absl::Status ReplaceAllUsesWith(ValueId from, ValueId to);
   /// Removes nodes that no graph output depends on (graph inputs stay: they
@@ -108,6 +109,8 @@ class Graph {
   std::vector<NodeId> InputNodes() const;
   /// The node ids of weights, in node order.
   std::vector<NodeId> WeightNodes() const;
+  /// Whether `v` names an output of an existing node.
+  bool IsValue(ValueId v) const;
   /// The value named `name`, if any.
   std::optional<ValueId> FindValue(std::string_view name) const;
   /// The output named `name`, if any.

@@ -13,7 +13,6 @@ namespace {
 
 constexpr std::array<std::string_view, 4> kActivationNames = {"none", "relu", "sigmoid", "tanh"};
 constexpr std::array<std::string_view, 2> kPaddingNames = {"explicit", "same"};
-constexpr std::array<std::string_view, 3> kDTypeNames = {"f32", "f64", "i64"};
 
 using Ints = std::vector<int64_t>;
 
@@ -53,10 +52,10 @@ struct Schemas {
   std::vector<AttrSpec> enlarge = {Req("kernel", AttrKind::kInts, 2)};
   std::vector<AttrSpec> const_conv = {Req("channels", AttrKind::kInt),
                                       Req("kernel", AttrKind::kInts, 2),
-                                      Enum("dtype", kDTypeNames, 0)};
-  std::vector<AttrSpec> const_imm = {Req("size", AttrKind::kInt), Enum("dtype", kDTypeNames, 0)};
+                                      Enum("dtype", DTypeNames(), 0)};
+  std::vector<AttrSpec> const_imm = {Req("size", AttrKind::kInt), Enum("dtype", DTypeNames(), 0)};
   std::vector<AttrSpec> const_ones = {Req("shape", AttrKind::kInts),
-                                      Enum("dtype", kDTypeNames, 0)};
+                                      Enum("dtype", DTypeNames(), 0)};
   std::vector<AttrSpec> batchnorm = {Opt("epsilon", 1e-5)};
   std::vector<AttrSpec> softmax = {Opt("axis", int64_t{-1})};
   std::vector<AttrSpec> reshape = {Req("shape", AttrKind::kInts)};

@@ -1,5 +1,7 @@
 #include "ir/shape_functions.h"
 
+#include "ir/op_registry.h"
+
 #include <algorithm>
 #include <numeric>
 
@@ -250,6 +252,7 @@ Result Pool2d(Types in, const Attributes& attrs) {
   const TensorType& x = in[0];
   LEMMA_RETURN_IF_ERROR(RankIs(x, 4, "input"));
   const std::vector<int64_t>& k = attrs.GetInts("kernel");
+  if (x.dim(2) == 0 || x.dim(3) == 0) return Err("input ", Str(x), " has no spatial elements");
   absl::StatusOr<Window2d> win = ResolveWindow(x.dim(2), x.dim(3), {k[0], k[1]}, attrs);
   if (!win.ok()) return win.status();
   for (int i = 0; i < 2; ++i) {
@@ -454,6 +457,11 @@ Result Reduce(Types in, const Attributes& attrs) {
   absl::StatusOr<std::vector<int>> axes = ResolveReduceAxes(in[0].rank(), attrs);
   if (!axes.ok()) return axes.status();
   const bool keep = attrs.GetInt("keepdims") != 0;
+  if (attrs.op() != OpKind::kReduceSum) {
+    for (int a : *axes) {
+      if (in[0].dim(a) == 0) return Err("reduces the empty axis ", a, " of ", Str(in[0]));
+    }
+  }
   Dims out;
   for (int d = 0; d < in[0].rank(); ++d) {
     const bool reduced = std::binary_search(axes->begin(), axes->end(), d);

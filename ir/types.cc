@@ -33,6 +33,12 @@ std::optional<DType> ParseDType(std::string_view name) {
   return std::nullopt;
 }
 
+std::span<const std::string_view> DTypeNames() {
+  static constexpr std::array<std::string_view, kDTypes.size()> kNames = {
+      kDTypes[0].name, kDTypes[1].name, kDTypes[2].name};
+  return kNames;
+}
+
 int DTypeSize(DType dtype) { return kDTypes[static_cast<size_t>(dtype)].size; }
 
 int64_t NumElements(std::span<const int64_t> dims) {

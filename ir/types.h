@@ -21,6 +21,8 @@ enum class DType : uint8_t { kF32, kF64, kI64 };
 std::string_view DTypeName(DType dtype);
 /// Parses a text name produced by DTypeName; nullopt for anything else.
 std::optional<DType> ParseDType(std::string_view name);
+/// Every dtype's text name, indexed by DType.
+std::span<const std::string_view> DTypeNames();
 /// Size of one element in bytes.
 int DTypeSize(DType dtype);
 

@@ -1,0 +1,47 @@
+# lemma: the two commands a new machine needs are `make demo` and `make test`.
+# Both install what is missing (Debian packages), build with CMake + Ninja
+# (+ ccache) into build/, and run.
+
+BUILD      ?= build
+FUZZ_BUILD ?= build-fuzz
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
+LEMMA      := $(BUILD)/bin/lemma
+DEMO_OUT   := $(BUILD)/demo
+
+.PHONY: all deps configure build test unit-test fuzz demo clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+unit-test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The parser fuzz target, built with clang's libFuzzer and run for a bounded time.
+fuzz:
+	@test -f $(FUZZ_BUILD)/build.ninja || CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEMMA_FUZZ=ON -DLEMMA_BUILD_TESTS=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target text_format_fuzz
+	scripts/run-fuzz.sh $(FUZZ_BUILD)/bin/text_format_fuzz tests/fuzz/corpus $(FUZZ_SECONDS)
+
+test: deps
+	$(MAKE) unit-test
+	$(MAKE) fuzz
+
+demo: deps
+	$(MAKE) build
+	scripts/demo.sh $(LEMMA) $(DEMO_OUT)
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -23,20 +23,6 @@ bool KindMatches(AttrKind kind, const AttrValue& v) {
   return false;
 }
 
-std::string_view KindName(AttrKind kind) {
-  switch (kind) {
-    case AttrKind::kInt:
-      return "an integer";
-    case AttrKind::kInts:
-      return "a list of integers";
-    case AttrKind::kFloat:
-      return "a number";
-    case AttrKind::kEnum:
-      return "a name";
-  }
-  return "?";
-}
-
 [[noreturn]] void Die(std::string_view what) {
   std::fprintf(stderr, "lemma: internal error: %.*s\n", static_cast<int>(what.size()),
                what.data());
@@ -57,6 +43,20 @@ std::string FormatDouble(double v) {
 }
 
 }  // namespace
+
+std::string_view AttrKindDescription(AttrKind kind) {
+  switch (kind) {
+    case AttrKind::kInt:
+      return "an integer";
+    case AttrKind::kInts:
+      return "a list of integers like [1,2]";
+    case AttrKind::kFloat:
+      return "a number";
+    case AttrKind::kEnum:
+      return "a name";
+  }
+  return "?";
+}
 
 Attributes::Attributes(OpKind op) : op_(op) {
   for (const AttrSpec& spec : GetOpInfo(op).attrs) values_.push_back(spec.default_value);
@@ -81,7 +81,7 @@ absl::Status Attributes::Set(std::string_view name, AttrValue value) {
   const AttrSpec& spec = schema()[static_cast<size_t>(i)];
   if (!KindMatches(spec.kind, value)) {
     return absl::InvalidArgumentError(StrCat("attribute '", name, "' of ", OpName(op_),
-                                                   " must be ", KindName(spec.kind)));
+                                                   " must be ", AttrKindDescription(spec.kind)));
   }
   if (spec.kind == AttrKind::kEnum) {
     const int64_t e = std::get<int64_t>(value);
@@ -112,7 +112,7 @@ absl::Status Attributes::SetEnum(std::string_view name, std::string_view enum_na
   if (schema()[static_cast<size_t>(i)].kind != AttrKind::kEnum) {
     return absl::InvalidArgumentError(
         StrCat("attribute '", name, "' of ", OpName(op_), " must be ",
-                     KindName(schema()[static_cast<size_t>(i)].kind)));
+                     AttrKindDescription(schema()[static_cast<size_t>(i)].kind)));
   }
   const AttrSpec& spec = schema()[static_cast<size_t>(i)];
   for (size_t e = 0; e < spec.enum_names.size(); ++e) {
@@ -140,32 +140,23 @@ absl::Status Attributes::CheckComplete() const {
   return absl::OkStatus();
 }
 
-int64_t Attributes::GetInt(std::string_view name) const {
+template <typename T>
+const T& Attributes::Get(std::string_view name) const {
   const int i = IndexOf(name);
-  if (i < 0 || !values_[static_cast<size_t>(i)] ||
-      !std::holds_alternative<int64_t>(*values_[static_cast<size_t>(i)])) {
-    Die(StrCat("GetInt('", name, "') on ", OpName(op_)));
+  const std::optional<AttrValue>* v = i < 0 ? nullptr : &values_[static_cast<size_t>(i)];
+  if (v == nullptr || !v->has_value() || !std::holds_alternative<T>(**v)) {
+    Die(StrCat("attribute '", name, "' of ", OpName(op_), " read with the wrong kind or unset"));
   }
-  return std::get<int64_t>(*values_[static_cast<size_t>(i)]);
+  return std::get<T>(**v);
 }
+
+int64_t Attributes::GetInt(std::string_view name) const { return Get<int64_t>(name); }
 
 const std::vector<int64_t>& Attributes::GetInts(std::string_view name) const {
-  const int i = IndexOf(name);
-  if (i < 0 || !values_[static_cast<size_t>(i)] ||
-      !std::holds_alternative<std::vector<int64_t>>(*values_[static_cast<size_t>(i)])) {
-    Die(StrCat("GetInts('", name, "') on ", OpName(op_)));
-  }
-  return std::get<std::vector<int64_t>>(*values_[static_cast<size_t>(i)]);
+  return Get<std::vector<int64_t>>(name);
 }
 
-double Attributes::GetFloat(std::string_view name) const {
-  const int i = IndexOf(name);
-  if (i < 0 || !values_[static_cast<size_t>(i)] ||
-      !std::holds_alternative<double>(*values_[static_cast<size_t>(i)])) {
-    Die(StrCat("GetFloat('", name, "') on ", OpName(op_)));
-  }
-  return std::get<double>(*values_[static_cast<size_t>(i)]);
-}
+double Attributes::GetFloat(std::string_view name) const { return Get<double>(name); }
 
 std::string Attributes::FormatValue(size_t index) const {
   const AttrSpec& spec = schema()[index];

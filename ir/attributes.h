@@ -27,6 +27,9 @@ enum class AttrKind : uint8_t {
   kEnum,   // one of the schema's enum names, stored as its index
 };
 
+/// "an integer", "a list of integers like [1,2]", ...: for messages.
+std::string_view AttrKindDescription(AttrKind kind);
+
 /// An attribute value. Enum values are stored as their index (an int64_t).
 using AttrValue = std::variant<int64_t, std::vector<int64_t>, double>;
 
@@ -91,6 +94,8 @@ class Attributes {
 
  private:
   int IndexOf(std::string_view name) const;
+  template <typename T>
+  const T& Get(std::string_view name) const;
 
   OpKind op_;
   std::vector<std::optional<AttrValue>> values_;

@@ -333,20 +333,6 @@ std::string ShapeString(const TensorType& t) {
   return StrCat(DTypeName(t.dtype), DimsToString(t.dims));
 }
 
-std::string_view KindDescription(AttrKind kind) {
-  switch (kind) {
-    case AttrKind::kInt:
-      return "an integer";
-    case AttrKind::kInts:
-      return "a list of integers like [1,2]";
-    case AttrKind::kFloat:
-      return "a number";
-    case AttrKind::kEnum:
-      return "a name";
-  }
-  return "?";
-}
-
 // Where a value was defined, for redefinition messages.
 struct Symbol {
   ValueId value;
@@ -602,7 +588,7 @@ class Parser {
 
   absl::Status KindError(const Attributes& attrs, const AttrSpec& spec) const {
     return Error(Peek(), StrCat("attribute '", spec.name, "' of ", OpName(attrs.op()), " must be ",
-                                KindDescription(spec.kind), ", found ", DescribeToken(Peek())));
+                                AttrKindDescription(spec.kind), ", found ", DescribeToken(Peek())));
   }
 
   absl::StatusOr<AttrValue> ParseAttrValue(const Attributes& attrs, const AttrSpec& spec) {

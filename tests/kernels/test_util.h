@@ -4,6 +4,7 @@
 // Helpers shared by the reference evaluator's tests.
 
 #include <cmath>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,11 @@
 #include "kernels/arith.h"
 #include "kernels/reference.h"
 #include "kernels/tensor.h"
+
+namespace lemma {
+/// Test names and failure messages show an op by name.
+inline void PrintTo(OpKind op, std::ostream* os) { *os << OpName(op); }
+}  // namespace lemma
 
 namespace lemma::kernels_test {
 

@@ -1,6 +1,9 @@
 #include "kernels/random.h"
 
+#include <cmath>
 #include <utility>
+
+#include "ir/hash.h"
 #include <vector>
 
 namespace lemma {
@@ -33,27 +36,38 @@ uint64_t Sample<ModP>(SplitMix64& rng) {
 
 }  // namespace
 
+// The number of inputs that feed each output of a layer whose weight has
+// these dims: I*kh*kw for a conv kernel [O,I,kh,kw], k for a matrix [k,n].
+int64_t FanIn(const Dims& dims) {
+  if (dims.size() == 4) return dims[1] * dims[2] * dims[3];
+  if (dims.size() == 2) return dims[0];
+  return 1;
+}
+
 uint64_t SplitMix64::Next() {
-  uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  const uint64_t state = state_;
+  state_ += 0x9e3779b97f4a7c15ULL;
+  return Mix64(state);  // splitmix64's output function of the advanced state
 }
 
 uint64_t ValueSeed(uint64_t run_seed, std::string_view name) {
-  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a
-  for (char c : name) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return SplitMix64(run_seed ^ SplitMix64(hash).Next()).Next();
+  return HashCombine(run_seed, HashBytes(name));
+}
+
+double WeightScale(const TensorType& type) {
+  const int64_t fan_in = FanIn(type.dims);
+  return fan_in > 0 ? std::sqrt(6.0 / static_cast<double>(fan_in)) : 1.0;
 }
 
 template <typename A>
-Tensor<typename A::T> RandomTensor(const TensorType& type, uint64_t seed) {
+Tensor<typename A::T> RandomTensor(const TensorType& type, uint64_t seed, double scale) {
+  using T = typename A::T;
   SplitMix64 rng(seed);
-  std::vector<typename A::T> logical(static_cast<size_t>(type.num_elements()));
-  for (auto& v : logical) v = Sample<A>(rng);
+  std::vector<T> logical(static_cast<size_t>(type.num_elements()));
+  for (T& v : logical) {
+    v = Sample<A>(rng);
+    if constexpr (!A::kExact) v = static_cast<T>(v * scale);
+  }
   return FromLogical(type, std::move(logical));
 }
 
@@ -62,14 +76,16 @@ NamedTensors<A> RandomFeeds(const Graph& g, uint64_t seed) {
   NamedTensors<A> feeds;
   for (const Node& n : g.nodes()) {
     if (!GetOpInfo(n.op).Has(kTraitSource)) continue;
-    feeds.emplace(n.names[0], RandomTensor<A>(n.outputs[0], ValueSeed(seed, n.names[0])));
+    const double scale = n.op == OpKind::kWeight ? WeightScale(n.outputs[0]) : 1.0;
+    feeds.emplace(n.names[0],
+                  RandomTensor<A>(n.outputs[0], ValueSeed(seed, n.names[0]), scale));
   }
   return feeds;
 }
 
-template Tensor<double> RandomTensor<F64>(const TensorType&, uint64_t);
-template Tensor<float> RandomTensor<F32>(const TensorType&, uint64_t);
-template Tensor<uint64_t> RandomTensor<ModP>(const TensorType&, uint64_t);
+template Tensor<double> RandomTensor<F64>(const TensorType&, uint64_t, double);
+template Tensor<float> RandomTensor<F32>(const TensorType&, uint64_t, double);
+template Tensor<uint64_t> RandomTensor<ModP>(const TensorType&, uint64_t, double);
 template NamedTensors<F64> RandomFeeds<F64>(const Graph&, uint64_t);
 template NamedTensors<F32> RandomFeeds<F32>(const Graph&, uint64_t);
 template NamedTensors<ModP> RandomFeeds<ModP>(const Graph&, uint64_t);

@@ -136,12 +136,13 @@ int Run(const Graph& g, uint64_t seed, std::string_view domain) {
   std::printf("graph %s: %d nodes, reference evaluator in %.*s, seed %llu\n", g.name().c_str(),
               g.num_nodes(), static_cast<int>(domain.size()), domain.data(),
               static_cast<unsigned long long>(seed));
-  std::fprintf(stderr, "evaluated in %.3f s\n", seconds);
   for (const GraphOutput& o : g.outputs()) {
     const auto& t = out->at(o.name);
     std::printf("  %-12s %-24s checksum %s\n", o.name.c_str(), t.type.ToString().c_str(),
                 ChecksumText<A>(t).c_str());
   }
+  std::fflush(stdout);
+  std::fprintf(stderr, "evaluated in %.3f s\n", seconds);
   return kExitOk;
 }
 

@@ -7,14 +7,11 @@
 #include "ir/strings.h"
 
 namespace lemma {
-namespace {
-
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+
 bool IsNameChar(char c) {
   return IsNameStart(c) || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '/';
 }
-
-}  // namespace
 
 bool IsValidName(std::string_view name) {
   if (name.empty() || !IsNameStart(name[0])) return false;

@@ -57,6 +57,9 @@ struct GraphOutput {
 /// Whether `name` can name a value or output: a letter or '_', then letters,
 /// digits and any of "_.-/".
 bool IsValidName(std::string_view name);
+/// The first and the following characters of that grammar (for lexers).
+bool IsNameStart(char c);
+bool IsNameChar(char c);
 
 class Graph {
  public:

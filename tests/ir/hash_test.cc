@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "ir/builder.h"
@@ -11,35 +12,45 @@
 namespace lemma {
 namespace {
 
-// A diamond: two branches over one input joined by ewadd. `swap` builds the
-// branches in the other order (so node ids differ), `names` names the
-// intermediate values.
-Graph Diamond(bool swap, bool names, Activation act = Activation::kRelu) {
+// A diamond: two branches over one input joined by ewadd. Each field changes
+// one thing: the build order of the branches (so node ids differ), names on
+// intermediate values, the fused activation, the operand order of ewadd, the
+// input's name and an output's name.
+struct DiamondOptions {
+  bool swap_build_order = false;
+  bool name_intermediates = false;
+  Activation activation = Activation::kRelu;
+  bool swap_add_operands = false;
+  std::string input = "x";
+  std::string output = "y";
+};
+
+Graph Diamond(const DiamondOptions& o = {}) {
   GraphBuilder b("diamond");
   Value w = b.Weight("w", DType::kF32, {4, 4});
-  Value x = b.Input("x", DType::kF32, {4, 4});
+  Value x = b.Input(o.input, DType::kF32, {4, 4});
   Value l, r;
-  if (swap) {
+  if (o.swap_build_order) {
     r = b.Tanh(x);
-    l = b.MatMul(x, w, act);
+    l = b.MatMul(x, w, o.activation);
   } else {
-    l = b.MatMul(x, w, act);
+    l = b.MatMul(x, w, o.activation);
     r = b.Tanh(x);
   }
-  if (names) {
+  if (o.name_intermediates) {
     b.Name(l, "left");
     b.Name(r, "right");
   }
-  b.Output("y", b.EwAdd(l, r));
+  b.Output(o.output, o.swap_add_operands ? b.EwAdd(r, l) : b.EwAdd(l, r));
   b.Output("z", r);
   return *std::move(b).Build();
 }
 
 TEST(StructuralHash, IndependentOfNumberingAndNames) {
-  const uint64_t h = StructuralHash(Diamond(false, false));
-  EXPECT_EQ(h, StructuralHash(Diamond(true, false)));
-  EXPECT_EQ(h, StructuralHash(Diamond(false, true)));
-  EXPECT_EQ(h, StructuralHash(Diamond(true, true)));
+  const uint64_t h = StructuralHash(Diamond());
+  EXPECT_EQ(h, StructuralHash(Diamond({.swap_build_order = true})));
+  EXPECT_EQ(h, StructuralHash(Diamond({.name_intermediates = true})));
+  EXPECT_EQ(h, StructuralHash(Diamond({.swap_build_order = true, .name_intermediates = true})));
 }
 
 TEST(StructuralHash, IndependentOfOutputOrder) {
@@ -59,35 +70,14 @@ TEST(StructuralHash, IndependentOfOutputOrder) {
 }
 
 TEST(StructuralHash, ChangesWithEveryKindOfChange) {
-  const uint64_t h = StructuralHash(Diamond(false, false));
-  // An attribute.
-  EXPECT_NE(h, StructuralHash(Diamond(false, false, Activation::kNone)));
-  // A layout.
-  Graph g = Diamond(false, false);
+  const uint64_t h = StructuralHash(Diamond());
+  EXPECT_NE(h, StructuralHash(Diamond({.activation = Activation::kNone})));  // an attribute
+  EXPECT_NE(h, StructuralHash(Diamond({.swap_add_operands = true})));        // the wiring
+  EXPECT_NE(h, StructuralHash(Diamond({.input = "x2"})));                   // an input name
+  EXPECT_NE(h, StructuralHash(Diamond({.output = "y2"})));                  // an output name
+  Graph g = Diamond();                                                       // a layout
   ASSERT_TRUE(g.SetLayout(*g.FindValue("x"), Layout::kColMajor).ok());
   EXPECT_NE(h, StructuralHash(g));
-  // The wiring: swap the operands of ewadd.
-  {
-    GraphBuilder b("diamond");
-    Value w = b.Weight("w", DType::kF32, {4, 4});
-    Value x = b.Input("x", DType::kF32, {4, 4});
-    Value l = b.MatMul(x, w, Activation::kRelu);
-    Value r = b.Tanh(x);
-    b.Output("y", b.EwAdd(r, l));
-    b.Output("z", r);
-    EXPECT_NE(h, StructuralHash(*std::move(b).Build()));
-  }
-  // An output name, an input name.
-  {
-    GraphBuilder b("diamond");
-    Value w = b.Weight("w", DType::kF32, {4, 4});
-    Value x = b.Input("x2", DType::kF32, {4, 4});
-    Value l = b.MatMul(x, w, Activation::kRelu);
-    Value r = b.Tanh(x);
-    b.Output("y", b.EwAdd(l, r));
-    b.Output("z", r);
-    EXPECT_NE(h, StructuralHash(*std::move(b).Build()));
-  }
 }
 
 TEST(StructuralHash, CountsRepeatedComputation) {

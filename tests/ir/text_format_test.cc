@@ -18,6 +18,7 @@
 #include "ir/file_io.h"
 #include "ir/hash.h"
 #include "ir/strings.h"
+#include "tests/common/error_cases.h"
 
 namespace lemma {
 namespace {
@@ -25,11 +26,14 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::string DataPath(std::string_view relative) {
-  return StrCat(LEMMA_TEST_DATA, "/ir/data/", relative);
-}
+using ::lemma::testing::ErrorCase;
+using ::lemma::testing::ExpectErrorCase;
+using ::lemma::testing::LoadErrorCases;
+using ::lemma::testing::Message;
 
-std::string Message(const absl::Status& s) { return std::string(ToStd(s.message())); }
+std::string DataPath(std::string_view relative) {
+  return ::lemma::testing::DataPath(StrCat("ir/data/", relative));
+}
 
 // ------------------------------------------------------------ random graphs
 
@@ -497,53 +501,14 @@ TEST(TextFormatGolden, HandWrittenFileHasWhatItSays) {
 
 // ------------------------------------------------------------ parse errors
 
-struct ErrorCase {
-  std::string file;
-  std::string text;
-  std::string location;  // "LINE:COL"
-  std::string substring;
-};
-
-std::vector<ErrorCase> LoadErrorCases() {
-  const std::string dir = DataPath("parse_errors");
-  std::vector<std::string> names;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      const std::string name = e->d_name;
-      if (name.size() > 6 && name.ends_with(".lemma")) names.push_back(name);
-    }
-    closedir(d);
-  }
-  std::sort(names.begin(), names.end());
-  std::vector<ErrorCase> cases;
-  for (const std::string& name : names) {
-    ErrorCase c{StrCat(dir, "/", name), "", "", ""};
-    absl::StatusOr<std::string> text = ReadFile(c.file);
-    EXPECT_TRUE(text.ok()) << text.status();
-    c.text = text.value_or("");
-    constexpr std::string_view kPrefix = "# error: ";
-    const std::string first = c.text.substr(0, c.text.find('\n'));
-    EXPECT_THAT(first, StartsWith(kPrefix)) << c.file;
-    if (!first.starts_with(kPrefix)) continue;
-    const std::string rest = first.substr(kPrefix.size());
-    const size_t colon = rest.find(':', rest.find(':') + 1);
-    c.location = rest.substr(0, colon);
-    c.substring = rest.substr(std::min(colon + 2, rest.size()));
-    cases.push_back(std::move(c));
-  }
-  return cases;
-}
-
 TEST(TextFormatErrors, EveryDataFileFailsWhereItSays) {
-  const std::vector<ErrorCase> cases = LoadErrorCases();
+  const std::vector<ErrorCase> cases = LoadErrorCases(DataPath("parse_errors"), ".lemma");
   EXPECT_GE(cases.size(), 20u);
   for (const ErrorCase& c : cases) {
     SCOPED_TRACE(c.file);
     absl::StatusOr<Graph> g = ParseGraph(c.text, c.file);
     ASSERT_FALSE(g.ok()) << PrintGraph(*g);
-    EXPECT_EQ(g.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(Message(g.status()), StartsWith(StrCat(c.file, ":", c.location, ": ")));
-    EXPECT_THAT(Message(g.status()), HasSubstr(c.substring));
+    ExpectErrorCase(c, g.status());
   }
 }
 

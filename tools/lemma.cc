@@ -19,6 +19,7 @@
 #include "kernels/random.h"
 #include "kernels/reference.h"
 #include "tools/args.h"
+#include "tools/generate_command.h"
 
 namespace lemma {
 namespace {
@@ -233,6 +234,7 @@ const std::vector<Command>& Commands() {
         "and the canonical structural hash.",
         {}, 1, 1},
        RunStats},
+      {cli::GenerateCommandSpec(), cli::RunGenerateCommand},
   };
   return commands;
 }
@@ -247,7 +249,6 @@ void PrintUsage(std::FILE* out) {
   }
   std::fprintf(out,
                "\nplanned, not in this build yet:\n"
-               "  generate   enumerate operator graphs and find candidate substitutions\n"
                "  verify     prove substitutions with Z3 from validated operator axioms\n"
                "  optimize   rewrite a model with proved rules under a cost model\n"
                "  explore    browse rules, where they match, and the optimizer's choices\n"

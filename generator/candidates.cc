@@ -101,6 +101,9 @@ using Subst = absl::flat_hash_map<std::string, std::string>;
 std::vector<std::string> Expressions(const SearchSpace& space, const Side& s,
                                      std::span<const std::string> names,
                                      const Subst* subst = nullptr) {
+  // The substitution replaces values by their text before substitution.
+  const std::vector<std::string> original =
+      subst != nullptr ? Expressions(space, s, names) : std::vector<std::string>();
   const ReplayedGraph& r = s.replayed;
   std::vector<std::string> e(r.shapes.size());
   const size_t num_universe = names.size();
@@ -121,7 +124,7 @@ std::vector<std::string> Expressions(const SearchSpace& space, const Side& s,
     for (size_t slot = first; slot < end; ++slot) {
       e[slot] = end - first > 1 ? StrCat(base, ".", slot - first) : base;
       if (subst != nullptr) {
-        auto it = subst->find(e[slot]);
+        auto it = subst->find(original[slot]);
         if (it != subst->end()) e[slot] = it->second;
       }
     }
@@ -967,7 +970,12 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
       return ids;
     };
     for (int64_t i : order) {
-      const Fate f = fate[static_cast<size_t>(i)];
+      Fate f = fate[static_cast<size_t>(i)];
+      // A renaming of a pruned candidate is implied as that one is.
+      if (f == Fate::kRenaming) {
+        const Fate first = fate[static_cast<size_t>(renaming_of[static_cast<size_t>(i)])];
+        if (first != Fate::kKept) f = first;
+      }
       PruneReason reason;
       if (f == Fate::kRenaming) {
         reason = PruneReason::kRenaming;

@@ -92,7 +92,9 @@ struct CandidateOptions {
   std::function<void(int64_t, int64_t)> progress;
 };
 
-/// Counts of each stage, in order.
+/// Counts of each stage. Every candidate has one fate: unmatched, pruned
+/// (four reasons), unexpressible, refuted, or emitted as a rule; a renaming
+/// of a refuted or unexpressible candidate shares its fate.
 struct CandidateStats {
   int64_t candidates = 0;      // pairs of graphs with equal fingerprints
   int64_t unmatched = 0;       // whose outputs did not pair up (hash collisions)
@@ -100,10 +102,10 @@ struct CandidateStats {
   int64_t pruned_common_subgraph = 0;
   int64_t pruned_common_supergraph = 0;
   int64_t pruned_transitive = 0;
-  int64_t tested = 0;          // candidates given the confirmation tests
-  int64_t refuted = 0;         // that failed them
-  int64_t unexpressible = 0;   // that no rule can state (a side uses what the other lacks)
+  int64_t unexpressible = 0;   // that no rule can state (a side reads what the other lacks)
+  int64_t refuted = 0;         // that failed the confirmation tests
   int64_t rules = 0;           // emitted
+  int64_t tested = 0;          // candidates that ran the confirmation tests
 };
 
 struct CandidateResult {

@@ -28,7 +28,9 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-absl::StatusOr<SearchSpace> MakeSpace(const GenerateOptions& options) {
+}  // namespace
+
+absl::StatusOr<SearchSpace> MakeSearchSpace(const GenerateOptions& options) {
   absl::StatusOr<Universe> universe = SelectTensors(DefaultUniverse(), options.inputs);
   if (!universe.ok()) return universe.status();
   absl::StatusOr<std::vector<OpTemplate>> templates =
@@ -36,6 +38,8 @@ absl::StatusOr<SearchSpace> MakeSpace(const GenerateOptions& options) {
   if (!templates.ok()) return templates.status();
   return SearchSpace::Create(std::move(*universe), std::move(*templates));
 }
+
+namespace {
 
 int ThreadCount(int requested) {
   if (requested > 0) return requested;
@@ -314,7 +318,7 @@ absl::StatusOr<GenerateResult> Generate(const GenerateOptions& options) {
     return absl::InvalidArgumentError("a sharded run writes shard files: use GenerateShard");
   }
   const Clock::time_point start = Clock::now();
-  absl::StatusOr<SearchSpace> space = MakeSpace(options);
+  absl::StatusOr<SearchSpace> space = MakeSearchSpace(options);
   if (!space.ok()) return space.status();
   absl::StatusOr<std::unique_ptr<Enumerator>> e = Enumerator::Create(*space, options.seed, options.max_ops);
   if (!e.ok()) return e.status();
@@ -329,7 +333,7 @@ absl::StatusOr<GenerateSummary> GenerateShard(const GenerateOptions& options,
                                               const std::string& path) {
   if (absl::Status s = CheckOptions(options); !s.ok()) return s;
   const Clock::time_point start = Clock::now();
-  absl::StatusOr<SearchSpace> space = MakeSpace(options);
+  absl::StatusOr<SearchSpace> space = MakeSearchSpace(options);
   if (!space.ok()) return space.status();
   absl::StatusOr<std::unique_ptr<Enumerator>> e = Enumerator::Create(*space, options.seed, options.max_ops);
   if (!e.ok()) return e.status();
@@ -437,7 +441,7 @@ absl::StatusOr<GenerateResult> MergeShards(const std::vector<std::string>& paths
     options.shard_index = 0;
     options.shard_count = 1;
   }
-  absl::StatusOr<SearchSpace> space = MakeSpace(options);
+  absl::StatusOr<SearchSpace> space = MakeSearchSpace(options);
   if (!space.ok()) return space.status();
   absl::StatusOr<std::unique_ptr<Enumerator>> e = Enumerator::Create(*space, options.seed, options.max_ops);
   if (!e.ok()) return e.status();

@@ -119,6 +119,10 @@ struct GenerateResult {
   std::string header;
 };
 
+/// The search space of `options`: DefaultUniverse() and DefaultTemplates()
+/// restricted to options.inputs and options.ops.
+absl::StatusOr<SearchSpace> MakeSearchSpace(const GenerateOptions& options);
+
 /// Runs the whole generation in this process (all shards when shard_count
 /// is 1; otherwise an error: use GenerateShard).
 absl::StatusOr<GenerateResult> Generate(const GenerateOptions& options);

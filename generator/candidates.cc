@@ -712,9 +712,9 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
   for (int t = 0; t < threads; ++t) workers.push_back(std::make_unique<EnumerationWorker>(e));
   const std::vector<std::string> names = UniverseNames(space);
   const int64_t n = static_cast<int64_t>(pairs.size());
-  std::atomic<int64_t> done{0};
+  std::atomic<int64_t> done{0}, total{n};
   auto poll = [&] {
-    if (options.progress) options.progress(done.load(), n);
+    if (options.progress) options.progress(done.load(), total.load());
   };
 
   // Replay every candidate, pair its outputs, and compute its keys.
@@ -791,6 +791,7 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
     // Confirm the candidates nothing implies.
     done.store(0);
     const int64_t num_pending = static_cast<int64_t>(pending.size());
+    total.store(num_pending);
     ParallelFor(num_pending, threads, [&](int64_t k, int thread) {
       const int64_t i = pending[static_cast<size_t>(k)];
       const CandidatePair& p = pairs[static_cast<size_t>(i)];
@@ -799,6 +800,7 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
       if (!an.ok()) {
         t->fate = Fate::kUnmatched;
         tested[static_cast<size_t>(i)] = std::move(t);
+        done.fetch_add(1);
         return;
       }
       const Canonical canon = Canonicalize(space, classes, *an);
@@ -819,6 +821,7 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
       if (!rule.ok()) {
         t->fate = Fate::kUnexpressible;
         tested[static_cast<size_t>(i)] = std::move(t);
+        done.fetch_add(1);
         return;
       }
       rule->fingerprint = p.fingerprint;
@@ -827,6 +830,7 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
       if (!TestRule(space, *rule, seed, options.modp_draws, options.f64_draws).ok()) {
         t->fate = Fate::kRefuted;
         tested[static_cast<size_t>(i)] = std::move(t);
+        done.fetch_add(1);
         return;
       }
       t->fate = Fate::kKept;
@@ -838,7 +842,7 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
                       });
       tested[static_cast<size_t>(i)] = std::move(t);
       done.fetch_add(1);
-    });
+    }, options.progress ? std::function<void()>(poll) : nullptr);
     for (int64_t i : pending) {
       Tested& t = *tested[static_cast<size_t>(i)];
       fate[static_cast<size_t>(i)] = t.fate;

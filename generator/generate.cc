@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <queue>
 #include <thread>
 
@@ -113,10 +114,61 @@ void MergeRuns(std::vector<std::unique_ptr<RecordSource>>& runs, Sink sink) {
 }
 
 // The enumeration of one shard: sorted runs of records and the counts.
+// Sorted runs written to disk when the records in memory exceed
+// options.memory_limit_bytes; removed when the run is done.
+class Spills {
+ public:
+  Spills() = default;
+  Spills(const Spills&) = delete;
+  Spills& operator=(const Spills&) = delete;
+  ~Spills() {
+    for (const std::string& p : paths_) std::remove(p.c_str());
+  }
+  const std::vector<std::string>& paths() const { return paths_; }
+
+  // Merges `runs` into a new spill file in `dir` and frees them.
+  absl::Status Write(const std::string& dir, std::vector<std::vector<GraphRecord>*> runs) {
+    ShardHeader h;
+    h.options = "spill";
+    for (const std::vector<GraphRecord>* r : runs) h.records += static_cast<int64_t>(r->size());
+    const std::string path = StrCat(dir, "/lemma-generate-spill-", getpid(), "-", paths_.size());
+    absl::StatusOr<ShardWriter> w = ShardWriter::Open(path, h);
+    if (!w.ok()) return w.status();
+    std::vector<std::unique_ptr<RecordSource>> sources;
+    for (std::vector<GraphRecord>* r : runs) sources.push_back(std::make_unique<VectorSource>(*r));
+    absl::Status status = absl::OkStatus();
+    MergeRuns(sources, [&](const GraphRecord& r) {
+      if (status.ok()) status = w->Write(r);
+    });
+    if (!status.ok()) return status;
+    if (absl::Status st = w->Commit(); !st.ok()) return st;
+    paths_.push_back(path);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::vector<std::string> paths_;
+};
+
 struct Enumerated {
   std::vector<std::vector<GraphRecord>> runs;
+  std::unique_ptr<Spills> spills = std::make_unique<Spills>();
   GenerateSummary summary;
 };
+
+// The runs of `en` as record sources: spill files, then runs in memory.
+absl::StatusOr<std::vector<std::unique_ptr<RecordSource>>> Sources(
+    Enumerated& en, std::vector<std::unique_ptr<ShardReader>>& readers) {
+  std::vector<std::unique_ptr<RecordSource>> sources;
+  for (const std::string& path : en.spills->paths()) {
+    absl::StatusOr<std::unique_ptr<ShardReader>> r = ShardReader::Open(path);
+    if (!r.ok()) return r.status();
+    readers.push_back(std::move(*r));
+    sources.push_back(std::make_unique<FileSource>(*readers.back()));
+  }
+  for (std::vector<GraphRecord>& run : en.runs) sources.push_back(std::make_unique<VectorSource>(run));
+  return sources;
+}
 
 absl::StatusOr<Enumerated> Enumerate(const Enumerator& e, const GenerateOptions& options,
                                      Clock::time_point start) {
@@ -171,6 +223,12 @@ absl::StatusOr<Enumerated> Enumerate(const Enumerator& e, const GenerateOptions&
     if (p.done > 0) p.eta_s = elapsed * static_cast<double>(n - p.done) / static_cast<double>(p.done);
     options.progress(p);
   };
+  std::mutex spill_mutex;
+  std::vector<int64_t> finished;  // units whose runs are in memory
+  int64_t in_memory = 0;          // records in those runs
+  const std::string spill_dir = !options.spill_dir.empty()      ? options.spill_dir
+                                : std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR")
+                                                                   : "/tmp";
   ParallelFor(
       n, s.threads,
       [&](int64_t i, int thread) {
@@ -184,6 +242,21 @@ absl::StatusOr<Enumerated> Enumerate(const Enumerator& e, const GenerateOptions&
           stop.store(true);
         }
         std::sort(run.begin(), run.end());
+        if (options.memory_limit_bytes > 0) {
+          std::lock_guard<std::mutex> lock(spill_mutex);
+          finished.push_back(i);
+          in_memory += static_cast<int64_t>(run.size());
+          if (in_memory * static_cast<int64_t>(sizeof(GraphRecord)) > options.memory_limit_bytes) {
+            std::vector<std::vector<GraphRecord>*> full;
+            for (int64_t u : finished) full.push_back(&out.runs[static_cast<size_t>(u)]);
+            if (absl::Status w = out.spills->Write(spill_dir, full); !w.ok()) {
+              errors[static_cast<size_t>(thread)] = w;
+              stop.store(true);
+            }
+            finished.clear();
+            in_memory = 0;
+          }
+        }
         stats[static_cast<size_t>(thread)] += unit_stats;
         const int64_t total = graphs.fetch_add(unit_stats.graphs) + unit_stats.graphs;
         units_done.fetch_add(1);
@@ -324,9 +397,14 @@ absl::StatusOr<GenerateResult> Generate(const GenerateOptions& options) {
   if (!e.ok()) return e.status();
   absl::StatusOr<Enumerated> en = Enumerate(**e, options, start);
   if (!en.ok()) return en.status();
-  std::vector<std::unique_ptr<RecordSource>> runs;
-  for (std::vector<GraphRecord>& run : en->runs) runs.push_back(std::make_unique<VectorSource>(run));
-  return Finish(**e, options, runs, en->summary, start);
+  std::vector<std::unique_ptr<ShardReader>> readers;
+  absl::StatusOr<std::vector<std::unique_ptr<RecordSource>>> runs = Sources(*en, readers);
+  if (!runs.ok()) return runs.status();
+  absl::StatusOr<GenerateResult> result = Finish(**e, options, *runs, en->summary, start);
+  for (const auto& r : readers) {
+    if (result.ok() && !r->status().ok()) return r->status();
+  }
+  return result;
 }
 
 absl::StatusOr<GenerateSummary> GenerateShard(const GenerateOptions& options,
@@ -340,12 +418,13 @@ absl::StatusOr<GenerateSummary> GenerateShard(const GenerateOptions& options,
   absl::StatusOr<Enumerated> en = Enumerate(**e, options, start);
   if (!en.ok()) return en.status();
   GenerateSummary& s = en->summary;
-  std::vector<std::unique_ptr<RecordSource>> runs;
   int64_t count = 0;
-  for (std::vector<GraphRecord>& run : en->runs) {
-    count += static_cast<int64_t>(run.size());
-    runs.push_back(std::make_unique<VectorSource>(run));
-  }
+  for (const std::vector<GraphRecord>& run : en->runs) count += static_cast<int64_t>(run.size());
+  std::vector<std::unique_ptr<ShardReader>> readers;
+  absl::StatusOr<std::vector<std::unique_ptr<RecordSource>>> sources = Sources(*en, readers);
+  if (!sources.ok()) return sources.status();
+  for (const auto& r : readers) count += r->header().records;
+  std::vector<std::unique_ptr<RecordSource>>& runs = *sources;
   ShardHeader header;
   header.options = OptionsLine(options);
   header.shard_index = options.shard_index;
@@ -361,6 +440,9 @@ absl::StatusOr<GenerateSummary> GenerateShard(const GenerateOptions& options,
     if (status.ok()) status = writer->Write(r);
   });
   if (!status.ok()) return status;
+  for (const auto& r : readers) {
+    if (!r->status().ok()) return r->status();
+  }
   if (absl::Status st = writer->Commit(); !st.ok()) return st;
   s.total_s = Seconds(start);
   s.peak_rss_bytes = PeakRssBytes();

@@ -80,6 +80,11 @@ struct GenerateOptions {
   int64_t max_graphs = 0;
   /// Ops in a work unit's prefix; 0: 1 up to max_ops 3, 2 above.
   int unit_depth = 0;
+  /// When the fingerprint records in memory exceed this many bytes, they
+  /// are merged into a sorted spill file under spill_dir ($TMPDIR or /tmp
+  /// when empty) and freed; 0: never. The result does not change.
+  int64_t memory_limit_bytes = 0;
+  std::string spill_dir;
   /// Keep the pruned candidates and what implies them.
   bool explain = false;
   std::function<void(const GenerateProgress&)> progress;

@@ -152,6 +152,8 @@ CommandSpec GenerateCommandSpec() {
        {"--time-limit", "", "S", "stop enumerating after S seconds (partial result)"},
        {"--max-graphs", "", "N", "stop enumerating after N graphs (partial result)"},
        {"--unit-depth", "", "D", "ops in a work unit's prefix (default 1, 2 for 4 ops)"},
+       {"--memory-limit", "", "MiB", "spill sorted fingerprints to disk beyond this much memory"},
+       {"--spill-dir", "", "DIR", "where spill files go (default $TMPDIR or /tmp)"},
        {"--quiet", "", "", "no summary and no progress line"}},
       0,
       1 << 20};
@@ -170,7 +172,8 @@ int RunGenerateCommand(const Args& args) {
   absl::StatusOr<int64_t> seed = args.GetInt("--seed", 1);
   absl::StatusOr<int64_t> max_graphs = args.GetInt("--max-graphs", 0);
   absl::StatusOr<int64_t> unit_depth = args.GetInt("--unit-depth", 0);
-  for (const auto* v : {&max_ops, &threads, &seed, &max_graphs, &unit_depth}) {
+  absl::StatusOr<int64_t> memory_limit = args.GetInt("--memory-limit", 0);
+  for (const auto* v : {&max_ops, &threads, &seed, &max_graphs, &unit_depth, &memory_limit}) {
     if (!v->ok()) return Fail(v->status());
   }
   options.max_ops = static_cast<int>(*max_ops);
@@ -178,6 +181,8 @@ int RunGenerateCommand(const Args& args) {
   options.seed = static_cast<uint64_t>(*seed);
   options.max_graphs = *max_graphs;
   options.unit_depth = static_cast<int>(*unit_depth);
+  options.memory_limit_bytes = *memory_limit * (int64_t{1} << 20);
+  options.spill_dir = args.Get("--spill-dir");
   options.ops = SplitList(args.Get("--ops"));
   options.inputs = SplitList(args.Get("--inputs"));
   if (args.Has("--time-limit")) {

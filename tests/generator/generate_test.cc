@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <set>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ir/file_io.h"
@@ -287,6 +290,20 @@ TEST(Shards, MergeEqualsSingleProcess) {
   EXPECT_THAT(std::string(MergeShards(paths, merge).status().message()), HasSubstr("not a lemma shard file"));
   for (const std::string& p : paths) std::remove(p.c_str());
   std::remove(other_path.c_str());
+}
+
+TEST(Shards, SpillingToDiskChangesNothing) {
+  GenerateOptions o = Small(3, {"matmul", "ewadd", "relu"}, {"a1", "b1", "b2"});
+  const GenerateResult in_memory = MustGenerate(o);
+  const std::string dir = TempPath("spill");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  o.memory_limit_bytes = 4096;  // a spill file every few hundred graphs
+  o.spill_dir = dir;
+  const GenerateResult spilled = MustGenerate(o);
+  EXPECT_EQ(PrintRules(spilled.rules, spilled.header), PrintRules(in_memory.rules, in_memory.header));
+  EXPECT_EQ(spilled.summary.fingerprints, in_memory.summary.fingerprints);
+  // The spill files are gone.
+  EXPECT_EQ(rmdir(dir.c_str()), 0);
 }
 
 TEST(Shards, IndexFromTheLaunchersEnvironment) {

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,7 +67,7 @@ std::string Thousands(int64_t n) {
   return out;
 }
 
-void RunDepth(int depth, int threads) {
+std::optional<GenerateSummary> RunDepth(int depth, int threads) {
   GenerateOptions o;
   o.max_ops = depth;
   o.threads = threads;
@@ -75,7 +76,7 @@ void RunDepth(int depth, int threads) {
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!r.ok()) {
     std::printf("depth %d: %s\n", depth, std::string(r.status().message()).c_str());
-    return;
+    return std::nullopt;
   }
   const GenerateSummary& s = r->summary;
   const CandidateStats& c = s.candidates;
@@ -98,9 +99,10 @@ void RunDepth(int depth, int threads) {
               s.enumerate_s, s.candidates_s);
   std::printf("  peak RSS                   %12.1f MiB\n", static_cast<double>(s.peak_rss_bytes) / (1 << 20));
   std::fflush(stdout);
+  return s;
 }
 
-void ProjectDepth4(const Flags& f) {
+void ProjectDepth4(const Flags& f, const std::optional<GenerateSummary>& depth3) {
   GenerateOptions o;
   o.max_ops = 4;
   absl::StatusOr<SearchSpace> space = MakeSearchSpace(o);
@@ -145,9 +147,20 @@ void ProjectDepth4(const Flags& f) {
   std::printf("  fingerprint records        %12.2f GiB (16 bytes a graph)\n", bytes / (1 << 30));
   std::printf("  per shard of %-3d           %12.0f core-s, shard file %.2f GiB, memory ~%.2f GiB\n",
               f.shards, core_s / f.shards, bytes / f.shards / (1 << 30), 2.2 * bytes / f.shards / (1 << 30));
-  std::printf("  merge                      streams the %d shard files (k-way merge, memory O(shards));\n"
-              "                             the candidate stage then holds one small record per candidate\n",
+  std::printf("  merge                      streams the %d shard files (k-way merge, memory O(shards))\n",
               f.shards);
+  if (depth3 && depth3->enumeration.graphs > 0 && depth3->candidates.candidates > 0) {
+    // The candidate stage, at depth 3's candidates per graph and seconds per
+    // candidate; about 150 bytes of tables per candidate.
+    const double ratio = static_cast<double>(depth3->candidates.candidates) /
+                         static_cast<double>(depth3->enumeration.graphs);
+    const double candidates = graphs * ratio;
+    const double per = depth3->candidates_s * depth3->threads /
+                       static_cast<double>(depth3->candidates.candidates);
+    std::printf("  candidates (est.)          %14s   (depth 3: %.2f%% of graphs), ~%.0f core-s, ~%.1f GiB\n",
+                Thousands(static_cast<int64_t>(candidates)).c_str(), 100 * ratio, candidates * per,
+                candidates * 150 / (1 << 30));
+  }
 }
 
 }  // namespace
@@ -157,7 +170,11 @@ int main(int argc, char** argv) {
   using namespace lemma;
   const Flags f = ParseFlags(argc, argv);
   std::printf("lemma generate benchmark: default universe (22 tensors), 28 op templates, seed 1\n");
-  for (int d : f.depths) RunDepth(d, f.threads);
-  if (f.sample > 0) ProjectDepth4(f);
+  std::optional<GenerateSummary> depth3;
+  for (int d : f.depths) {
+    std::optional<GenerateSummary> s = RunDepth(d, f.threads);
+    if (d == 3) depth3 = s;
+  }
+  if (f.sample > 0) ProjectDepth4(f, depth3);
   return 0;
 }

@@ -1,6 +1,7 @@
 #include "generator/candidates.h"
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <map>
 #include <memory>
@@ -623,7 +624,9 @@ struct Prepared {
   int level = 0;
   uint64_t canon = 0;
   uint64_t key_a = 0, key_b = 0;
-  std::vector<KeyPair> subgraph;
+  // Up to two common-subgraph reductions (generator tables stay small).
+  std::array<KeyPair, 2> subgraph = {};
+  uint8_t num_subgraph = 0;
   std::optional<KeyPair> supergraph;
 };
 
@@ -734,7 +737,10 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
         const std::vector<std::string> eb = Expressions(space, an->b, names);
         out.key_a = GraphKey(an->a, ea);
         out.key_b = GraphKey(an->b, eb);
-        out.subgraph = CommonSubgraphReductions(space, classes, *an, ea, eb);
+        const std::vector<KeyPair> reductions = CommonSubgraphReductions(space, classes, *an, ea, eb);
+        for (const KeyPair& r : reductions) {
+          if (out.num_subgraph < out.subgraph.size()) out.subgraph[out.num_subgraph++] = r;
+        }
         out.supergraph = CommonSupergraphReduction(space, *an, ea, eb);
       },
       options.progress ? std::function<void()>(poll) : nullptr);
@@ -775,7 +781,7 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
       }
       if (uf.Same(p.key_a, p.key_b)) {
         f = Fate::kTransitive;
-      } else if (std::any_of(p.subgraph.begin(), p.subgraph.end(),
+      } else if (std::any_of(p.subgraph.begin(), p.subgraph.begin() + p.num_subgraph,
                              [&](const KeyPair& r) { return uf.Same(r.first, r.second); })) {
         f = Fate::kCommonSubgraph;
       } else if (p.supergraph && uf.Same(p.supergraph->first, p.supergraph->second)) {
@@ -944,7 +950,8 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
       KeyPair claim{p.key_a, p.key_b};
       const Fate f = fate[static_cast<size_t>(i)];
       if (f == Fate::kCommonSubgraph) {
-        for (const KeyPair& r : p.subgraph) {
+        for (int k = 0; k < p.num_subgraph; ++k) {
+          const KeyPair& r = p.subgraph[static_cast<size_t>(k)];
           if (uf.Same(r.first, r.second)) {
             claim = r;
             break;

@@ -48,10 +48,12 @@ struct CandidatePair {
 /// Reads records in (fingerprint, code) order and forms the candidate pairs.
 class CandidateCollector {
  public:
-  /// Records must come sorted; equal records (one graph twice) count once.
+  /// Adds the next record. Records must come sorted; equal records (one
+  /// graph twice) count once.
   void Add(const GraphRecord& record);
   /// Closes the last group.
   void Finish();
+  /// Records read, distinct fingerprints among them, and the pairs formed.
   int64_t records() const { return records_; }
   int64_t distinct_fingerprints() const { return distinct_; }
   std::vector<CandidatePair>& pairs() { return pairs_; }
@@ -77,6 +79,7 @@ struct PrunedCandidate {
   std::vector<std::string> implied_by;
 };
 
+/// How candidates are processed.
 struct CandidateOptions {
   /// Seed of the extra random tests (different draws from the fingerprints').
   uint64_t seed = 1;
@@ -108,6 +111,7 @@ struct CandidateStats {
   int64_t tested = 0;          // candidates that ran the confirmation tests
 };
 
+/// The rules and counts of the candidate stage.
 struct CandidateResult {
   RuleSet rules;
   CandidateStats stats;

@@ -71,8 +71,11 @@ struct DecodedGraph {
   int identity = -1;
 };
 
+/// The number of ops of a coded graph (0 for an identity).
 int NumOps(GraphCode code);
+/// The code of `graph`; template arities come from `space`.
 GraphCode EncodeGraph(const DecodedGraph& graph, const SearchSpace& space);
+/// The graph of `code`, as EncodeGraph wrote it.
 DecodedGraph DecodeGraph(GraphCode code, const SearchSpace& space);
 
 /// A fingerprinted graph. Ordered by fingerprint, then code.
@@ -90,6 +93,7 @@ struct EnumerationStats {
   int64_t dropped = 0;      // ops whose output repeated a tensor and stated no rule
   int64_t evaluations = 0;  // ops evaluated by the reference evaluator
   int64_t cache_hits = 0;   // ops whose outputs were computed before
+  /// Adds another run's counts.
   EnumerationStats& operator+=(const EnumerationStats& o);
 };
 

@@ -58,6 +58,7 @@ struct GenerateProgress {
   double eta_s = -1;  // of the stage; -1 when unknown
 };
 
+/// What to generate and how (defaults: the full depth-3 run on every core).
 struct GenerateOptions {
   /// Ops per graph, 1 to kMaxGraphOps.
   int max_ops = 3;
@@ -115,6 +116,7 @@ struct GenerateSummary {
   std::string ToString() const;
 };
 
+/// The rules of a run, its counts, and what a rule file of it says first.
 struct GenerateResult {
   RuleSet rules;
   GenerateSummary summary;

@@ -29,6 +29,7 @@
 
 namespace lemma {
 
+/// The header of a shard file.
 struct ShardHeader {
   std::string options;
   int shard_index = 0;
@@ -42,6 +43,8 @@ struct ShardHeader {
 /// Writes a shard file: Open, Write every record in order, Commit.
 class ShardWriter {
  public:
+  /// Creates a temporary file beside `path` and writes the header; the
+  /// header's record count is what Commit expects.
   static absl::StatusOr<ShardWriter> Open(const std::string& path, const ShardHeader& header);
   ShardWriter(ShardWriter&& other) noexcept;
   ShardWriter& operator=(ShardWriter&&) = delete;
@@ -49,6 +52,7 @@ class ShardWriter {
   /// Removes the temporary file unless committed.
   ~ShardWriter();
 
+  /// Appends one record (records must come in (fingerprint, code) order).
   absl::Status Write(const GraphRecord& record);
   /// Checks the record count, flushes, syncs and renames into place.
   absl::Status Commit();
@@ -63,6 +67,7 @@ class ShardWriter {
 /// Reads a shard file: the header at Open, then the records in order.
 class ShardReader {
  public:
+  /// Opens `path` and reads its header; errors name the file and what is wrong.
   static absl::StatusOr<std::unique_ptr<ShardReader>> Open(const std::string& path);
   ~ShardReader();
   ShardReader(const ShardReader&) = delete;

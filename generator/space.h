@@ -34,6 +34,7 @@ struct Application {
   std::vector<std::pair<size_t, SymAttr>> symbolic;
 };
 
+/// The universe and the templates, and how templates apply (copyable).
 class SearchSpace {
  public:
   /// Checks the universe (unique valid names, at most kMaxTensors tensors,

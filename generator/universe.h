@@ -40,6 +40,7 @@ struct Universe {
   std::vector<SizeVariable> variables;
   std::vector<UniverseTensor> tensors;
 
+  /// The variables' names, by index.
   std::vector<std::string> VariableNames() const;
   /// Variable values in assignment A (which == 0) or B (which == 1).
   std::vector<int64_t> Values(int which) const;

@@ -103,6 +103,17 @@ class ProgressLine {
   size_t width_ = 0;
 };
 
+// Writes the rule file, or prints it when `path` is "-".
+absl::Status WriteRules(const std::string& path, const GenerateResult& r) {
+  if (path != "-") return WriteRuleFile(path, r.rules, r.header);
+  const std::string text = PrintRules(r.rules, r.header);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return absl::OkStatus();
+}
+
+// The summary goes to stdout, or to stderr when stdout carries the rules.
+std::FILE* SummaryStream(const std::string& path) { return path == "-" ? stderr : stdout; }
+
 int RunMerge(const Args& args) {
   std::vector<std::string> paths(args.positional().begin() + 1, args.positional().end());
   if (paths.empty()) return Usage("merge needs the shard files to merge");
@@ -117,10 +128,11 @@ int RunMerge(const Args& args) {
   absl::StatusOr<GenerateResult> r = MergeShards(paths, options);
   progress.Clear();
   if (!r.ok()) return Fail(r.status());
-  if (absl::Status s = WriteRuleFile(out, r->rules, r->header); !s.ok()) return Fail(s);
+  if (absl::Status s = WriteRules(out, *r); !s.ok()) return Fail(s);
   if (!args.Has("--quiet")) {
-    std::printf("%s", r->summary.ToString().c_str());
-    std::printf("merged %zu shard files: wrote %d rules to %s\n", paths.size(), r->rules.size(), out.c_str());
+    std::fprintf(SummaryStream(out), "%s", r->summary.ToString().c_str());
+    std::fprintf(SummaryStream(out), "merged %zu shard files: wrote %d rules to %s\n", paths.size(),
+                 r->rules.size(), out.c_str());
   }
   return kExitOk;
 }
@@ -142,7 +154,7 @@ CommandSpec GenerateCommandSpec() {
       "OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/SIZE or SLURM_PROCID/NTASKS), each shard\n"
       "writes FILE.shard-i-of-n; `lemma generate merge` combines them into FILE,\n"
       "the same file a single process writes.",
-      {{"--output", "-o", "FILE", "the rule file to write (a shard writes FILE.shard-i-of-n)"},
+      {{"--output", "-o", "FILE", "the rule file to write, - for stdout (a shard writes FILE.shard-i-of-n)"},
        {"--max-ops", "", "N", "ops per graph, 1 to 4 (default 3)"},
        {"--ops", "", "LIST", "generator ops or templates, comma-separated (default all)"},
        {"--inputs", "", "LIST", "input tensors, comma-separated (default all)"},
@@ -224,10 +236,10 @@ int RunGenerateCommand(const Args& args) {
   absl::StatusOr<GenerateResult> r = Generate(options);
   progress.Clear();
   if (!r.ok()) return Fail(r.status());
-  if (absl::Status s = WriteRuleFile(out, r->rules, r->header); !s.ok()) return Fail(s);
+  if (absl::Status s = WriteRules(out, *r); !s.ok()) return Fail(s);
   if (!quiet) {
-    std::printf("%s", r->summary.ToString().c_str());
-    std::printf("wrote %d rules to %s\n", r->rules.size(), out.c_str());
+    std::fprintf(SummaryStream(out), "%s", r->summary.ToString().c_str());
+    std::fprintf(SummaryStream(out), "wrote %d rules to %s\n", r->rules.size(), out.c_str());
   }
   if (r->summary.stop != StopReason::kExhausted) {
     std::fprintf(stderr, "lemma generate: stopped by the %s: the rules are from part of the graphs\n",

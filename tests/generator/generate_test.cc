@@ -138,6 +138,29 @@ TEST(Generate, RulesAreGenericInTheSizes) {
   EXPECT_TRUE(found);
 }
 
+// The depth-3 rule set shipped in rules/: it loads (every rule passes
+// CheckRule), has more rules than TASO's 619 de-duplicated transfers, and a
+// sample of it holds in float64 at the rules' example sizes.
+TEST(ShippedRules, GeneratedDepth3LoadsAndHolds) {
+  absl::StatusOr<RuleSet> rules =
+      ReadRuleFile(StrCat(LEMMA_TEST_DATA, "/../rules/generated-depth3.rules"));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_GE(rules->size(), 619);
+  std::set<std::string> keys;
+  for (int i = 0; i < rules->size(); ++i) {
+    const Rule& rule = rules->rules()[static_cast<size_t>(i)];
+    EXPECT_EQ(rule.status, RuleStatus::kTested);
+    EXPECT_EQ(rule.origin, "lemma generate max_ops=3 seed=1");
+    EXPECT_TRUE(keys.insert(RuleKey(rule)).second) << rule.id << " repeats a rule";
+    if (i % 40 != 0) continue;
+    absl::StatusOr<RuleGraphs> g = InstantiateRule(rule, DType::kF64);
+    ASSERT_TRUE(g.ok()) << g.status();
+    absl::StatusOr<Comparison> c = CompareOnRandomInputs<F64>(g->source, g->target, 5, 1, 1e-9);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(c->equal) << rule.id << ": " << c->mismatch;
+  }
+}
+
 // ---------------------------------------------------------------- determinism
 
 TEST(Generate, OutputDoesNotDependOnThreads) {

@@ -106,6 +106,8 @@ check generate_bad_max_ops 1 "max_ops must be 1 to 4" -- "$lemma" generate --max
 check generate_bad_shard 1 "--shard expects i/n" -- "$lemma" generate --shard 2 -o "$tmp/x.rules"
 check generate_bad_time 1 "--time-limit expects seconds" -- "$lemma" generate --time-limit soon -o "$tmp/x.rules"
 check generate_budget 0 "stopped by the graph budget" -- "$lemma" generate "${gen[@]}" --max-graphs 5 --threads 1 -o "$tmp/b.rules"
+"$lemma" generate "${gen[@]}" --threads 2 -o - 2>/dev/null > "$tmp/g3.rules"
+same generate_stdout "$tmp/g1.rules" "$tmp/g3.rules"
 check generate_unknown_word 2 "did you mean merge" -- "$lemma" generate marge -o "$tmp/x.rules"
 
 echo "$passed passed, $failed failed"

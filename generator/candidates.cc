@@ -716,8 +716,9 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
   const std::vector<std::string> names = UniverseNames(space);
   const int64_t n = static_cast<int64_t>(pairs.size());
   std::atomic<int64_t> done{0}, total{n};
+  std::string_view stage = "candidates";
   auto poll = [&] {
-    if (options.progress) options.progress(done.load(), total.load());
+    if (options.progress) options.progress(stage, done.load(), total.load());
   };
 
   // Replay every candidate, pair its outputs, and compute its keys.
@@ -798,6 +799,7 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
     done.store(0);
     const int64_t num_pending = static_cast<int64_t>(pending.size());
     total.store(num_pending);
+    stage = "tests";
     ParallelFor(num_pending, threads, [&](int64_t k, int thread) {
       const int64_t i = pending[static_cast<size_t>(k)];
       const CandidatePair& p = pairs[static_cast<size_t>(i)];

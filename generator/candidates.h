@@ -91,8 +91,9 @@ struct CandidateOptions {
   int f64_draws = 2;
   /// Keep the list of pruned candidates with what implies them.
   bool explain = false;
-  /// Called as candidates are processed: (done, total).
-  std::function<void(int64_t, int64_t)> progress;
+  /// Called as candidates are processed: (stage, done, total), the stage
+  /// "candidates" (replaying and pruning) or "tests" (confirming).
+  std::function<void(std::string_view, int64_t, int64_t)> progress;
 };
 
 /// Counts of each stage. Every candidate has one fate: unmatched, pruned

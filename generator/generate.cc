@@ -295,9 +295,14 @@ absl::StatusOr<GenerateResult> Finish(const Enumerator& e, const GenerateOptions
   copts.explain = options.explain;
   const int64_t num_candidates = static_cast<int64_t>(collector.pairs().size());
   if (options.progress) {
-    copts.progress = [&](int64_t done, int64_t total) {
+    copts.progress = [&, last = std::string(), since = Clock::now()](
+                         std::string_view stage, int64_t done, int64_t total) mutable {
+      if (stage != last) {
+        last = std::string(stage);
+        since = Clock::now();
+      }
       GenerateProgress p;
-      p.stage = "candidates";
+      p.stage = stage;
       p.shard_index = options.shard_index;
       p.shard_count = options.shard_count;
       p.done = done;
@@ -305,7 +310,7 @@ absl::StatusOr<GenerateResult> Finish(const Enumerator& e, const GenerateOptions
       p.graphs = summary.enumeration.graphs;
       p.candidates = num_candidates;
       p.elapsed_s = Seconds(cand_start);
-      if (done > 0) p.eta_s = p.elapsed_s * static_cast<double>(total - done) / static_cast<double>(done);
+      if (done > 0) p.eta_s = Seconds(since) * static_cast<double>(total - done) / static_cast<double>(done);
       options.progress(p);
     };
   }

@@ -46,10 +46,10 @@ std::string_view StopReasonName(StopReason reason);
 
 /// Where a run is, for a progress line.
 struct GenerateProgress {
-  std::string_view stage;  // "enumerate", "candidates"
+  std::string_view stage;  // "enumerate", "candidates" (replay, prune) or "tests"
   int shard_index = 0;
   int shard_count = 1;
-  int64_t done = 0;   // work units (enumerate) or candidates (candidates) done
+  int64_t done = 0;   // work units (enumerate), candidates or tests done
   int64_t total = 0;  // of how many
   int64_t graphs = 0;
   int64_t candidates = 0;  // known once the enumeration is done

@@ -83,7 +83,8 @@ class ProgressLine {
       StrAppend(&line, "enumerate ", p.done, "/", p.total, " units  ", Count(p.graphs), " graphs  ",
                 Count(static_cast<int64_t>(p.graphs_per_s)), " graphs/s  ETA ", Duration(p.eta_s));
     } else {
-      StrAppend(&line, "candidates ", Count(p.done), "/", Count(p.total), "  ETA ", Duration(p.eta_s));
+      StrAppend(&line, p.stage, " ", Count(p.done), "/", Count(p.total), "  (", Count(p.candidates),
+                " candidates)  ETA ", Duration(p.eta_s));
     }
     if (line.size() < width_) line.resize(width_, ' ');
     width_ = line.size();

@@ -225,12 +225,15 @@ void BruteForce(const SearchSpace& s, int max_ops, std::vector<SymShape>& shapes
       }
     }
     for (const std::vector<int>& c : combos) {
-      std::vector<const SymShape*> in;
+      // Copies: the recursion below grows `shapes`.
+      std::vector<SymShape> in_shapes;
       std::vector<std::string> args;
       for (int i : c) {
-        in.push_back(&shapes[static_cast<size_t>(i)]);
+        in_shapes.push_back(shapes[static_cast<size_t>(i)]);
         args.push_back(texts[static_cast<size_t>(i)]);
       }
+      std::vector<const SymShape*> in;
+      for (const SymShape& sh : in_shapes) in.push_back(&sh);
       for (int ch = 0; ch < s.NumChoices(t, in); ++ch) {
         std::optional<Application> app = s.Apply(t, ch, in);
         if (!app) continue;

@@ -109,6 +109,29 @@ std::string FormatPatternAttr(OpKind op, size_t index, const PatternAttrValue& v
   return e.ToString();
 }
 
+std::vector<std::string> PatternExpressions(const Pattern& pattern) {
+  std::vector<std::string> text(pattern.nodes.size());
+  auto ref = [&](PatternRef r) {
+    const PatternNode& node = pattern.nodes[static_cast<size_t>(r.node)];
+    std::string s = text[static_cast<size_t>(r.node)];
+    if (node.num_outputs > 1) s.insert(s.find('('), StrCat("#", r.index));
+    return s;
+  };
+  for (size_t i = 0; i < pattern.nodes.size(); ++i) {
+    const PatternNode& node = pattern.nodes[i];
+    if (node.IsInput()) {
+      text[i] = node.name;
+      continue;
+    }
+    std::vector<std::string> args;
+    for (const PatternRef& r : node.inputs) args.push_back(ref(r));
+    text[i] = StrCat(OpName(node.op), "(", StrJoin(args, ", "), ")");
+  }
+  std::vector<std::string> out;
+  for (const PatternOutput& o : pattern.outputs) out.push_back(ref(o.value));
+  return out;
+}
+
 // ---------------------------------------------------------------- instantiation
 
 bool IsPatternDTypeAttr(const AttrSpec& spec) {

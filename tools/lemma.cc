@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 #include <type_traits>
 
 #include "bench/models.h"
@@ -19,6 +18,8 @@
 #include "kernels/random.h"
 #include "kernels/reference.h"
 #include "tools/args.h"
+#include "tools/commands.h"
+#include "tools/common.h"
 
 namespace lemma {
 namespace {
@@ -27,51 +28,16 @@ using cli::Args;
 using cli::CommandSpec;
 using cli::OptionSpec;
 
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;  // bad input: a malformed file, an impossible shape, ...
-constexpr int kExitUsage = 2;  // bad command line
+using cli::Emit;
+using cli::Fail;
+using cli::kExitError;
+using cli::kExitOk;
+using cli::kExitUsage;
 
 struct Command {
   CommandSpec spec;
   int (*run)(const Args&);
 };
-
-int Fail(std::string_view command, const absl::Status& status) {
-  std::fprintf(stderr, "lemma %.*s: %s\n", static_cast<int>(command.size()), command.data(),
-               std::string(status.message()).c_str());
-  return kExitError;
-}
-
-// Writes `text` to `path` atomically, or to stdout when path is empty or "-".
-absl::Status Emit(const std::string& path, const std::string& text) {
-  if (path.empty() || path == "-") {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return absl::OkStatus();
-  }
-  return WriteFileAtomically(path, text);
-}
-
-// Renders DOT text to SVG with Graphviz's `dot`.
-absl::StatusOr<std::string> RenderSvg(const std::string& dot) {
-  char path[] = "/tmp/lemma-dot-XXXXXX";
-  const int fd = mkstemp(path);
-  if (fd < 0) return absl::InternalError("cannot create a temporary file for Graphviz");
-  close(fd);
-  if (absl::Status s = WriteFileAtomically(path, dot); !s.ok()) return s;
-  std::FILE* pipe = popen(StrCat("dot -Tsvg '", path, "' 2>&1").c_str(), "r");
-  std::string svg;
-  if (pipe != nullptr) {
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) svg.append(buf, n);
-  }
-  const int rc = pipe == nullptr ? -1 : pclose(pipe);
-  std::remove(path);
-  if (rc != 0) {
-    return absl::FailedPreconditionError(
-        StrCat("Graphviz 'dot' failed (is graphviz installed? make deps installs it): ", svg));
-  }
-  return svg;
-}
 
 // A checksum of a tensor: the sum and mean absolute value for floats, the sum
 // modulo p for modular arithmetic.
@@ -111,12 +77,8 @@ int RunDot(const Args& args) {
   if (!g.ok()) return Fail("dot", g.status());
   const std::string dot = WriteDot(*g);
   if (absl::Status s = Emit(args.Get("--output"), dot); !s.ok()) return Fail("dot", s);
-  if (args.Has("--svg")) {
-    absl::StatusOr<std::string> svg = RenderSvg(dot);
-    if (!svg.ok()) return Fail("dot", svg.status());
-    if (absl::Status s = WriteFileAtomically(args.Get("--svg"), *svg); !s.ok()) {
-      return Fail("dot", s);
-    }
+  if (absl::Status s = cli::WritePicture(dot, "", args.Get("--svg")); !s.ok()) {
+    return Fail("dot", s);
   }
   return kExitOk;
 }
@@ -233,6 +195,7 @@ const std::vector<Command>& Commands() {
         "and the canonical structural hash.",
         {}, 1, 1},
        RunStats},
+      {cli::RulesSpec(), cli::RunRules},
   };
   return commands;
 }
@@ -251,7 +214,6 @@ void PrintUsage(std::FILE* out) {
                "  verify     prove substitutions with Z3 from validated operator axioms\n"
                "  optimize   rewrite a model with proved rules under a cost model\n"
                "  explore    browse rules, where they match, and the optimizer's choices\n"
-               "  rules      list, show and draw rules\n"
                "  tune       tune kernel schedules for a model on this machine\n"
                "  bench      measure a model's latency on tuned kernels\n");
 }

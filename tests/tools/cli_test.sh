@@ -33,7 +33,7 @@ same() {  # same NAME FILE_A FILE_B
 check help 0 "planned, not in this build yet" -- "$lemma" --help
 check no_args 2 "usage: lemma" -- "$lemma"
 check unknown_command 2 "unknown command 'frobnicate'" -- "$lemma" frobnicate
-for c in print dot run zoo stats; do
+for c in print dot run zoo stats rules; do
   check "help_$c" 0 "^usage: lemma $c" -- "$lemma" "$c" --help
 done
 check unknown_option 2 "unknown option '--bogus'" -- "$lemma" print x --bogus
@@ -84,6 +84,38 @@ for f in "$data"/ir/data/*.lemma; do
   [[ -f "$f" ]] || continue
   check "run_$(basename "$f" .lemma)" 0 "checksum" -- "$lemma" run "$f"
 done
+
+# rules: listings, filters, JSON against its schema, pictures, errors.
+rules="$data/rules/data/handwritten.rules"
+schemas="$data/../tools/schemas"
+validate="$data/tools/validate_json.py"
+check rules_list 0 "^conv_merge +tested +2->3 +conv2d\(x, w1\); conv2d\(x, w2\) => split#0" -- "$lemma" rules list --rules "$rules"
+check rules_list_count 0 "^11 of 11 rules" -- "$lemma" rules list --rules "$rules"
+check rules_list_op 0 "^3 of 11 rules" -- "$lemma" rules list --rules "$rules" --op conv2d
+check rules_list_status 0 "^0 of 11 rules" -- "$lemma" rules list --rules "$rules" --status proved
+check rules_list_bad_status 1 "--status must be" -- "$lemma" rules list --rules "$rules" --status maybe
+check rules_list_bad_op 1 "unknown op 'conv9d'" -- "$lemma" rules list --rules "$rules" --op conv9d
+"$lemma" rules list --rules "$rules" --json > "$tmp/list.json"
+check rules_list_json 0 "" -- "$validate" "$schemas/rules-list.schema.json" "$tmp/list.json"
+"$lemma" rules show relu_concat --rules "$rules" --json > "$tmp/show.json"
+check rules_show_json 0 "" -- "$validate" "$schemas/rules-show.schema.json" "$tmp/show.json"
+check rules_show_json_text 0 '"text":"rule relu_concat \{' -- cat "$tmp/show.json"
+"$lemma" rules stats --rules "$rules" --json > "$tmp/stats.json"
+check rules_stats_json 0 "" -- "$validate" "$schemas/rules-stats.schema.json" "$tmp/stats.json"
+check rules_stats_json_total 0 '"total":11' -- cat "$tmp/stats.json"
+check rules_schema_rejects 1 "missing required 'total'" -- "$validate" "$schemas/rules-stats.schema.json" "$tmp/show.json"
+check rules_show 0 "^# source: relu\(concat\(a, b\)\)" -- "$lemma" rules show relu_concat --rules "$rules"
+check rules_show_missing 1 "no rule with id 'nope'" -- "$lemma" rules show nope --rules "$rules"
+check rules_bad_action 2 "unknown action 'frob'" -- "$lemma" rules frob --rules "$rules"
+check rules_missing_file 1 "cannot open '$tmp/none.rules'" -- "$lemma" rules list --rules "$tmp/none.rules"
+check rules_corrupt_file 1 "bad.rules:3:[0-9]+: " -- bash -c "printf 'rule r {\n  source {\n    input : [2]\n' > '$tmp/bad.rules' && '$lemma' rules list --rules '$tmp/bad.rules'"
+check rules_show_dot 0 "" -- "$lemma" rules show conv_merge --rules "$rules" --dot "$tmp/rule.dot"
+check rules_show_dot_panels 0 "subgraph cluster_1" -- cat "$tmp/rule.dot"
+check rules_show_dot_source 0 "label=\"source\"" -- cat "$tmp/rule.dot"
+if command -v dot >/dev/null; then
+  check rules_show_svg 0 "" -- "$lemma" rules show conv_merge --rules "$rules" --svg "$tmp/rule.svg"
+  check rules_show_svg_content 0 "<svg" -- cat "$tmp/rule.svg"
+fi
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

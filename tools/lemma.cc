@@ -131,7 +131,9 @@ int RunZoo(const Args& args) {
     }
     return kExitOk;
   }
-  absl::StatusOr<Graph> g = models::BuildModel(args.positional()[0]);
+  const models::ModelOptions options = {
+      .scale = args.Has("--small") ? models::ModelScale::kSmall : models::ModelScale::kFull};
+  absl::StatusOr<Graph> g = models::BuildModel(args.positional()[0], options);
   if (!g.ok()) return Fail("zoo", g.status());
   if (absl::Status s = Emit(args.Get("--output"), PrintGraph(*g)); !s.ok()) return Fail("zoo", s);
   return kExitOk;
@@ -185,10 +187,16 @@ const std::vector<Command>& Commands() {
          {"--domain", "", "D", "f64 (default), f32, or modp (integers modulo 2^61-1)"}},
         1, 1},
        RunRun},
-      {{"zoo", "write a bundled model in the text format", "lemma zoo [NAME] [-o OUT] [--list]",
-        "Builds a model with lemma's graph builder. Without a name, or with --list,\n"
-        "lists the models.",
-        {kOutput, {"--list", "", "", "list the models"}}, 0, 1},
+      {{"zoo", "write a bundled model in the text format",
+        "lemma zoo [NAME] [-o OUT] [--small] [--list]",
+        "Builds a model of the zoo (TASO's benchmark graphs) with lemma's graph\n"
+        "builder. Without a name, or with --list, lists the models. --small keeps\n"
+        "the model's ops and wiring but shrinks batch, image, channel and hidden\n"
+        "sizes so that `lemma run` evaluates it in well under a second.",
+        {kOutput,
+         {"--small", "", "", "the same structure with small sizes (graph NAME_small)"},
+         {"--list", "", "", "list the models"}},
+        0, 1},
        RunZoo},
       {{"stats", "summarise a graph: ops, parameters, FLOPs, hash", "lemma stats FILE",
         "Prints node counts by op, the number of parameters, conv and matmul FLOPs\n"

@@ -42,6 +42,20 @@ check missing_value 2 "--seed expects a value" -- "$lemma" run x --seed
 
 # zoo, print: the printed form is a fixed point.
 check zoo_list 0 "resnext_block" -- "$lemma" zoo --list
+check zoo_no_name_lists 0 "^squeezenet +SqueezeNet" -- "$lemma" zoo
+check zoo_help_small 0 "--small" -- "$lemma" zoo --help
+# Every model of TASO's benchmark is listed with a description, writes at both
+# scales, and its small version runs through the reference evaluator.
+for m in resnet50 resnext50 nasnet_a nasrnn bert inception_v3 squeezenet; do
+  check "zoo_list_$m" 0 "^$m +[A-Z].* [0-9]+x[0-9]+" -- "$lemma" zoo --list
+  check "zoo_write_$m" 0 "" -- "$lemma" zoo "$m" -o "$tmp/$m.lemma"
+  check "zoo_small_$m" 0 "" -- "$lemma" zoo "$m" --small -o "$tmp/${m}_small.lemma"
+  check "zoo_small_name_$m" 0 "^graph ${m}_small \\{" -- head -1 "$tmp/${m}_small.lemma"
+  check "zoo_small_run_$m" 0 "^  y +f32\\[.*checksum sum" -- "$lemma" run "$tmp/${m}_small.lemma"
+done
+check zoo_small_stdout 0 "^graph resnext_block_small" -- "$lemma" zoo resnext_block --small
+check zoo_full_flops 0 "conv\\+matmul +70.87 GFLOP" -- "$lemma" stats "$tmp/bert.lemma"
+check zoo_small_unknown 1 "no model named 'nope'" -- "$lemma" zoo nope --small
 check zoo_write 0 "" -- "$lemma" zoo resnext_block -o "$tmp/block.lemma"
 check zoo_unknown 1 "no model named 'nope'" -- "$lemma" zoo nope
 check print 0 "^graph resnext_block" -- "$lemma" print "$tmp/block.lemma"

@@ -13,10 +13,12 @@
 #include "ir/dot.h"
 #include "ir/file_io.h"
 #include "ir/hash.h"
+#include "ir/model_io.h"
 #include "ir/strings.h"
 #include "ir/text_format.h"
 #include "kernels/random.h"
 #include "kernels/reference.h"
+#include "kernels/weights.h"
 #include "tools/args.h"
 #include "tools/commands.h"
 #include "tools/common.h"
@@ -61,21 +63,101 @@ std::string ChecksumText(const Tensor<typename A::T>& t) {
   }
 }
 
+// ---- Reading models: lemma text or ONNX, by the file's extension.
+
+// ONNX import options from --dim NAME=VALUE[,NAME=VALUE...] and --no-fuse.
+absl::StatusOr<OnnxImportOptions> ImportOptions(const Args& args) {
+  OnnxImportOptions options;
+  options.fuse_activations = !args.Has("--no-fuse");
+  const std::string dims = args.Get("--dim");
+  size_t pos = 0;
+  while (pos < dims.size()) {
+    size_t end = dims.find(',', pos);
+    if (end == std::string::npos) end = dims.size();
+    const std::string item = dims.substr(pos, end - pos);
+    const size_t eq = item.find('=');
+    char* rest = nullptr;
+    const long long value = eq == std::string::npos ? -1 : std::strtoll(item.c_str() + eq + 1, &rest, 10);
+    if (eq == std::string::npos || eq == 0 || rest == nullptr || *rest != '\0' || value < 0) {
+      return absl::InvalidArgumentError(
+          StrCat("--dim expects NAME=VALUE[,NAME=VALUE...] with VALUE >= 0, not '", item, "'"));
+    }
+    options.dim_params[item.substr(0, eq)] = value;
+    pos = end + 1;
+  }
+  return options;
+}
+
+// The model named by the first positional argument, with the data of
+// --weights FILE when given.
+absl::StatusOr<Model> LoadModel(const Args& args, bool weights_option = false) {
+  absl::StatusOr<OnnxImportOptions> options = ImportOptions(args);
+  if (!options.ok()) return options.status();
+  return ReadModel(args.positional()[0], weights_option ? args.Get("--weights") : "", *options);
+}
+
 // ---- print
 
 int RunPrint(const Args& args) {
-  absl::StatusOr<Graph> g = ReadGraphFile(args.positional()[0]);
-  if (!g.ok()) return Fail("print", g.status());
-  if (absl::Status s = Emit(args.Get("--output"), PrintGraph(*g)); !s.ok()) return Fail("print", s);
+  absl::StatusOr<Model> m = LoadModel(args);
+  if (!m.ok()) return Fail("print", m.status());
+  if (absl::Status s = Emit(args.Get("--output"), PrintGraph(m->graph)); !s.ok()) {
+    return Fail("print", s);
+  }
+  return kExitOk;
+}
+
+// ---- import, export
+
+int RunImport(const Args& args) {
+  absl::StatusOr<Model> m = LoadModel(args);
+  if (!m.ok()) return Fail("import", m.status());
+  if (absl::Status s = Emit(args.Get("--output"), PrintGraph(m->graph)); !s.ok()) {
+    return Fail("import", s);
+  }
+  if (args.Has("--weights")) {
+    if (absl::Status s = WriteTensorFile(args.Get("--weights"), m->weights); !s.ok()) {
+      return Fail("import", s);
+    }
+  } else if (!m->weights.empty()) {
+    std::fprintf(stderr,
+                 "lemma import: note: the data of %zu weights is not saved (--weights FILE saves "
+                 "it; without it, export gives them random data)\n",
+                 m->weights.size());
+  }
+  return kExitOk;
+}
+
+int RunExport(const Args& args) {
+  if (!args.Has("--output")) {
+    return Fail("export", absl::InvalidArgumentError("-o FILE.onnx is required"));
+  }
+  absl::StatusOr<Model> m = LoadModel(args, /*weights_option=*/true);
+  if (!m.ok()) return Fail("export", m.status());
+  absl::StatusOr<int64_t> seed = args.GetInt("--seed", 1);
+  if (!seed.ok()) return Fail("export", seed.status());
+  const std::string missing = args.Get("--missing-weights", "random");
+  OnnxExportOptions options;
+  if (missing == "random") {
+    m->weights = WithRandomWeights(m->graph, std::move(m->weights), static_cast<uint64_t>(*seed));
+  } else if (missing == "input") {
+    options.missing_weights = MissingWeightData::kGraphInput;
+  } else if (missing != "error") {
+    return Fail("export", absl::InvalidArgumentError(StrCat(
+                              "--missing-weights must be random, input or error, not '", missing, "'")));
+  }
+  if (absl::Status s = WriteOnnxFile(args.Get("--output"), m->graph, m->weights, options); !s.ok()) {
+    return Fail("export", s);
+  }
   return kExitOk;
 }
 
 // ---- dot
 
 int RunDot(const Args& args) {
-  absl::StatusOr<Graph> g = ReadGraphFile(args.positional()[0]);
-  if (!g.ok()) return Fail("dot", g.status());
-  const std::string dot = WriteDot(*g);
+  absl::StatusOr<Model> m = LoadModel(args);
+  if (!m.ok()) return Fail("dot", m.status());
+  const std::string dot = WriteDot(m->graph);
   if (absl::Status s = Emit(args.Get("--output"), dot); !s.ok()) return Fail("dot", s);
   if (absl::Status s = cli::WritePicture(dot, "", args.Get("--svg")); !s.ok()) {
     return Fail("dot", s);
@@ -86,9 +168,10 @@ int RunDot(const Args& args) {
 // ---- run
 
 template <typename A>
-int Run(const Graph& g, uint64_t seed, std::string_view domain) {
+int Run(const Graph& g, const WeightValues& data, uint64_t seed, std::string_view domain,
+        const std::string& save) {
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<NamedTensors<A>> feeds = RandomFeeds<A>(g, seed);
+  absl::StatusOr<NamedTensors<A>> feeds = FeedsFromData<A>(g, data, seed);
   if (!feeds.ok()) return Fail("run", feeds.status());
   absl::StatusOr<NamedTensors<A>> out = Evaluate<A>(g, *feeds);
   if (!out.ok()) return Fail("run", out.status());
@@ -105,18 +188,32 @@ int Run(const Graph& g, uint64_t seed, std::string_view domain) {
   }
   std::fflush(stdout);
   std::fprintf(stderr, "evaluated in %.3f s\n", seconds);
+  if (!save.empty()) {
+    WeightValues results;
+    for (const auto& [name, t] : *out) results.emplace(name, DataFromTensor<A>(t));
+    if (absl::Status s = WriteTensorFile(save, results); !s.ok()) return Fail("run", s);
+  }
   return kExitOk;
 }
 
 int RunRun(const Args& args) {
-  absl::StatusOr<Graph> g = ReadGraphFile(args.positional()[0]);
-  if (!g.ok()) return Fail("run", g.status());
+  absl::StatusOr<Model> m = LoadModel(args, /*weights_option=*/true);
+  if (!m.ok()) return Fail("run", m.status());
+  const Graph& g = m->graph;
+  WeightValues data = std::move(m->weights);
+  if (args.Has("--inputs")) {
+    absl::StatusOr<WeightValues> inputs = ReadTensorFile(args.Get("--inputs"));
+    if (!inputs.ok()) return Fail("run", inputs.status());
+    for (auto& [name, value] : *inputs) data.insert_or_assign(name, std::move(value));
+  }
   absl::StatusOr<int64_t> seed = args.GetInt("--seed", 1);
   if (!seed.ok()) return Fail("run", seed.status());
   const std::string domain = args.Get("--domain", "f64");
-  if (domain == "f64") return Run<F64>(*g, static_cast<uint64_t>(*seed), domain);
-  if (domain == "f32") return Run<F32>(*g, static_cast<uint64_t>(*seed), domain);
-  if (domain == "modp") return Run<ModP>(*g, static_cast<uint64_t>(*seed), domain);
+  const uint64_t s = static_cast<uint64_t>(*seed);
+  const std::string save = args.Get("--save");
+  if (domain == "f64") return Run<F64>(g, data, s, domain, save);
+  if (domain == "f32") return Run<F32>(g, data, s, domain, save);
+  if (domain == "modp") return Run<ModP>(g, data, s, domain, save);
   return Fail("run", absl::InvalidArgumentError(
                          StrCat("--domain must be f64, f32 or modp, not '", domain, "'")));
 }
@@ -142,8 +239,9 @@ int RunZoo(const Args& args) {
 // ---- stats
 
 int RunStats(const Args& args) {
-  absl::StatusOr<Graph> g = ReadGraphFile(args.positional()[0]);
-  if (!g.ok()) return Fail("stats", g.status());
+  absl::StatusOr<Model> m = LoadModel(args);
+  if (!m.ok()) return Fail("stats", m.status());
+  const Graph* g = &m->graph;
   std::map<std::string_view, int> ops;
   int64_t params = 0;
   for (const Node& n : g->nodes()) {
@@ -154,6 +252,7 @@ int RunStats(const Args& args) {
   std::printf("  nodes            %d\n", g->num_nodes());
   std::printf("  outputs          %zu\n", g->outputs().size());
   std::printf("  parameters       %lld\n", static_cast<long long>(params));
+  std::printf("  weights w/ data  %zu of %zu\n", m->weights.size(), g->WeightNodes().size());
   std::printf("  conv+matmul      %.4g GFLOP\n", models::ConvMatMulFlops(*g) / 1e9);
   std::printf("  structural hash  %016llx\n",
               static_cast<unsigned long long>(StructuralHash(*g)));
@@ -164,27 +263,58 @@ int RunStats(const Args& args) {
 }
 
 const OptionSpec kOutput = {"--output", "-o", "FILE", "write here instead of standard output"};
+const OptionSpec kDim = {"--dim", "", "N=V,...",
+                         "values of symbolic ONNX input dimensions, e.g. batch=1"};
+const OptionSpec kNoFuse = {"--no-fuse", "", "",
+                            "keep ONNX activations as nodes (not fused into conv/matmul)"};
+const OptionSpec kWeightsIn = {"--weights", "", "FILE",
+                               "weight data (a tensor file, as lemma import writes)"};
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {{"print", "parse a graph and print it in the canonical text format",
         "lemma print FILE [-o OUT]",
-        "Reads a graph in lemma's text format, checks it (syntax, names, shapes)\n"
-        "and prints it back in canonical form.",
-        {kOutput}, 1, 1},
+        "Reads a graph in lemma's text format (or an ONNX model, FILE.onnx), checks\n"
+        "it (syntax, names, shapes) and prints it in canonical text form.",
+        {kOutput, kDim, kNoFuse}, 1, 1},
        RunPrint},
+      {{"import", "read an ONNX model into lemma's text format (and its weights)",
+        "lemma import MODEL.onnx [-o OUT.lemma] [--weights OUT.tensors] [--dim N=V]",
+        "Maps the ONNX model (opsets 11 to 21) to lemma's IR: initializers and\n"
+        "constants become weights, shapes are inferred by lemma and checked against\n"
+        "those the model declares. Writes the graph as text and, with --weights, the\n"
+        "weight data as a tensor file that lemma export and lemma run read.",
+        {kOutput, {"--weights", "", "FILE", "write the weight data to this tensor file"}, kDim,
+         kNoFuse},
+        1, 1},
+       RunImport},
+      {{"export", "write a graph as an ONNX model (opset 17)",
+        "lemma export FILE -o OUT.onnx [--weights FILE] [--missing-weights random|input|error]",
+        "Writes the graph (text or ONNX) as an ONNX model that ONNX Runtime runs.\n"
+        "Weights with data (from --weights, or from an ONNX input) become\n"
+        "initializers; the others get deterministic random data (--seed), become\n"
+        "graph inputs, or are an error, as --missing-weights says.",
+        {kOutput, kWeightsIn,
+         {"--missing-weights", "", "HOW", "random (default), input or error"},
+         {"--seed", "", "N", "seed of random weight data (default 1)"}, kDim, kNoFuse},
+        1, 1},
+       RunExport},
       {{"dot", "draw a graph as Graphviz DOT (and SVG)", "lemma dot FILE [-o OUT.dot] [--svg OUT.svg]",
         "Writes the graph as a Graphviz DOT picture: inputs, weights, ops with their\n"
         "attributes, edges labelled with tensor types.",
-        {kOutput, {"--svg", "", "FILE", "also render SVG with Graphviz's dot"}}, 1, 1},
+        {kOutput, {"--svg", "", "FILE", "also render SVG with Graphviz's dot"}, kDim, kNoFuse}, 1, 1},
        RunDot},
       {{"run", "run a graph on random inputs through the reference evaluator",
-        "lemma run FILE [--seed N] [--domain f64|f32|modp]",
-        "Feeds every input and weight with deterministic random values and evaluates\n"
-        "the graph with the reference evaluator; prints each output's type and a\n"
-        "checksum. The same file and seed always print the same numbers.",
+        "lemma run FILE [--seed N] [--domain f64|f32|modp] [--inputs F] [--save F]",
+        "Feeds every input and weight with deterministic random values (or with its\n"
+        "data: an ONNX model's weights, --weights, --inputs) and evaluates the graph\n"
+        "with the reference evaluator; prints each output's type and a checksum.\n"
+        "The same file and seed always print the same numbers.",
         {{"--seed", "", "N", "random seed (default 1)"},
-         {"--domain", "", "D", "f64 (default), f32, or modp (integers modulo 2^61-1)"}},
+         {"--domain", "", "D", "f64 (default), f32, or modp (integers modulo 2^61-1)"},
+         kWeightsIn,
+         {"--inputs", "", "FILE", "input values (a tensor file), by input name"},
+         {"--save", "", "FILE", "write the outputs to this tensor file"}, kDim, kNoFuse},
         1, 1},
        RunRun},
       {{"zoo", "write a bundled model in the text format",
@@ -200,8 +330,8 @@ const std::vector<Command>& Commands() {
        RunZoo},
       {{"stats", "summarise a graph: ops, parameters, FLOPs, hash", "lemma stats FILE",
         "Prints node counts by op, the number of parameters, conv and matmul FLOPs\n"
-        "and the canonical structural hash.",
-        {}, 1, 1},
+        "and the canonical structural hash (FILE: lemma text or ONNX).",
+        {kDim, kNoFuse}, 1, 1},
        RunStats},
       {cli::RulesSpec(), cli::RunRules},
   };

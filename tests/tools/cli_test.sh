@@ -33,7 +33,7 @@ same() {  # same NAME FILE_A FILE_B
 check help 0 "planned, not in this build yet" -- "$lemma" --help
 check no_args 2 "usage: lemma" -- "$lemma"
 check unknown_command 2 "unknown command 'frobnicate'" -- "$lemma" frobnicate
-for c in print dot run zoo stats rules; do
+for c in print dot run zoo stats rules import export; do
   check "help_$c" 0 "^usage: lemma $c" -- "$lemma" "$c" --help
 done
 check unknown_option 2 "unknown option '--bogus'" -- "$lemma" print x --bogus
@@ -130,6 +130,37 @@ if command -v dot >/dev/null; then
   check rules_show_svg 0 "" -- "$lemma" rules show conv_merge --rules "$rules" --svg "$tmp/rule.svg"
   check rules_show_svg_content 0 "<svg" -- cat "$tmp/rule.svg"
 fi
+# ONNX: export, import, and the commands that read .onnx files directly.
+check export_needs_output 1 "-o FILE.onnx is required" -- "$lemma" export "$tmp/block.lemma"
+check export 0 "" -- "$lemma" export "$tmp/block.lemma" -o "$tmp/block.onnx" --seed 3
+check export_bad_missing 1 "--missing-weights must be" -- "$lemma" export "$tmp/block.lemma" -o "$tmp/x.onnx" --missing-weights some
+check export_error_missing 1 "weight 'w0'.*has no data" -- "$lemma" export "$tmp/block.lemma" -o "$tmp/x.onnx" --missing-weights error
+check import 0 "" -- "$lemma" import "$tmp/block.onnx" -o "$tmp/back.lemma" --weights "$tmp/back.tensors"
+check import_note 0 "not saved" -- "$lemma" import "$tmp/block.onnx" -o "$tmp/back2.lemma"
+"$lemma" stats "$tmp/block.lemma" | grep 'structural hash' > "$tmp/h1"
+"$lemma" stats "$tmp/block.onnx" | grep 'structural hash' > "$tmp/h2"
+same onnx_round_trip_hash "$tmp/h1" "$tmp/h2"
+check stats_onnx 0 "weights w/ data  4 of 4" -- "$lemma" stats "$tmp/block.onnx"
+check print_onnx 0 "^graph resnext_block" -- "$lemma" print "$tmp/block.onnx"
+check dot_onnx 0 "digraph" -- "$lemma" dot "$tmp/block.onnx"
+# The exported weights are those of `run --seed 3 --domain f32`: the same checksums.
+"$lemma" run "$tmp/block.lemma" --seed 3 --domain f32 --save "$tmp/o1.tensors" 2>/dev/null | tail -n +2 > "$tmp/r1"
+"$lemma" run "$tmp/block.onnx" --seed 3 --domain f32 2>/dev/null | tail -n +2 > "$tmp/r2"
+"$lemma" run "$tmp/back.lemma" --weights "$tmp/back.tensors" --seed 3 --domain f32 2>/dev/null | tail -n +2 > "$tmp/r3"
+same run_onnx_same_checksum "$tmp/r1" "$tmp/r2"
+same run_weights_same_checksum "$tmp/r1" "$tmp/r3"
+check run_saved 0 "" -- test -s "$tmp/o1.tensors"
+check export_from_onnx 0 "" -- "$lemma" export "$tmp/block.onnx" -o "$tmp/again.onnx" --missing-weights error
+printf 'graph small {\n  input x: f32[2,3]\n  y = relu(x)\n  output y = y\n}\n' > "$tmp/small.lemma"
+check run_bad_inputs 1 "'w0', which is no input or weight" -- "$lemma" run "$tmp/small.lemma" --inputs "$tmp/back.tensors"
+check run_bad_weights 1 "'w0', which is no weight" -- "$lemma" run "$tmp/small.lemma" --weights "$tmp/back.tensors"
+head -c 1000 "$tmp/block.onnx" > "$tmp/cut.onnx"
+check import_truncated 1 "cut.onnx: not a valid ONNX model" -- "$lemma" import "$tmp/cut.onnx"
+check print_truncated 1 "cut.onnx" -- "$lemma" print "$tmp/cut.onnx"
+printf 'not a model at all' > "$tmp/junk.onnx"
+check stats_junk 1 "junk.onnx" -- "$lemma" stats "$tmp/junk.onnx"
+check import_missing 1 "nope.onnx" -- "$lemma" import "$tmp/nope.onnx"
+check bad_dim 1 "--dim expects" -- "$lemma" print "$tmp/block.onnx" --dim batch
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -10,6 +10,7 @@ packages=(
   graphviz                      # lemma dot pictures rendered to SVG
   libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX import and export
   pybind11-dev python3-dev      # the Python binding (python/)
+  openmpi-bin                   # mpirun: sharded `lemma generate` runs, and their test
 )
 
 missing=()

@@ -22,6 +22,7 @@
 #include "tools/args.h"
 #include "tools/commands.h"
 #include "tools/common.h"
+#include "tools/generate_command.h"
 
 namespace lemma {
 namespace {
@@ -334,6 +335,7 @@ const std::vector<Command>& Commands() {
         {kDim, kNoFuse}, 1, 1},
        RunStats},
       {cli::RulesSpec(), cli::RunRules},
+      {cli::GenerateCommandSpec(), cli::RunGenerateCommand},
   };
   return commands;
 }
@@ -348,7 +350,6 @@ void PrintUsage(std::FILE* out) {
   }
   std::fprintf(out,
                "\nplanned, not in this build yet:\n"
-               "  generate   enumerate operator graphs and find candidate substitutions\n"
                "  verify     prove substitutions with Z3 from validated operator axioms\n"
                "  optimize   rewrite a model with proved rules under a cost model\n"
                "  explore    browse rules, where they match, and the optimizer's choices\n"

@@ -33,7 +33,7 @@ same() {  # same NAME FILE_A FILE_B
 check help 0 "planned, not in this build yet" -- "$lemma" --help
 check no_args 2 "usage: lemma" -- "$lemma"
 check unknown_command 2 "unknown command 'frobnicate'" -- "$lemma" frobnicate
-for c in print dot run zoo stats rules import export; do
+for c in print dot run zoo stats rules import export generate; do
   check "help_$c" 0 "^usage: lemma $c" -- "$lemma" "$c" --help
 done
 check unknown_option 2 "unknown option '--bogus'" -- "$lemma" print x --bogus
@@ -161,6 +161,30 @@ printf 'not a model at all' > "$tmp/junk.onnx"
 check stats_junk 1 "junk.onnx" -- "$lemma" stats "$tmp/junk.onnx"
 check import_missing 1 "nope.onnx" -- "$lemma" import "$tmp/nope.onnx"
 check bad_dim 1 "--dim expects" -- "$lemma" print "$tmp/block.onnx" --dim batch
+# generate: a small run, deterministic for any thread count; shards merge
+# into the single-process file; clear errors.
+gen=(--max-ops 2 --ops matmul,ewadd,scalar_mul,concat,split --inputs a1,b1,b2,s)
+check generate 0 "wrote [0-9]+ rules to" -- "$lemma" generate "${gen[@]}" -o "$tmp/g1.rules" --threads 1
+check generate_summary 0 "distinct fingerprints" -- "$lemma" generate "${gen[@]}" -o "$tmp/g2.rules" --threads 3
+same generate_threads "$tmp/g1.rules" "$tmp/g2.rules"
+check generate_content 0 "^rule g0001 \{" -- cat "$tmp/g1.rules"
+check generate_status 0 "status tested" -- cat "$tmp/g1.rules"
+check generate_origin 0 "origin \"lemma generate max_ops=2 seed=1 ops=" -- cat "$tmp/g1.rules"
+check generate_shard0 0 "wrote shard 0/2" -- "$lemma" generate "${gen[@]}" --shard 0/2 -o "$tmp/sh.rules"
+check generate_shard1 0 "wrote shard 1/2" -- "$lemma" generate "${gen[@]}" --shard 1/2 -o "$tmp/sh.rules"
+check generate_merge 0 "merged 2 shard files" -- "$lemma" generate merge "$tmp/sh.rules.shard-1-of-2" "$tmp/sh.rules.shard-0-of-2" -o "$tmp/merged.rules"
+same generate_merge_equal "$tmp/g1.rules" "$tmp/merged.rules"
+check generate_merge_missing 1 "shard 1 of 2 is missing" -- "$lemma" generate merge "$tmp/sh.rules.shard-0-of-2" -o "$tmp/x.rules"
+check generate_merge_no_files 2 "needs the shard files" -- "$lemma" generate merge -o "$tmp/x.rules"
+check generate_no_output 2 "-o FILE is required" -- "$lemma" generate --max-ops 1
+check generate_bad_op 1 "no generator op named 'conv3d'" -- "$lemma" generate --ops conv3d -o "$tmp/x.rules"
+check generate_bad_max_ops 1 "max_ops must be 1 to 4" -- "$lemma" generate --max-ops 9 -o "$tmp/x.rules"
+check generate_bad_shard 1 "--shard expects i/n" -- "$lemma" generate --shard 2 -o "$tmp/x.rules"
+check generate_bad_time 1 "--time-limit expects seconds" -- "$lemma" generate --time-limit soon -o "$tmp/x.rules"
+check generate_budget 0 "stopped by the graph budget" -- "$lemma" generate "${gen[@]}" --max-graphs 5 --threads 1 -o "$tmp/b.rules"
+"$lemma" generate "${gen[@]}" --threads 2 -o - 2>/dev/null > "$tmp/g3.rules"
+same generate_stdout "$tmp/g1.rules" "$tmp/g3.rules"
+check generate_unknown_word 2 "did you mean merge" -- "$lemma" generate marge -o "$tmp/x.rules"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

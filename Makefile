@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 30
 LEMMA      := $(BUILD)/bin/lemma
 DEMO_OUT   := $(BUILD)/demo
 
-.PHONY: all deps configure build test unit-test fuzz demo clean
+.PHONY: all deps configure build test unit-test fuzz demo bench clean
 
 all: build
 
@@ -42,6 +42,11 @@ test: deps
 demo: deps
 	$(MAKE) build
 	scripts/demo.sh $(LEMMA) $(DEMO_OUT)
+
+# The optimizer on every model of the zoo (a table: costs, rules, time, memory).
+bench: deps
+	$(MAKE) build
+	$(BUILD)/bin/optimize_bench
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

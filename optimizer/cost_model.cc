@@ -141,18 +141,19 @@ bool AnalyticalCostModel::IsView(const OpCostKey& key) const {
     return key.inputs[0].layout == DefaultLayout(key.inputs[0].rank()) &&
            key.outputs[0].layout == DefaultLayout(key.outputs[0].rank());
   }
-  if (key.op == OpKind::kSplit) {
-    for (const TensorType& o : key.outputs) {
-      if (o.layout != key.inputs[0].layout) return false;
-    }
-    return true;
-  }
   return false;
 }
 
 double AnalyticalCostModel::OpCost(const OpCostKey& key) {
   if (GetOpInfo(key.op).Has(kTraitSource)) return 0;
   double seconds = 0;
+  if (key.op == OpKind::kSplit) {
+    // Pieces are views of the input; one in another layout is a reorder of it.
+    for (const TensorType& o : key.outputs) {
+      if (o.layout != key.inputs[0].layout) seconds += ConversionCost(o);
+    }
+    return seconds;
+  }
   if (!IsView(key)) {
     double bytes = 0;
     for (const TensorType& t : key.inputs) bytes += Bytes(t);

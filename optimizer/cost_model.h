@@ -107,10 +107,11 @@ struct MachineSpec {
 ///   layout; every other op reads and writes the default layout.
 /// * conv2d, matmul, layout-preserving ops and constants write any layout.
 /// * A reorder costs op_overhead plus reading and writing the tensor.
-/// * reshape of default-layout tensors is a view, and so is split (in the
-///   input's layout): its consumers read the pieces in place with a stride,
-///   as BLAS (a leading dimension) and channels-last kernels (a channel
-///   stride) do, and as TASO assumes. Views cost nothing.
+/// * reshape of default-layout tensors is a view, and so is split: its
+///   consumers read the pieces in place with a stride, as BLAS (a leading
+///   dimension) and channels-last kernels (a channel stride) do, and as TASO
+///   assumes. Views cost nothing; a split piece stored in another layout than
+///   the input is a reorder of that piece.
 /// FLOPs: 2 per multiply-add for conv2d and matmul; per output element, 1 for
 /// elementwise ops, 20 for sigmoid, tanh and gelu, the window size for pools,
 /// and a few for the normalisations; data movement ops compute nothing.

@@ -15,6 +15,7 @@
 #include "ir/strings.h"
 #include "optimizer/graph_cost.h"
 #include "optimizer/layout.h"
+#include "optimizer/rewrite.h"
 #include "optimizer/search_state.h"
 
 namespace lemma {
@@ -173,8 +174,12 @@ absl::StatusOr<std::shared_ptr<const SearchState>> Search::Build(int32_t entry) 
     absl::StatusOr<Bindings> b = BindMatch(state->graph, rule, match.nodes, match.inputs);
     if (!b.ok()) return absl::InternalError(StrCat("rebuilding a graph: ", b.status().message()));
     match.bindings = *std::move(b);
-    absl::StatusOr<std::unique_ptr<SearchState>> next =
-        ApplyToState(*state, rule, match, layouts, model_);
+    absl::StatusOr<Graph> g = ApplyMatch(state->graph, rule, match, layouts);
+    if (!g.ok()) return absl::InternalError(StrCat("rebuilding a graph: ", g.status().message()));
+    // Layouts are chosen again around the rewrite's surroundings too, so that
+    // rewrites and layouts are searched together.
+    if (options_.optimize_layouts) OptimizeLayouts(*g, model_);
+    absl::StatusOr<std::unique_ptr<SearchState>> next = MakeSearchState(*std::move(g), model_);
     if (!next.ok()) return absl::InternalError(StrCat("rebuilding a graph: ", next.status().message()));
     state = std::shared_ptr<const SearchState>(*std::move(next));
     ++stats_.graphs_built;

@@ -113,13 +113,16 @@ TEST(Optimize, HonoursTheTimeLimit) {
   EXPECT_TRUE(r->graph.Validate().ok());
 }
 
-TEST(Optimize, IsDeterministic) {
+TEST(Optimize, IsDeterministicForAnyNumberOfThreads) {
   for (const auto& small : SmallModels()) {
     SCOPED_TRACE(small.name);
     absl::StatusOr<Graph> g = small.build();
     ASSERT_TRUE(g.ok());
-    absl::StatusOr<OptimizeResult> a = Optimize(*g, TestRules(), Tested(50));
-    absl::StatusOr<OptimizeResult> b = Optimize(*g, TestRules(), Tested(50));
+    OptimizeOptions one = Tested(50), three = Tested(50);
+    one.threads = 1;
+    three.threads = 3;
+    absl::StatusOr<OptimizeResult> a = Optimize(*g, TestRules(), one);
+    absl::StatusOr<OptimizeResult> b = Optimize(*g, TestRules(), three);
     ASSERT_TRUE(a.ok() && b.ok());
     EXPECT_EQ(PrintGraph(a->graph), PrintGraph(b->graph));
     EXPECT_EQ(StepsText(*a), StepsText(*b));

@@ -111,6 +111,90 @@ rule ones {
   EXPECT_THAT(std::string(applied.status().message()), ::testing::HasSubstr("rule ones: output 'y'"));
 }
 
+// Rewrites whose replacing value has another layout or another precomputed
+// status than the value it replaces: the consumers downstream must be costed
+// again. The rules only exercise the evaluator (`keep_weight` is not true).
+TEST(CandidateEvaluator, RecostsConsumersWhoseInputsChange) {
+  absl::StatusOr<RuleSet> rules = ParseRules(R"(
+rule conv_identity {
+  status tested
+  example c=4, h=5, n=2, w=5
+  source {
+    input x: [n, c, h, w]
+    %0 = const_iconv() {channels=c, kernel=[3, 3]}
+    %1 = conv2d(x, %0) {padding=same}
+    output y = %1
+  }
+  target {
+    output y = x
+  }
+}
+rule keep_weight {
+  status tested
+  example c=4, h=5, n=2, w=5
+  source {
+    input a: [n, c, h, w]
+    input b: [n, c, h, w]
+    %0 = ewadd(a, b)
+    output y = %0
+  }
+  target {
+    output y = b
+  }
+})");
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  absl::StatusOr<Graph> g = ParseGraph(R"(graph g {
+  input x: f32[1,4,6,6]
+  weight b: f32[1,4,6,6]
+  weight k: f32[4,4,3,3]
+  i = const_iconv() {channels=4, kernel=[3,3]}
+  c = conv2d(x, i) {padding=same} : f32[1,4,6,6]@nhwc
+  r = relu(c) : f32[1,4,6,6]@nhwc
+  o = conv2d(r, k) {padding=same} : f32[1,4,6,6]@nhwc
+  s = ewadd(x, b)
+  t = relu(s)
+  u = ewmul(t, o) : f32[1,4,6,6]@nhwc
+  output y = u
+})");
+  ASSERT_TRUE(g.ok()) << g.status();
+  AnalyticalCostModel model;
+  for (bool layouts : {false, true}) {
+    absl::StatusOr<std::unique_ptr<SearchState>> state = MakeSearchState(*g, model);
+    ASSERT_TRUE(state.ok()) << state.status();
+    const std::vector<Match> matches = (*state)->matcher->FindAll(*rules);
+    ASSERT_EQ(matches.size(), 3u);  // conv_identity, keep_weight both ways round
+    TargetPlanCache plans;
+    CandidateEvaluator evaluator(**state, model, layouts, &plans);
+    for (const Match& m : matches) {
+      const Rule& rule = rules->rules()[static_cast<size_t>(m.rule)];
+      SCOPED_TRACE(StrCat(rule.id, " at ", DescribeMatch((*state)->graph, rule, m)));
+      absl::StatusOr<CandidateEval> eval = evaluator.Evaluate(rule, m);
+      ASSERT_TRUE(eval.ok()) << eval.status();
+      absl::StatusOr<std::unique_ptr<SearchState>> built =
+          ApplyToState(**state, rule, m, eval->layouts, model);
+      ASSERT_TRUE(built.ok()) << built.status();
+      EXPECT_NEAR(eval->cost, (*built)->cost, 1e-15);
+      EXPECT_EQ(eval->hash, (*built)->hash());
+      EXPECT_EQ(eval->num_nodes, (*built)->graph.num_nodes());
+    }
+  }
+  // After keep_weight (y = b), relu(b) is precomputed: free, and it frees u's input.
+  absl::StatusOr<std::unique_ptr<SearchState>> state = MakeSearchState(*g, model);
+  ASSERT_TRUE(state.ok());
+  const std::vector<Match> matches = (*state)->matcher->FindAll(*rules);
+  const Rule& keep = *rules->Find("keep_weight");
+  for (const Match& m : matches) {
+    if (&rules->rules()[static_cast<size_t>(m.rule)] != &keep) continue;
+    if (m.inputs[1] != *(*state)->graph.FindValue("b")) continue;
+    absl::StatusOr<std::unique_ptr<SearchState>> built = ApplyToState(**state, keep, m, {}, model);
+    ASSERT_TRUE(built.ok());
+    const Graph& b = (*built)->graph;
+    const NodeId t = b.FindValue("t")->node;
+    EXPECT_TRUE((*built)->precomputed[static_cast<size_t>(t)]);
+    EXPECT_EQ((*built)->node_cost[static_cast<size_t>(t)], 0.0);
+  }
+}
+
 TEST(CanonicalHash, IgnoresNumberingNamesAndLayouts) {
   // The same computation written in two orders with other intermediate names.
   absl::StatusOr<Graph> a = ParseGraph(R"(graph g {

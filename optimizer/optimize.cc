@@ -176,8 +176,8 @@ absl::StatusOr<std::shared_ptr<const SearchState>> Search::Build(int32_t entry) 
     match.bindings = *std::move(b);
     absl::StatusOr<Graph> g = ApplyMatch(state->graph, rule, match, layouts);
     if (!g.ok()) return absl::InternalError(StrCat("rebuilding a graph: ", g.status().message()));
-    // Layouts are chosen again around the rewrite's surroundings too, so that
-    // rewrites and layouts are searched together.
+    // The whole graph is laid out again (the rewrite chose layouts for its
+    // new values only), so that rewrites and layouts are searched together.
     if (options_.optimize_layouts) OptimizeLayouts(*g, model_);
     absl::StatusOr<std::unique_ptr<SearchState>> next = MakeSearchState(*std::move(g), model_);
     if (!next.ok()) return absl::InternalError(StrCat("rebuilding a graph: ", next.status().message()));

@@ -99,6 +99,7 @@ class TargetPlanCache {
   /// with `model` on first use.
   const TargetPlan& Get(const SearchState& state, const Rule& rule, const Match& match,
                         CostModel& model, bool choose_layouts);
+  /// The number of plans built.
   int64_t size() const {
     std::lock_guard<std::mutex> lock(mu_);
     return size_;

@@ -254,6 +254,16 @@ int RunOptimize(const Args& args) {
   options.time_limit = std::chrono::duration<double>(*limit);
   if (args.Has("--allow-tested")) options.min_status = RuleStatus::kTested;
   if (args.Has("--keep-layouts")) options.optimize_layouts = false;
+  if (args.Has("--progress")) {
+    options.progress = [last = -1.0](const SearchProgress& p) mutable {
+      if (p.explored != 1 && p.elapsed_seconds < last + 1) return;  // about once a second
+      last = p.elapsed_seconds;
+      std::fprintf(stderr, "  %6lld explored  %9lld generated  %8lld queued  best %s  %.1f s\n",
+                   static_cast<long long>(p.explored), static_cast<long long>(p.generated),
+                   static_cast<long long>(p.frontier), Millis(p.best_cost).c_str(),
+                   p.elapsed_seconds);
+    };
+  }
   absl::StatusOr<OptimizeResult> r = Optimize(*g, *rules, options);
   if (!r.ok()) return Fail("optimize", r.status());
 
@@ -339,7 +349,7 @@ const std::vector<Command>& Commands() {
        RunStats},
       {{"optimize", "rewrite a graph with rules under a cost model",
         "lemma optimize FILE [-o OUT] [--rules FILES] [--alpha A] [--budget B] [--time-limit S]\n"
-        "                      [--explain] [--allow-tested] [--keep-layouts]",
+        "                      [--explain] [--allow-tested] [--keep-layouts] [--progress]",
         "Searches for a cheaper equivalent graph: TASO's cost-based backtracking search\n"
         "over the rules' rewrites, with layouts (NCHW/NHWC, row/column-major) chosen\n"
         "for every tensor, under lemma's analytical cost model of this machine. Ops\n"
@@ -353,7 +363,8 @@ const std::vector<Command>& Commands() {
          {"--time-limit", "", "S", "stop searching after S seconds (default 60)"},
          {"--explain", "", "", "list the rules applied, where, and the cost after each"},
          {"--allow-tested", "", "", "also apply rules that are only random-tested"},
-         {"--keep-layouts", "", "", "do not change layouts"}},
+         {"--keep-layouts", "", "", "do not change layouts"},
+         {"--progress", "", "", "report how the search goes, about once a second, on stderr"}},
         1, 1},
        RunOptimize},
   };

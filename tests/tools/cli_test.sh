@@ -149,6 +149,8 @@ if [[ "$(round "$tmp/cell.run")" == "$(round "$tmp/cell.opt.run")" ]]; then
 else
   echo "FAIL optimize_same_outputs"; cat "$tmp/cell.run" "$tmp/cell.opt.run"; failed=$((failed + 1))
 fi
+check optimize_progress 0 " 1 explored .* best [0-9.]+ ms" -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --progress
 check optimize_graph_to_stdout 0 "^graph cell" -- \
   bash -c "'$lemma' optimize '$tmp/cell.lemma' --rules '$rules' --allow-tested -o - 2>/dev/null"
 

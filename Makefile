@@ -11,7 +11,7 @@ ONNX_FUZZ_SECONDS ?= 20
 LEMMA      := $(BUILD)/bin/lemma
 DEMO_OUT   := $(BUILD)/demo
 
-.PHONY: all deps configure build test unit-test fuzz demo clean
+.PHONY: all deps configure build test unit-test fuzz demo bench clean
 
 all: build
 
@@ -47,6 +47,11 @@ test: deps
 demo: deps
 	$(MAKE) build
 	scripts/demo.sh $(LEMMA) $(DEMO_OUT)
+
+# The optimizer on every model of the zoo (a table: costs, rules, time, memory).
+bench: deps
+	$(MAKE) build
+	$(BUILD)/bin/optimize_bench
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <type_traits>
 
 #include "bench/models.h"
@@ -19,6 +21,8 @@
 #include "kernels/random.h"
 #include "kernels/reference.h"
 #include "kernels/weights.h"
+#include "optimizer/optimize.h"
+#include "rules/rule_text.h"
 #include "tools/args.h"
 #include "tools/commands.h"
 #include "tools/common.h"
@@ -263,6 +267,115 @@ int RunStats(const Args& args) {
   return kExitOk;
 }
 
+// ---- optimize
+
+// The rules of one file, or of several separated by commas (ids unique across them).
+absl::StatusOr<RuleSet> LoadRules(const std::string& files) {
+  RuleSet merged;
+  size_t begin = 0;
+  while (begin <= files.size()) {
+    const size_t comma = std::min(files.find(',', begin), files.size());
+    const std::string path = files.substr(begin, comma - begin);
+    begin = comma + 1;
+    if (path.empty()) continue;
+    if (access(path.c_str(), R_OK) != 0) {
+      return absl::NotFoundError(
+          path == cli::DefaultRulesPath()
+              ? StrCat("the default rule set ", path, " does not exist (pass --rules FILE)")
+              : StrCat("cannot read the rules file ", path));
+    }
+    absl::StatusOr<RuleSet> rules = ReadRuleFile(path);
+    if (!rules.ok()) return rules.status();
+    for (const Rule& rule : rules->rules()) {
+      if (absl::Status s = merged.Add(rule); !s.ok()) return absl::InvalidArgumentError(StrCat(path, ": ", s.message()));
+    }
+  }
+  return merged;
+}
+
+std::string Millis(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f ms", seconds * 1e3);
+  return buf;
+}
+
+int RunOptimize(const Args& args) {
+  absl::StatusOr<Graph> g = ReadGraphFile(args.positional()[0]);
+  if (!g.ok()) return Fail("optimize", g.status());
+  const std::string rules_path = args.Get("--rules", cli::DefaultRulesPath());
+  absl::StatusOr<RuleSet> rules = LoadRules(rules_path);
+  if (!rules.ok()) return Fail("optimize", rules.status());
+  OptimizeOptions options;
+  absl::StatusOr<double> alpha = args.GetDouble("--alpha", options.alpha);
+  if (!alpha.ok()) return Fail("optimize", alpha.status());
+  absl::StatusOr<int64_t> budget = args.GetInt("--budget", options.budget);
+  if (!budget.ok()) return Fail("optimize", budget.status());
+  absl::StatusOr<double> limit = args.GetDouble("--time-limit", options.time_limit.count());
+  if (!limit.ok()) return Fail("optimize", limit.status());
+  options.alpha = *alpha;
+  options.budget = *budget;
+  options.time_limit = std::chrono::duration<double>(*limit);
+  if (args.Has("--allow-tested")) options.min_status = RuleStatus::kTested;
+  if (args.Has("--keep-layouts")) options.optimize_layouts = false;
+  if (args.Has("--progress")) {
+    options.progress = [last = -1.0](const SearchProgress& p) mutable {
+      if (p.explored != 1 && p.elapsed_seconds < last + 1) return;  // about once a second
+      last = p.elapsed_seconds;
+      std::fprintf(stderr, "  %6lld explored  %9lld generated  %8lld queued  best %s  %.1f s\n",
+                   static_cast<long long>(p.explored), static_cast<long long>(p.generated),
+                   static_cast<long long>(p.frontier), Millis(p.best_cost).c_str(),
+                   p.elapsed_seconds);
+    };
+  }
+  absl::StatusOr<OptimizeResult> r = Optimize(*g, *rules, options);
+  if (!r.ok()) return Fail("optimize", r.status());
+
+  // The report goes to stdout, or to stderr when the graph does.
+  const std::string out = args.Get("--output");
+  std::FILE* report = out == "-" ? stderr : stdout;
+  const char* statuses = options.min_status == RuleStatus::kTested ? "proved or tested" : "proved";
+  std::fprintf(report, "graph %s: %d nodes; %d of %d rules usable (%s), from %s\n",
+               g->name().c_str(), g->num_nodes(), r->rules_used, rules->size(), statuses,
+               rules_path.c_str());
+  std::fprintf(report, "cost model  %s\n", r->cost_model.c_str());
+  std::fprintf(report, "cost before %s\n", Millis(r->cost_before).c_str());
+  std::fprintf(report, "cost after  %s  (%.3fx)\n", Millis(r->cost_after).c_str(),
+               r->cost_after > 0 ? r->cost_before / r->cost_after : 1.0);
+  int rewrites = 0;
+  for (const AppliedStep& s : r->steps) rewrites += s.kind == AppliedStep::Kind::kRule ? 1 : 0;
+  std::fprintf(report, "rules applied %d; %d ops precomputed from weights (free), %d charged\n",
+               rewrites, r->precomputed_ops, r->charged_ops);
+  std::fprintf(report,
+               "search: %lld graphs explored, %lld generated, %lld duplicates skipped, %lld "
+               "pruned; stopped: %.*s\n",
+               static_cast<long long>(r->stats.explored), static_cast<long long>(r->stats.generated),
+               static_cast<long long>(r->stats.duplicates_skipped),
+               static_cast<long long>(r->stats.pruned),
+               static_cast<int>(StopReasonName(r->stats.stop).size()),
+               StopReasonName(r->stats.stop).data());
+  if (args.Has("--explain")) {
+    std::fprintf(report, "steps (cost after each):\n");
+    if (r->steps.empty()) std::fprintf(report, "  none: no rewrite lowers the cost\n");
+    for (size_t i = 0; i < r->steps.size(); ++i) {
+      const AppliedStep& s = r->steps[i];
+      if (s.kind == AppliedStep::Kind::kRule) {
+        std::fprintf(report, "  %2zu. rule %s at %s -> %s\n", i + 1, s.rule_id.c_str(),
+                     s.where.c_str(), Millis(s.cost_after).c_str());
+      } else {
+        std::fprintf(report, "  %2zu. layouts: %s -> %s\n", i + 1, s.where.c_str(),
+                     Millis(s.cost_after).c_str());
+      }
+    }
+  }
+  std::fflush(report);
+  // Timing goes to stderr so that stdout is the same for the same inputs.
+  std::fprintf(stderr, "optimized in %.3f s\n", r->stats.seconds);
+  if (!out.empty()) {
+    if (absl::Status s = Emit(out, PrintGraph(r->graph)); !s.ok()) return Fail("optimize", s);
+  }
+  return kExitOk;
+}
+
 const OptionSpec kOutput = {"--output", "-o", "FILE", "write here instead of standard output"};
 const OptionSpec kDim = {"--dim", "", "N=V,...",
                          "values of symbolic ONNX input dimensions, e.g. batch=1"};
@@ -336,6 +449,26 @@ const std::vector<Command>& Commands() {
        RunStats},
       {cli::RulesSpec(), cli::RunRules},
       {cli::GenerateCommandSpec(), cli::RunGenerateCommand},
+      {{"optimize", "rewrite a graph with rules under a cost model",
+        "lemma optimize FILE [-o OUT] [--rules FILES] [--alpha A] [--budget B] [--time-limit S]\n"
+        "                      [--explain] [--allow-tested] [--keep-layouts] [--progress]",
+        "Searches for a cheaper equivalent graph: TASO's cost-based backtracking search\n"
+        "over the rules' rewrites, with layouts (NCHW/NHWC, row/column-major) chosen\n"
+        "for every tensor, under lemma's analytical cost model of this machine. Ops\n"
+        "computed from weights alone are precomputed and free. Prints the cost before\n"
+        "and after and how the search went (the time on stderr); writes the best\n"
+        "graph to OUT. Only proved rules are applied unless --allow-tested.",
+        {{"--output", "-o", "FILE", "write the optimized graph here ('-': standard output)"},
+         {"--rules", "", "FILES", "rule files, comma-separated (default rules/default.rules)"},
+         {"--alpha", "", "A", "keep graphs costing less than A x the best (default 1.05)"},
+         {"--budget", "", "B", "expand at most B graphs (default 1000)"},
+         {"--time-limit", "", "S", "stop searching after S seconds (default 60)"},
+         {"--explain", "", "", "list the rules applied, where, and the cost after each"},
+         {"--allow-tested", "", "", "also apply rules that are only random-tested"},
+         {"--keep-layouts", "", "", "do not change layouts"},
+         {"--progress", "", "", "report how the search goes, about once a second, on stderr"}},
+        1, 1},
+       RunOptimize},
   };
   return commands;
 }
@@ -351,7 +484,6 @@ void PrintUsage(std::FILE* out) {
   std::fprintf(out,
                "\nplanned, not in this build yet:\n"
                "  verify     prove substitutions with Z3 from validated operator axioms\n"
-               "  optimize   rewrite a model with proved rules under a cost model\n"
                "  explore    browse rules, where they match, and the optimizer's choices\n"
                "  tune       tune kernel schedules for a model on this machine\n"
                "  bench      measure a model's latency on tuned kernels\n");

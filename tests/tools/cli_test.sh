@@ -33,7 +33,7 @@ same() {  # same NAME FILE_A FILE_B
 check help 0 "planned, not in this build yet" -- "$lemma" --help
 check no_args 2 "usage: lemma" -- "$lemma"
 check unknown_command 2 "unknown command 'frobnicate'" -- "$lemma" frobnicate
-for c in print dot run zoo stats rules import export generate; do
+for c in print dot run zoo stats rules import export generate optimize; do
   check "help_$c" 0 "^usage: lemma $c" -- "$lemma" "$c" --help
 done
 check unknown_option 2 "unknown option '--bogus'" -- "$lemma" print x --bogus
@@ -181,10 +181,76 @@ check generate_bad_op 1 "no generator op named 'conv3d'" -- "$lemma" generate --
 check generate_bad_max_ops 1 "max_ops must be 1 to 4" -- "$lemma" generate --max-ops 9 -o "$tmp/x.rules"
 check generate_bad_shard 1 "--shard expects i/n" -- "$lemma" generate --shard 2 -o "$tmp/x.rules"
 check generate_bad_time 1 "--time-limit expects seconds" -- "$lemma" generate --time-limit soon -o "$tmp/x.rules"
-check generate_budget 0 "stopped by the graph budget" -- "$lemma" generate "${gen[@]}" --max-graphs 5 --threads 1 -o "$tmp/b.rules"
+check generate_budget 0 "stopped by the budget" -- "$lemma" generate "${gen[@]}" --max-graphs 5 --threads 1 -o "$tmp/b.rules"
 "$lemma" generate "${gen[@]}" --threads 2 -o - 2>/dev/null > "$tmp/g3.rules"
 same generate_stdout "$tmp/g1.rules" "$tmp/g3.rules"
 check generate_unknown_word 2 "did you mean merge" -- "$lemma" generate marge -o "$tmp/x.rules"
+# optimize
+rules="$data/rules/data/handwritten.rules,$data/optimizer/data/extra.rules"
+check optimize_rules_missing 1 "cannot read the rules file $tmp/none.rules" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$tmp/none.rules"
+check optimize_bad_alpha 1 "alpha must be at least 1" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --alpha 0.5
+check optimize_bad_alpha_text 1 "--alpha expects a number" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --alpha x
+check optimize_proved_only 0 "0 of [0-9]+ rules usable \(proved\)" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules"
+check optimize 0 "cost after +[0-9.]+ ms" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --allow-tested -o "$tmp/opt.lemma"
+check optimize_output_runs 0 "y +f32\[1,256,56,56\]" -- "$lemma" run "$tmp/opt.lemma"
+check optimize_time 0 "optimized in [0-9.]+ s" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --allow-tested --budget 10
+check optimize_budget 0 "graphs explored.*stopped: budget" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --allow-tested --budget 0
+# A model with matches: NASRNN-like cells (x@W + h@U) written in the text format.
+cat > "$tmp/cell.lemma" <<'GRAPH'
+graph cell {
+  input x: f32[1,64]
+  weight h: f32[1,64]
+  weight w1: f32[64,64]
+  weight u1: f32[64,64]
+  weight w2: f32[64,64]
+  weight u2: f32[64,64]
+  a = matmul(x, w1)
+  b = matmul(h, u1)
+  c = matmul(x, w2)
+  d = matmul(h, u2)
+  s = ewadd(a, b)
+  t = ewadd(c, d)
+  r = ewmul(s, t)
+  output y = r
+}
+GRAPH
+"$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --explain -o "$tmp/cell.opt.lemma" \
+  > "$tmp/explain1" 2>/dev/null
+"$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --explain > "$tmp/explain2" 2>/dev/null
+same optimize_deterministic "$tmp/explain1" "$tmp/explain2"
+check optimize_explain 0 "^ +1\. rule [a-z_]+ at " -- cat "$tmp/explain1"
+check optimize_cheaper 0 "cost after .*\(1\.[0-9]*[1-9][0-9]*x\)" -- cat "$tmp/explain1"
+missing=0
+for id in $(sed -n 's/^ *[0-9]*\. rule \([A-Za-z0-9_.-]*\) at .*/\1/p' "$tmp/explain1"); do
+  grep -q "^rule $id {" "$data/rules/data/handwritten.rules" "$data/optimizer/data/extra.rules" || {
+    echo "FAIL optimize_explain_rules_exist: no rule $id"; missing=1; }
+done
+if [[ $missing -eq 0 ]] && grep -q " rule " "$tmp/explain1"; then
+  echo "ok   optimize_explain_rules_exist"; passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
+check optimize_cell_output_runs 0 "checksum" -- "$lemma" run "$tmp/cell.opt.lemma"
+"$lemma" run "$tmp/cell.lemma" --seed 3 > "$tmp/cell.run" 2>/dev/null
+"$lemma" run "$tmp/cell.opt.lemma" --seed 3 > "$tmp/cell.opt.run" 2>/dev/null
+# The same outputs up to rounding: compare the checksums to 4 significant digits.
+round() { sed -E 's/.*checksum sum ([-0-9.e+]+).*/\1/' "$1" | grep -v graph | xargs printf '%.4g\n'; }
+if [[ "$(round "$tmp/cell.run")" == "$(round "$tmp/cell.opt.run")" ]]; then
+  echo "ok   optimize_same_outputs"; passed=$((passed + 1))
+else
+  echo "FAIL optimize_same_outputs"; cat "$tmp/cell.run" "$tmp/cell.opt.run"; failed=$((failed + 1))
+fi
+check optimize_progress 0 " 1 explored .* best [0-9.]+ ms" -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --progress
+check optimize_graph_to_stdout 0 "^graph cell" -- \
+  bash -c "'$lemma' optimize '$tmp/cell.lemma' --rules '$rules' --allow-tested -o - 2>/dev/null"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

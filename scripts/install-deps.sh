@@ -8,6 +8,7 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev   # libFuzzer for the parser fuzz target
   graphviz                      # lemma dot pictures rendered to SVG
+  libz3-dev                     # the verifier's SMT solver
 )
 
 missing=()

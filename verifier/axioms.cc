@@ -113,16 +113,37 @@ IT IndexOf(const std::vector<IT>& p, const IT& v) {
 
 // Attribute values that type-check: same padding comes without pads, and a
 // pool's padding is smaller than its kernel (others are left to the
-// perturbed samples).
-BT Sane(const ConvAttrs& p) {
-  return p.padding == IT(0) || (p.pad_top == IT(0) && p.pad_left == IT(0) &&
-                                p.pad_bottom == IT(0) && p.pad_right == IT(0));
+// perturbed samples). Each case becomes two, same and explicit padding, so
+// that both are drawn as often.
+Cases Sane(const Cases& cases, const IT& padding, const std::vector<IT>& pads,
+           const BT& explicit_ok) {
+  Cases out;
+  for (const ShapeCase& c : cases) {
+    ShapeCase same = c, expl = c;
+    same.fixed.emplace_back(padding, 1);
+    for (const IT& pad : pads) same.fixed.emplace_back(pad, 0);
+    expl.fixed.emplace_back(padding, 0);
+    expl.where = expl.where && explicit_ok;
+    out.push_back(std::move(same));
+    out.push_back(std::move(expl));
+  }
+  return out;
 }
-BT Sane(const PoolAttrs& q) {
-  return (q.padding == IT(0) || (q.pad_top == IT(0) && q.pad_left == IT(0) &&
-                                 q.pad_bottom == IT(0) && q.pad_right == IT(0))) &&
-         q.pad_top < q.kernel_h && q.pad_bottom < q.kernel_h && q.pad_left < q.kernel_w &&
-         q.pad_right < q.kernel_w;
+Cases Sane(const Cases& cases, const ConvAttrs& p) {
+  return Sane(cases, p.padding, {p.pad_top, p.pad_left, p.pad_bottom, p.pad_right},
+              BT::Constant(true));
+}
+Cases Sane(const Cases& cases, const PoolAttrs& q) {
+  return Sane(cases, q.padding, {q.pad_top, q.pad_left, q.pad_bottom, q.pad_right},
+              q.pad_top < q.kernel_h && q.pad_bottom < q.kernel_h && q.pad_left < q.kernel_w &&
+                  q.pad_right < q.kernel_w);
+}
+
+// Output size of a window along one spatial dim: `in` input, `k` kernel.
+IT WindowOut(const IT& padding, const IT& in, const IT& k, const IT& stride, const IT& pad_begin,
+             const IT& pad_end, const IT& dilation) {
+  return Ite(padding == IT(1), FloorDiv(in + stride - IT(1), stride),
+             FloorDiv(in + pad_begin + pad_end - (k - IT(1)) * dilation - IT(1), stride) + IT(1));
 }
 
 // Convolution sizes: x [n, c*g, h, wd] and w [o*g, c, kh, kw].
@@ -175,10 +196,45 @@ void ElementwiseLaws(AxiomList& a) {
   a.Add("ewmul_distrib", "ewmul distributes over ewadd", (x + y) * z == x * z + y * z,
         Same({x, y, z}));
   a.Add("relu_idempotent", "relu of relu is relu", Relu(Relu(x)) == Relu(x), Same({x}));
+  a.Add("ewmul_relu_self", "relu(x) * x is relu(x) squared",
+        Relu(x) * x == Relu(x) * Relu(x), Same({x}));
   for (int r = 1; r <= 4; ++r) {
     const std::vector<IT> ones = Dims(r);
     a.Add(StrCat("ewmul_ones_r", r), StrCat("multiplying by a rank-", r, " tensor of ones is the identity"),
           Implies(Ok(x * ConstOnes(ones)), x * ConstOnes(ones) == x), Same({x}, {r, r - 1}));
+    a.Add(StrCat("relu_ones_r", r), "relu leaves ones as they are",
+          Relu(ConstOnes(ones)) == ConstOnes(ones), {ShapeCase{}});
+  }
+  const IT c = Size("c"), kh = IntVar("kh", 1, 3), kw = IntVar("kw", 1, 3);
+  a.Add("relu_identity_matrix", "relu leaves the identity matrix as it is",
+        Relu(ConstIdentityMatrix(c)) == ConstIdentityMatrix(c), {ShapeCase{}});
+  a.Add("relu_identity_conv", "relu leaves the identity kernel as it is",
+        Relu(ConstIdentityConv(c, kh, kw)) == ConstIdentityConv(c, kh, kw), {ShapeCase{}});
+  // The identity kernels and matrix hold only 0 and 1: squaring keeps them,
+  // and relu commutes with multiplying by them.
+  for (const bool matrix : {true, false}) {
+    const TT k = matrix ? ConstIdentityMatrix(c) : ConstIdentityConv(c, kh, kw);
+    const std::string name = matrix ? "identity_matrix" : "identity_conv";
+    a.Add(StrCat("ewmul_", name, "_square"), StrCat("the ", name, " squared is itself"),
+          k * k == k, {ShapeCase{}});
+    a.Add(StrCat("relu_ewmul_", name), StrCat("relu commutes with multiplying by the ", name),
+          Relu(x * k) == Relu(x) * k,
+          {ShapeCase{{{x, matrix ? std::vector<IT>{c, c} : std::vector<IT>{c, c, kh, kw}}}}});
+  }
+  for (int r = 1; r <= 4; ++r) {
+    const std::vector<IT> ones = Dims(r);
+    a.Add(StrCat("relu_ewmul_ones_r", r), "relu commutes with multiplying by ones",
+          Relu(x * ConstOnes(ones)) == Relu(x) * ConstOnes(ones), Same({x}, {r}));
+  }
+  {
+    const IT m = Size("m"), k = Size("k");
+    a.Add("transpose_ones", "the transpose of a matrix of ones is ones",
+          Transpose({1, 0}, ConstOnes({m, k})) == ConstOnes({k, m}), {ShapeCase{}});
+  }
+  {
+    const TT l = ConstIdentityMatrix(c) * Transpose({1, 0}, x);
+    a.Add("ewmul_identity_transpose", "the diagonal of a transposed matrix is its diagonal",
+          Implies(Ok(l), l == ConstIdentityMatrix(c) * x), {ShapeCase{{{x, {c, c}}}}});
   }
 }
 
@@ -190,17 +246,17 @@ void ScalarLaws(AxiomList& a) {
   a.Add("scalar_mul_comm", "two scalings commute",
         ScalarMul(ScalarMul(x, s), t) == ScalarMul(ScalarMul(x, t), s), With(xs, t, {}));
   a.Add("scalar_mul_distrib", "scaling distributes over ewadd",
-        ScalarMul(x + y, s) == ScalarMul(x, s) + ScalarMul(y, s), xys);
+        ScalarMul(x, s) + ScalarMul(y, s) == ScalarMul(x + y, s), xys);
   a.Add("scalar_mul_ewmul", "scaling a product scales a factor",
-        ScalarMul(x * y, s) == x * ScalarMul(y, s), xys);
+        x * ScalarMul(y, s) == ScalarMul(x * y, s), xys);
   const Cases mat = With(With(With({ShapeCase{}}, x, {M(), K()}), y, {K(), Q()}), s, {});
   a.Add("scalar_mul_matmul_right", "scaling a matmul scales its right factor",
-        ScalarMul(MatMul(x, y), s) == MatMul(x, ScalarMul(y, s)), mat);
+        MatMul(x, ScalarMul(y, s)) == ScalarMul(MatMul(x, y), s), mat);
   a.Add("scalar_mul_matmul_left", "scaling a matmul scales its left factor",
-        ScalarMul(MatMul(x, y), s) == MatMul(ScalarMul(x, s), y), mat);
+        MatMul(ScalarMul(x, s), y) == ScalarMul(MatMul(x, y), s), mat);
   const IT ax = AxisVar("ax");
   a.Add("scalar_mul_concat", "scaling a concat scales each part",
-        ScalarMul(Concat(ax, {x, y}), s) == Concat(ax, {ScalarMul(x, s), ScalarMul(y, s)}),
+        Concat(ax, {ScalarMul(x, s), ScalarMul(y, s)}) == ScalarMul(Concat(ax, {x, y}), s),
         Join(With(AlongAxis(ax, {{x, Size("a")}, {y, Size("e")}}), s, {}),
              With(AlongAxis(ax, {{x, Size("a")}, {y, Size("e")}}, {2}), s, {1})));
   const IT sa = Size("a"), sb = Size("e");
@@ -213,7 +269,7 @@ void ScalarLaws(AxiomList& a) {
   const ConvAttrs p = ConvVars("");
   const ConvAttrs p0 = WithAct(p, 0);
   const Cases conv =
-      Where(With(With(With({ShapeCase{}}, x, cs.X(p.groups)), w, cs.W(p.groups)), s, {}), Sane(p));
+      Sane(With(With(With({ShapeCase{}}, x, cs.X(p.groups)), w, cs.W(p.groups)), s, {}), p);
   a.Add("scalar_mul_conv_input", "conv2d without activation is linear in its input (scaling)",
         Conv2d(ScalarMul(x, s), w, p0) == ScalarMul(Conv2d(x, w, p0), s), conv);
   a.Add("scalar_mul_conv_weight", "conv2d without activation is linear in its kernel (scaling)",
@@ -223,7 +279,7 @@ void ScalarLaws(AxiomList& a) {
   const PoolAttrs q = PoolVars("");
   a.Add("scalar_mul_avgpool", "average pooling is linear (scaling)",
         AvgPool2d(ScalarMul(x, s), q) == ScalarMul(AvgPool2d(x, q), s),
-        Where(With(With({ShapeCase{}}, x, {cs.n, cs.c, cs.h, cs.wd}), s, {}), Sane(q)));
+        Sane(With(With({ShapeCase{}}, x, {cs.n, cs.c, cs.h, cs.wd}), s, {}), q));
   const IT eh = IntVar("eh", 1, 5), ew = IntVar("ew", 1, 5);
   a.Add("scalar_mul_enlarge", "enlarging a kernel commutes with scaling",
         Enlarge(ScalarMul(w, s), eh, ew) == ScalarMul(Enlarge(w, eh, ew), s),
@@ -231,7 +287,7 @@ void ScalarLaws(AxiomList& a) {
   for (int r = 2; r <= 3; ++r) {
     const std::vector<IT> perm = PermVars(r);
     a.Add(StrCat("scalar_mul_transpose_r", r), "scaling commutes with transpose",
-          ScalarMul(Transpose(perm, x), s) == Transpose(perm, ScalarMul(x, s)),
+          Transpose(perm, ScalarMul(x, s)) == ScalarMul(Transpose(perm, x), s),
           Permuted(With(Same({x}, {r}), s, {}), {perm}));
   }
 }
@@ -281,6 +337,12 @@ void MatMulLaws(AxiomList& a) {
         Implies(Ok(MatMul(x, y) + MatMul(z, w)),
                 MatMul(x, y) + MatMul(z, w) == MatMul(Concat(1, {x, z}), Concat(0, {y, w}))),
         inner);
+  {
+    const TT l = MatMul(Concat(1, {x, z}), Concat(0, {y, w}));
+    a.Add("matmul_concat_inner_split",
+          "a matmul over concatenated inner dims that line up is a sum of two matmuls",
+          Implies(Ok(l) && Dim(x, 1) == Dim(y, 0), l == MatMul(x, y) + MatMul(z, w)), inner);
+  }
   for (int out = 0; out < 2; ++out) {
     const IT sa = Size("a"), sb = Size("e");
     a.Add(StrCat("matmul_split_right_", out), "matmul by a column block is a block of the product",
@@ -316,11 +378,13 @@ void ConvLaws(AxiomList& list) {
   // Every case with attributes that type-check.
   struct Sanitized {
     AxiomList& list;
-    BT sane;
-    void Add(std::string name, std::string meaning, BT formula, Cases cases) {
-      list.Add(std::move(name), std::move(meaning), std::move(formula), Where(std::move(cases), sane));
+    const ConvAttrs& p;
+    void Add(std::string name, std::string meaning, BT formula, Cases cases,
+             std::vector<std::vector<Term>> triggers = {}) {
+      list.Add(std::move(name), std::move(meaning), std::move(formula), Sane(cases, p),
+               std::move(triggers));
     }
-  } a{list, Sane(p)};
+  } a{list, p};
   const ConvAttrs p0 = WithAct(p, 0);
   const IT g = p.groups;
   const Cases xw = With(With({ShapeCase{}}, x, cs.X(g)), w, cs.W(g));
@@ -353,7 +417,8 @@ void ConvLaws(AxiomList& list) {
   const IT c2 = Size("e", 2);
   a.Add("conv_concat_channels",
         "conv2d (one group, no activation) over concatenated channels is the sum of the conv2ds",
-        Implies(Ok(Conv2d(Concat(1, {x, z}), Concat(1, {w, v}), p10)),
+        Implies(Ok(Conv2d(Concat(1, {x, z}), Concat(1, {w, v}), p10)) &&
+                    Dim(x, 1) == Dim(w, 1),
                 Conv2d(Concat(1, {x, z}), Concat(1, {w, v}), p10) ==
                     Conv2d(x, w, p10) + Conv2d(z, v, p10)),
         With(With(With(With({ShapeCase{}}, x, cs.X(1)), w, cs.W(1)), z, {cs.n, c2, cs.h, cs.wd}),
@@ -364,7 +429,8 @@ void ConvLaws(AxiomList& list) {
     const IT g1 = IntVar("g1", 1, 2), g2 = IntVar("g2", 1, 2), gs = IntVar("gs", 2, 4);
     const IT per = Size("u", 2);  // outputs per group
     const ConvAttrs a1 = WithGroups(p, g1), a2 = WithGroups(p, g2), as = WithGroups(p, gs);
-    const TT l = Concat(1, {Conv2d(x, w, a1), Conv2d(z, v, a2)});
+    const TT c1 = Conv2d(x, w, a1), c2 = Conv2d(z, v, a2);
+    const TT l = Concat(1, {c1, c2});
     const TT r = Conv2d(Concat(1, {x, z}), Concat(0, {w, v}), as);
     ShapeCase c;
     c.shapes = {{x, {cs.n, cs.c * g1, cs.h, cs.wd}},
@@ -377,8 +443,9 @@ void ConvLaws(AxiomList& list) {
     a.Add("conv_group_merge",
           "two grouped conv2ds side by side are one conv2d with both sets of groups, when their "
           "groups have equally many outputs",
-          Implies(Ok(l) && Ok(r) && gs == g1 + g2 && Dim(w, 0) * g2 == Dim(v, 0) * g1, l == r),
-          {c, uneven});
+          Implies(Ok(r) && Ok(c1) && Ok(c2) && gs == g1 + g2 && Dim(w, 0) * g2 == Dim(v, 0) * g1,
+                  l == r),
+          {c, uneven}, {{r, c1, c2}});
   }
   for (int out = 0; out < 2; ++out) {
     const IT sa = Size("a", 2), sb = Size("e", 2);
@@ -389,6 +456,57 @@ void ConvLaws(AxiomList& list) {
           "conv2d (one group) with a slice of the kernels is a channel slice of the conv2d",
           Conv2d(x, Split(0, {sa, sb}, w, out), p1) == Split(1, {sa, sb}, Conv2d(x, w, p1), out),
           With(With({ShapeCase{}}, x, cs.X(1)), w, {sa + sb, cs.c, cs.kh, cs.kw}));
+  }
+  // A kernel of height 1, with stride 1 and no padding along the height,
+  // never mixes rows: it commutes with concat and split along the height;
+  // the same along the width. A 1x1 kernel without activation mixes channels
+  // at each position, so it also commutes with average pooling.
+  {
+    const IT ax = IntVar("ax", 1, 3);
+    const IT sa = Size("a", 3), sb = Size("e", 3);
+    auto dims = [&](const IT& along, const IT& g) {
+      return std::vector<IT>{cs.n, cs.c * g, Ite(ax == IT(2), along, cs.h),
+                             Ite(ax == IT(3), along, cs.wd)};
+    };
+    // Kernels of height 1 when ax is 2 and of width 1 when ax is 3.
+    const std::vector<IT> line = {cs.o * g, cs.c, Ite(ax == IT(2), IT(1), cs.kh),
+                                  Ite(ax == IT(3), IT(1), cs.kw)};
+    for (const int axis : {2, 3}) {
+      const bool height = axis == 2;
+      const IT stride = height ? p.stride_h : p.stride_w;
+      const IT pad_begin = height ? p.pad_top : p.pad_left;
+      const IT pad_end = height ? p.pad_bottom : p.pad_right;
+      const BT along = ax == IT(axis) && Dim(w, axis) == IT(1) && stride == IT(1) &&
+                       (p.padding == IT(1) || (pad_begin == IT(0) && pad_end == IT(0)));
+      const std::string name = height ? "height" : "width";
+      const TT l = Conv2d(Concat(ax, {x, y}), w, p);
+      a.Add(StrCat("conv_concat_", name),
+            StrCat("a conv2d whose kernel has ", name,
+                   " 1 (stride 1, no padding there) of a concat along it is the concat"),
+            Implies(Ok(l) && along, l == Concat(ax, {Conv2d(x, w, p), Conv2d(y, w, p)})),
+            {ShapeCase{{{x, dims(sa, g)}, {y, dims(sb, g)}, {w, line}},
+                       ax == IT(axis) && stride == IT(1)}});
+      for (int out = 0; out < 2; ++out) {
+        const TT ls = Conv2d(Split(ax, {sa, sb}, x, out), w, p);
+        a.Add(StrCat("conv_split_", name, "_", out),
+              StrCat("a conv2d whose kernel has ", name,
+                     " 1 (stride 1, no padding there) of a slice along it is a slice"),
+              Implies(Ok(ls) && along, ls == Split(ax, {sa, sb}, Conv2d(x, w, p), out)),
+              {ShapeCase{{{x, dims(sa + sb, g)}, {w, line}}, ax == IT(axis) && stride == IT(1)}});
+      }
+    }
+    ConvAttrs pw = p;
+    pw.stride_h = pw.stride_w = 1;
+    pw.pad_top = pw.pad_left = pw.pad_bottom = pw.pad_right = 0;
+    const BT one_by_one = Dim(w, 2) == IT(1) && Dim(w, 3) == IT(1);
+    const std::vector<IT> kernel = {cs.o * g, cs.c, 1, 1};
+    const PoolAttrs q = PoolVars("q");
+    const ConvAttrs pw0 = WithAct(pw, 0);
+    const TT lp = AvgPool2d(Conv2d(x, w, pw0), q);
+    a.Add("conv_pointwise_avgpool",
+          "average pooling a 1x1 conv2d without activation is the conv2d of the pooled input",
+          Implies(Ok(lp) && one_by_one, lp == Conv2d(AvgPool2d(x, q), w, pw0)),
+          Sane({ShapeCase{{{x, cs.X(g)}, {w, kernel}}}}, q));
   }
   // Enlarging a kernel under same padding and stride 1 changes nothing.
   {
@@ -425,9 +543,12 @@ void ConvLaws(AxiomList& list) {
                       .count_include_pad = 1};
     const TT l = Conv2d(x, ConstPool(c, kh, kw), pc);
     const TT r = AvgPool2d(x, q);
+    // A pool's padding must be smaller than its window; a conv2d's need not.
+    const BT pool_pads = p.padding == IT(1) || (p.pad_top < kh && p.pad_bottom < kh &&
+                                                p.pad_left < kw && p.pad_right < kw);
     a.Add("conv_const_pool",
           "conv2d with const_pool and a group per channel is an average pool counting padding",
-          Implies(Ok(l) && Ok(r), l == r), With({ShapeCase{}}, x, {cs.n, c, cs.h, cs.wd}));
+          Implies(Ok(l) && pool_pads, l == r), With({ShapeCase{}}, x, {cs.n, c, cs.h, cs.wd}));
   }
 }
 
@@ -440,9 +561,30 @@ void EnlargeLaws(AxiomList& a) {
   auto enl = [&](const TT& t) { return Enlarge(t, eh, ew); };
   const IT o = cs.o, c = cs.c;
   const Cases ww = With(With({ShapeCase{}}, w, {o, c, kh, kw}), v, {o, c, kh, kw});
-  a.Add("enlarge_ewadd", "enlarging a kernel is additive", enl(w + v) == enl(w) + enl(v), ww);
-  a.Add("enlarge_relu", "enlarging a kernel commutes with relu", enl(Relu(w)) == Relu(enl(w)),
-        With({ShapeCase{}}, w, {o, c, kh, kw}));
+  // Enlarge moves outward, towards the conv2d that can drop it; guarded by
+  // equal kernel sizes, as kernels of different sizes can enlarge to one.
+  const BT same_kernel = Dim(w, 2) == Dim(v, 2) && Dim(w, 3) == Dim(v, 3);
+  Cases mixed = ww;
+  mixed.push_back(ShapeCase{{{w, {o, c, kh, kw}}, {v, {o, c, eh, ew}}}});
+  for (const bool add : {true, false}) {
+    const TT l = add ? enl(w) + enl(v) : enl(w) * enl(v);
+    a.Add(add ? "enlarge_ewadd" : "enlarge_ewmul",
+          add ? "the sum of enlarged kernels of one size is the enlarged sum"
+              : "the product of enlarged kernels of one size is the enlarged product",
+          Implies(Ok(l) && same_kernel, l == enl(add ? w + v : w * v)), mixed);
+  }
+  a.Add("enlarge_relu", "relu of an enlarged kernel is the enlarged relu",
+        Relu(enl(w)) == enl(Relu(w)), With({ShapeCase{}}, w, {o, c, kh, kw}));
+  // And inward, so that a term on either side meets the other.
+  for (const bool add : {true, false}) {
+    const TT l = enl(add ? w + v : w * v);
+    a.Add(add ? "enlarge_of_ewadd" : "enlarge_of_ewmul",
+          add ? "the enlarged sum is the sum of the enlarged kernels"
+              : "the enlarged product is the product of the enlarged kernels",
+          Implies(Ok(l), l == (add ? enl(w) + enl(v) : enl(w) * enl(v))), mixed);
+  }
+  a.Add("enlarge_of_relu", "the enlarged relu is relu of the enlarged kernel",
+        enl(Relu(w)) == Relu(enl(w)), With({ShapeCase{}}, w, {o, c, kh, kw}));
   const IT ax = IntVar("ax", -1, 2);
   const IT sa = Size("a", 2), sb = Size("e", 2);
   auto along = [&](const IT& size) {
@@ -450,7 +592,8 @@ void EnlargeLaws(AxiomList& a) {
   };
   const BT batch_or_channel = IT(0) <= ax && ax <= IT(1);
   a.Add("enlarge_concat", "enlarging stacked kernels stacks the enlarged kernels",
-        Implies(batch_or_channel, enl(Concat(ax, {w, v})) == Concat(ax, {enl(w), enl(v)})),
+        Implies(Ok(enl(Concat(ax, {w, v}))) && batch_or_channel,
+                enl(Concat(ax, {w, v})) == Concat(ax, {enl(w), enl(v)})),
         With(With({ShapeCase{}}, w, along(sa)), v, along(sb)));
   for (int out = 0; out < 2; ++out) {
     a.Add(StrCat("enlarge_split_", out), "enlarging a slice of kernels slices the enlarged ones",
@@ -485,20 +628,31 @@ void ReluPoolLaws(AxiomList& a) {
   for (int r = 2; r <= 4; ++r) {
     const std::vector<IT> perm = PermVars(r);
     a.Add(StrCat("relu_transpose_r", r), "relu commutes with transpose",
-          Relu(Transpose(perm, x)) == Transpose(perm, Relu(x)),
+          Transpose(perm, Relu(x)) == Relu(Transpose(perm, x)),
           Permuted(Same({x}, {r}), {perm}));
   }
   const ConvSizes cs;
   const PoolAttrs q = PoolVars("");
-  const Cases img = Where(With({ShapeCase{}}, x, {cs.n, cs.c, cs.h, cs.wd}), Sane(q));
+  const Cases img = Sane(With({ShapeCase{}}, x, {cs.n, cs.c, cs.h, cs.wd}), q);
   a.Add("relu_maxpool", "relu commutes with max pooling", Relu(MaxPool2d(x, q)) == MaxPool2d(Relu(x), q),
         img);
   a.Add("avgpool_ewadd", "average pooling is additive",
         Implies(Ok(AvgPool2d(x + y, q)), AvgPool2d(x + y, q) == AvgPool2d(x, q) + AvgPool2d(y, q)),
         With(img, y, {cs.n, cs.c, cs.h, cs.wd}));
+  {
+    const IT n = cs.n, c = cs.c, h = cs.h, wd = cs.wd;
+    const TT l = MaxPool2d(ConstOnes({n, c, h, wd}), q);
+    a.Add("maxpool_ones", "max pooling ones gives ones",
+          Implies(Ok(l), l == ConstOnes({n, c,
+                                         WindowOut(q.padding, h, q.kernel_h, q.stride_h,
+                                                   q.pad_top, q.pad_bottom, 1),
+                                         WindowOut(q.padding, wd, q.kernel_w, q.stride_w,
+                                                   q.pad_left, q.pad_right, 1)})),
+          Sane({ShapeCase{}}, q));
+  }
   const IT pax = IntVar("ax", -1, 2);
   const BT batch_or_channel = IT(0) <= pax && pax <= IT(1);
-  const Cases parts = Where(AlongAxis(pax, {{x, sa}, {y, sb}}, {4}), batch_or_channel && Sane(q));
+  const Cases parts = Sane(Where(AlongAxis(pax, {{x, sa}, {y, sb}}, {4}), batch_or_channel), q);
   for (const bool avg : {true, false}) {
     auto pool = [&](const TT& t) { return avg ? AvgPool2d(t, q) : MaxPool2d(t, q); };
     const std::string name = avg ? "avgpool" : "maxpool";
@@ -509,7 +663,7 @@ void ReluPoolLaws(AxiomList& a) {
       a.Add(StrCat(name, "_split_", out), "pooling commutes with a batch or channel split",
             Implies(batch_or_channel,
                     pool(Split(pax, {sa, sb}, x, out)) == Split(pax, {sa, sb}, pool(x), out)),
-            Where(AlongAxis(pax, {{x, sa + sb}}, {4}), batch_or_channel && Sane(q)));
+            Sane(Where(AlongAxis(pax, {{x, sa + sb}}, {4}), batch_or_channel), q));
     }
   }
 }
@@ -526,6 +680,17 @@ void ConcatSplitLaws(AxiomList& a) {
     a.Add(StrCat("split_concat_", out), "split undoes concat when the sizes are the parts' sizes",
           Implies(Ok(l) && nonneg && Dim(x, ax) == sa, l == (out == 0 ? x : y)),
           Join(xy, {off}));
+  }
+  {
+    // A cut inside the first part is a cut of the first part.
+    const TT l = Split(ax, {sa, sb}, Concat(ax, {x, y}), 0);
+    ShapeCase inside = xy[1];
+    inside.shapes[0].second = AxisDims(ax, 2, sa + sc);
+    inside.where = inside.where && IT(0) <= ax;
+    a.Add("split_concat_prefix", "a split inside the first part of a concat splits that part",
+          Implies(Ok(l) && nonneg && sa <= Dim(x, ax),
+                  l == Split(ax, {sa, Dim(x, ax) - sa}, x, 0)),
+          Join(xy, {inside}));
   }
   {
     const TT l = Concat(ax, {Split(ax, {sa, sb}, x, 0), Split(ax, {sa, sb}, x, 1)});
@@ -567,7 +732,7 @@ void ConcatSplitLaws(AxiomList& a) {
       grid.push_back(std::move(c));
     }
     a.Add("concat_swap_axes", "concats along two different axes can be done in either order",
-          Implies(Ok(l) && Ok(r) && a1 != a2, l == r), grid);
+          Implies(Ok(l) && Ok(r) && IT(0) <= a1 && IT(0) <= a2 && a1 != a2, l == r), grid);
   }
   for (int out = 0; out < 2; ++out) {
     const TT l = Split(a1, {sa, sb}, Concat(a2, {x, y}), out);
@@ -586,20 +751,28 @@ void ConcatSplitLaws(AxiomList& a) {
     }
     a.Add(StrCat("split_concat_other_axis_", out),
           "splitting a concat along another axis splits each part",
-          Implies(a1 != a2, l == r), cs);
+          Implies(IT(0) <= a1 && IT(0) <= a2 && a1 != a2, l == r), cs);
   }
-  const Cases four = AlongAxis(ax, {{x, sa}, {y, sa}, {z, sb}, {w, sb}});
-  a.Add("ewadd_concat", "the concat of sums is the sum of concats",
-        Concat(ax, {x + y, z + w}) == Concat(ax, {x, z}) + Concat(ax, {y, w}), four);
-  a.Add("ewmul_concat", "the concat of products is the product of concats",
-        Concat(ax, {x * y, z * w}) == Concat(ax, {x, z}) * Concat(ax, {y, w}), four);
+  // Concats of the same split points: the parts add up part by part.
+  const Cases four = Join(AlongAxis(ax, {{x, sa}, {z, sb}, {y, sa}, {w, sb}}),
+                          AlongAxis(ax, {{x, sa}, {z, sb}, {y, sb}, {w, sa}}, {1, 2}));
+  for (const bool add : {true, false}) {
+    auto op = [&](const TT& p, const TT& q) { return add ? p + q : p * q; };
+    const TT l = op(Concat(ax, {x, z}), Concat(ax, {y, w}));
+    a.Add(add ? "ewadd_concat" : "ewmul_concat",
+          add ? "the sum of concats with the same split points is the concat of sums"
+              : "the product of concats with the same split points is the concat of products",
+          Implies(Ok(l) && nonneg && Dim(x, ax) == Dim(y, ax),
+                  l == Concat(ax, {op(x, y), op(z, w)})),
+          four);
+  }
   for (int out = 0; out < 2; ++out) {
     const Cases whole = AlongAxis(ax, {{x, sa + sb}, {y, sa + sb}});
-    a.Add(StrCat("ewadd_split_", out), "split of a sum is the sum of splits",
-          Split(ax, {sa, sb}, x + y, out) == Split(ax, {sa, sb}, x, out) + Split(ax, {sa, sb}, y, out),
+    a.Add(StrCat("ewadd_split_", out), "the sum of splits is the split of the sum",
+          Split(ax, {sa, sb}, x, out) + Split(ax, {sa, sb}, y, out) == Split(ax, {sa, sb}, x + y, out),
           whole);
-    a.Add(StrCat("ewmul_split_", out), "split of a product is the product of splits",
-          Split(ax, {sa, sb}, x * y, out) == Split(ax, {sa, sb}, x, out) * Split(ax, {sa, sb}, y, out),
+    a.Add(StrCat("ewmul_split_", out), "the product of splits is the split of the product",
+          Split(ax, {sa, sb}, x, out) * Split(ax, {sa, sb}, y, out) == Split(ax, {sa, sb}, x * y, out),
           whole);
   }
 }
@@ -630,49 +803,29 @@ void TransposeLaws(AxiomList& a) {
     a.Add(StrCat("transpose_ewmul", suffix), "transpose commutes with ewmul",
           Transpose(p, x * y) == Transpose(p, x) * Transpose(p, y),
           Permuted(Same({x, y}, {r}), {p}));
-    const IT ax = IntVar("ax", -1, r - 1), j = IntVar("j", -1, r - 1);
+    const IT ax = IntVar("ax", -1, r - 1);
     const IT sa = Size("a"), sb = Size("e");
     const Cases parts = Permuted(AlongAxis(ax, {{x, sa}, {y, sb}}, {r}), {p});
     {
       const TT l = Transpose(p, Concat(ax, {x, y}));
       a.Add(StrCat("transpose_concat", suffix),
             "a transposed concat is a concat of the transposes along the moved axis",
-            Implies(IT(0) <= ax, l == Concat(IndexOf(p, ax), {Transpose(p, x), Transpose(p, y)})),
+            Implies(IT(0) <= ax && ax < IT(r),
+                    l == Concat(IndexOf(p, ax), {Transpose(p, x), Transpose(p, y)})),
             parts);
     }
-    {
-      const TT l = Concat(j, {Transpose(p, x), Transpose(p, y)});
-      Cases jparts;
-      for (ShapeCase c : Permuted(AlongAxis(ax, {{x, sa}, {y, sb}}, {r}), {p})) {
-        c.where = c.where && ax == At(p, j) && IT(0) <= j;
-        jparts.push_back(std::move(c));
-      }
-      a.Add(StrCat("concat_transpose", suffix), "a concat of transposes is a transposed concat",
-            Implies(IT(0) <= j && j < IT(r), l == Transpose(p, Concat(At(p, j), {x, y}))), jparts);
-    }
     for (int out = 0; out < 2; ++out) {
-      const TT l = Split(j, {sa, sb}, Transpose(p, x), out);
-      Cases whole;
-      for (ShapeCase c : Permuted(AlongAxis(ax, {{x, sa + sb}}, {r}), {p})) {
-        c.where = c.where && ax == At(p, j) && IT(0) <= j;
-        whole.push_back(std::move(c));
-      }
-      a.Add(StrCat("split_transpose", suffix, "_", out),
-            "a split of a transpose is the transpose of a split along the original axis",
-            Implies(IT(0) <= j && j < IT(r), l == Transpose(p, Split(At(p, j), {sa, sb}, x, out))),
-            whole);
+      const TT l = Transpose(p, Split(ax, {sa, sb}, x, out));
+      a.Add(StrCat("transpose_split", suffix, "_", out),
+            "a transposed split is a split of the transpose along the moved axis",
+            Implies(IT(0) <= ax && ax < IT(r),
+                    l == Split(IndexOf(p, ax), {sa, sb}, Transpose(p, x), out)),
+            Permuted(AlongAxis(ax, {{x, sa + sb}}, {r}), {p}));
     }
   }
 }
 
 // ---------------------------------------------------------------- shape laws
-
-// Output size of a window along one spatial dim: `in` input, `k` kernel.
-IT WindowOut(const IT& padding, const IT& in, const IT& k, const IT& stride, const IT& pad_begin,
-             const IT& pad_end, const IT& dilation) {
-  return Ite(padding == IT(1), FloorDiv(in + stride - IT(1), stride),
-             FloorDiv(in + pad_begin + pad_end - (k - IT(1)) * dilation - IT(1), stride) + IT(1));
-}
 
 // dims[i] as an ite over i (0 outside).
 IT Select(const IT& i, const std::vector<IT>& dims) {
@@ -747,7 +900,7 @@ void ShapeLaws(AxiomList& a) {
                         p.dilation_h),
               WindowOut(p.padding, Dim(x, 3), Dim(w, 3), p.stride_w, p.pad_left, p.pad_right,
                         p.dilation_w)},
-             Where(With(With({ShapeCase{}}, x, cs.X(p.groups)), w, cs.W(p.groups)), Sane(p)));
+             Sane(With(With({ShapeCase{}}, x, cs.X(p.groups)), w, cs.W(p.groups)), p));
   }
   for (const bool avg : {true, false}) {
     const PoolAttrs q = PoolVars("");
@@ -756,7 +909,7 @@ void ShapeLaws(AxiomList& a) {
              {Dim(x, 0), Dim(x, 1),
               WindowOut(q.padding, Dim(x, 2), q.kernel_h, q.stride_h, q.pad_top, q.pad_bottom, 1),
               WindowOut(q.padding, Dim(x, 3), q.kernel_w, q.stride_w, q.pad_left, q.pad_right, 1)},
-             Where(With({ShapeCase{}}, x, {cs.n, cs.c, cs.h, cs.wd}), Sane(q)));
+             Sane(With({ShapeCase{}}, x, {cs.n, cs.c, cs.h, cs.wd}), q));
   }
   const IT ax = AxisVar("ax");
   const IT sa = Size("a"), sb = Size("e"), sc = Size("f");
@@ -788,6 +941,13 @@ void ShapeLaws(AxiomList& a) {
     IT total = sa;
     for (size_t p = 1; p < sizes.size(); ++p) total = total + sizes[p];
     const Cases cases = AlongAxis(ax, {{x, total}});
+    {
+      BT nonneg_sizes = kTrue;
+      for (const IT& size : sizes) nonneg_sizes = nonneg_sizes && IT(0) <= size;
+      const TT f = Split(ax, sizes, x, 0);
+      a.Add(StrCat("split", n, "_sizes"), "a split's sizes are not negative",
+            Implies(Ok(f), nonneg_sizes), cases, {{f}});
+    }
     for (int out = 0; out < n; ++out) {
       const TT f = Split(ax, sizes, x, out);
       const std::string name = StrCat("split", n, "_", out);
@@ -809,8 +969,9 @@ void ShapeLaws(AxiomList& a) {
   }
   {
     const IT eh = IntVar("eh", 1, 5), ew = IntVar("ew", 1, 5);
+    const IT uh = IntVar("uh", 0, 2), uw = IntVar("uw", 0, 2);
     ShapeLaw(a, "enlarge", Enlarge(w, eh, ew), 4, {Dim(w, 0), Dim(w, 1), eh, ew},
-             With({ShapeCase{}}, w, cs.W(1)));
+             With({ShapeCase{}}, w, {cs.o, cs.c, eh - IT(2) * uh, ew - IT(2) * uw}));
   }
   const IT c = Size("c"), kh = IntVar("kh", 1, 3), kw = IntVar("kw", 1, 3);
   ShapeLaw(a, "const_pool", ConstPool(c, kh, kw), 4, {c, 1, kh, kw}, {ShapeCase{}});

@@ -35,6 +35,8 @@ struct ShapeCase {
   /// Groups of integer variables drawn together as a random permutation of
   /// 0..n-1 (transpose's perm), before the others.
   std::vector<std::vector<IntTerm>> permutations = {};
+  /// Integer variables held at a value in this case.
+  std::vector<std::pair<IntTerm, int64_t>> fixed = {};
 };
 
 struct Axiom {

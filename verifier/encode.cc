@@ -217,9 +217,15 @@ std::vector<std::vector<Term>> ChooseTriggers(const BoolTerm& formula) {
     }
     return out;
   }
-  if (alone_l) out.push_back({l});
-  if (alone_r) out.push_back({r});
-  if (out.empty() && pair) out.push_back({l, r});
+  // Oriented: an equation rewrites its left side, unless only its right
+  // side can be a pattern.
+  if (alone_l) {
+    out.push_back({l});
+  } else if (alone_r) {
+    out.push_back({r});
+  } else if (pair) {
+    out.push_back({l, r});
+  }
   return out;
 }
 

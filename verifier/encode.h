@@ -69,13 +69,15 @@ class Encoder {
 std::string OpFunctionName(const TermNode& node);
 
 /// Patterns for instantiating `formula` by E-matching, chosen as follows. For
-/// `L == R` or `G => L == R` (L, R applications): a side that mentions every
-/// variable and no arithmetic is a pattern on its own, except that a side
-/// whose ok() the guard G assumes while it does not assume the other's is the
-/// only pattern (instantiating from the other side could not use the
-/// equation); when both are assumed, or no side works alone, the pair {L, R}
-/// is one multi-pattern. Empty when no pattern fits: such an axiom needs
-/// explicit patterns.
+/// `L == R` or `G => L == R` (L, R applications), a side can be a pattern
+/// alone when it mentions every variable and no arithmetic. Equations are
+/// oriented: L is the pattern, or R when L cannot be one (instantiating from
+/// both sides of laws such as relu(concat(x, y)) == concat(relu(x), relu(y))
+/// makes E-matching loop). A side whose ok() the guard G assumes while it
+/// does not assume the other's is the only pattern (from the other side the
+/// instance could not be used); when G assumes both, or no side works alone,
+/// the pair {L, R} is one multi-pattern. Empty when no pattern fits: such an
+/// axiom needs explicit patterns.
 std::vector<std::vector<Term>> ChooseTriggers(const BoolTerm& formula);
 
 }  // namespace lemma::verifier

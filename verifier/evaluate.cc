@@ -30,19 +30,22 @@ struct TermEvaluator<A>::State {
   const Assignment& assignment;
   uint64_t seed;
   double tolerance;
+  bool shapes_only;
   Graph graph{"term"};
-  // The value of each evaluated tensor term (by node identity); nullopt is bottom.
-  std::unordered_map<const void*, std::optional<ValueId>> values;
+  // The value of each evaluated tensor term (by node identity, the term kept
+  // alive so that its address is not reused); nullopt is bottom.
+  std::unordered_map<const void*, std::pair<Term, std::optional<ValueId>>> values;
   std::map<std::pair<NodeId, int>, lemma::Tensor<T>> outputs;
 
-  State(const Assignment& a, uint64_t s, double tol) : assignment(a), seed(s), tolerance(tol) {}
+  State(const Assignment& a, uint64_t s, double tol, bool shapes)
+      : assignment(a), seed(s), tolerance(tol), shapes_only(shapes) {}
 
   const lemma::Tensor<T>& TensorOf(ValueId v) const { return outputs.at({v.node, v.index}); }
 
   absl::StatusOr<std::optional<ValueId>> Value(const Term& t) {
-    if (auto it = values.find(t.id()); it != values.end()) return it->second;
+    if (auto it = values.find(t.id()); it != values.end()) return it->second.second;
     absl::StatusOr<std::optional<ValueId>> v = Compute(t);
-    if (v.ok()) values.emplace(t.id(), *v);
+    if (v.ok()) values.emplace(t.id(), std::pair{t, *v});
     return v;
   }
 
@@ -57,6 +60,7 @@ struct TermEvaluator<A>::State {
       absl::StatusOr<ValueId> in =
           graph.AddInput(n.name, TensorType::Make(DType::kF64, *it->second));
       if (!in.ok()) return in.status();
+      if (shapes_only) return std::optional<ValueId>(*in);
       outputs.emplace(std::pair{in->node, 0},
                       RandomTensor<A>(graph.type(*in), ValueSeed(seed, n.name)));
       return std::optional<ValueId>(*in);
@@ -97,6 +101,7 @@ struct TermEvaluator<A>::State {
     if (!id.ok()) return std::optional<ValueId>();
     const Node& node = graph.node(*id);
     if (static_cast<int>(node.outputs.size()) != n.num_outputs) return std::optional<ValueId>();
+    if (shapes_only) return std::optional<ValueId>(ValueId{*id, n.output});
     std::vector<const lemma::Tensor<T>*> inputs;
     for (ValueId a : args) inputs.push_back(&TensorOf(a));
     absl::StatusOr<std::vector<lemma::Tensor<T>>> out = EvaluateNode<A>(graph, *id, inputs);
@@ -177,6 +182,7 @@ struct TermEvaluator<A>::State {
     absl::StatusOr<std::optional<ValueId>> y = Value(b);
     if (!y.ok()) return y.status();
     if (!*x || !*y) return !*x && !*y;
+    if (shapes_only) return absl::FailedPreconditionError("tensor equality needs values");
     const lemma::Tensor<T>& tx = TensorOf(**x);
     const lemma::Tensor<T>& ty = TensorOf(**y);
     if (tx.type.dims != ty.type.dims) return false;
@@ -248,8 +254,9 @@ struct TermEvaluator<A>::State {
 };
 
 template <typename A>
-TermEvaluator<A>::TermEvaluator(const Assignment& assignment, uint64_t seed, double tolerance)
-    : state_(std::make_unique<State>(assignment, seed, tolerance)) {}
+TermEvaluator<A>::TermEvaluator(const Assignment& assignment, uint64_t seed, double tolerance,
+                                bool shapes_only)
+    : state_(std::make_unique<State>(assignment, seed, tolerance, shapes_only)) {}
 
 template <typename A>
 TermEvaluator<A>::~TermEvaluator() = default;

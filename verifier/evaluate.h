@@ -39,7 +39,10 @@ struct Assignment {
 template <typename A>
 class TermEvaluator {
  public:
-  TermEvaluator(const Assignment& assignment, uint64_t seed, double tolerance = 1e-9);
+  /// With `shapes_only`, applications run shape inference but no kernel:
+  /// ok, dim and rank evaluate, tensor equality is an error.
+  TermEvaluator(const Assignment& assignment, uint64_t seed, double tolerance = 1e-9,
+                bool shapes_only = false);
   ~TermEvaluator();
 
   absl::StatusOr<bool> Eval(const BoolTerm& t);

@@ -103,10 +103,10 @@ std::optional<std::string> FindCounterexample(const Rule& rule, const VerifyOpti
 
 namespace {
 
-struct EncodedAxiom {
+// What relevance needs of an axiom: the op functions each of its patterns
+// needs present, and those its formula brings.
+struct AxiomOps {
   const Axiom* axiom;
-  smt::Expr formula;
-  // The op functions each pattern needs present, and those the formula brings.
   std::vector<std::set<std::string>> trigger_ops;
   std::set<std::string> formula_ops;
 };
@@ -117,47 +117,59 @@ std::set<std::string> OpsOf(const Term& t) {
   return out;
 }
 
-}  // namespace
-
-struct Prover::Impl {
-  explicit Impl(VerifyOptions o) : options(o), encoder(ctx) {
+const std::vector<AxiomOps>& AllAxiomOps() {
+  static const std::vector<AxiomOps>* all = [] {
+    auto* out = new std::vector<AxiomOps>();
     for (const Axiom& a : Axioms()) {
-      EncodedAxiom e{&a, encoder.Close(a.formula, TriggersOf(a), a.name), {}, OpsOf(a.formula)};
+      AxiomOps e{&a, {}, OpsOf(a.formula)};
       for (const std::vector<Term>& pattern : TriggersOf(a)) {
         std::set<std::string> ops;
         for (const Term& t : pattern) ops.merge(OpsOf(t));
         e.trigger_ops.push_back(std::move(ops));
       }
-      axioms.push_back(std::move(e));
+      out->push_back(std::move(e));
     }
-  }
+    return out;
+  }();
+  return *all;
+}
 
-  // The axioms that can fire on terms of `ops`, and on the terms they bring,
-  // to a fixpoint. The others cannot be instantiated, so leaving them out
-  // changes nothing but speed.
-  std::vector<const EncodedAxiom*> Relevant(std::set<std::string> ops) const {
-    std::vector<bool> in(axioms.size(), false);
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (size_t i = 0; i < axioms.size(); ++i) {
-        if (in[i]) continue;
-        for (const std::set<std::string>& need : axioms[i].trigger_ops) {
-          if (std::includes(ops.begin(), ops.end(), need.begin(), need.end())) {
-            in[i] = changed = true;
-            ops.insert(axioms[i].formula_ops.begin(), axioms[i].formula_ops.end());
-            break;
-          }
+// The axioms that can fire on terms of `ops`, and on the terms they bring,
+// to a fixpoint. The others can never be instantiated, so leaving them out
+// changes nothing but speed.
+std::vector<const Axiom*> RelevantAxioms(std::set<std::string> ops) {
+  const std::vector<AxiomOps>& all = AllAxiomOps();
+  std::vector<bool> in(all.size(), false);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (in[i]) continue;
+      for (const std::set<std::string>& need : all[i].trigger_ops) {
+        if (std::includes(ops.begin(), ops.end(), need.begin(), need.end())) {
+          in[i] = changed = true;
+          ops.insert(all[i].formula_ops.begin(), all[i].formula_ops.end());
+          break;
         }
       }
     }
-    std::vector<const EncodedAxiom*> out;
-    for (size_t i = 0; i < axioms.size(); ++i) {
-      if (in[i]) out.push_back(&axioms[i]);
-    }
-    return out;
   }
+  std::vector<const Axiom*> out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (in[i]) out.push_back(all[i].axiom);
+  }
+  return out;
+}
 
-  Verdict Prove(const Rule& rule) {
+}  // namespace
+
+// Each proof runs in a fresh Z3 context holding only the axioms relevant to
+// the rule: Z3's search depends on the history of its context, so this keeps
+// a rule's verdict (and its unsat core) independent of the rules verified
+// before it and of the thread it runs on.
+struct Prover::Impl {
+  explicit Impl(VerifyOptions o) : options(o) {}
+
+  Verdict Prove(const Rule& rule, bool with_claim = true) {
     absl::StatusOr<RuleTerms> terms = RuleToTerms(rule);
     if (!terms.ok()) return Unknown{std::string(ToStd(terms.status().message()))};
     FreeVars vars;
@@ -173,14 +185,17 @@ struct Prover::Impl {
       vars.ints.insert(vars.ints.end(), v.ints.begin(), v.ints.end());
       ops.merge(OpsOf(t));
     }
+    smt::Context ctx;
+    Encoder encoder(ctx);
     const SmtEnv env = encoder.Constants(vars, "rule.");
     smt::Solver solver(ctx);
     solver.SetTimeoutMs(static_cast<unsigned>(options.timeout_ms));
-    for (const EncodedAxiom* a : Relevant(ops)) {
+    for (const Axiom* a : RelevantAxioms(ops)) {
+      const smt::Expr formula = encoder.Close(a->formula, TriggersOf(*a), a->name);
       if (options.unsat_cores) {
-        solver.AddTracked(a->formula, a->axiom->name);
+        solver.AddTracked(formula, a->name);
       } else {
-        solver.Add(a->formula);
+        solver.Add(formula);
       }
     }
     for (const BoolTerm& h : terms->hypotheses) solver.Add(encoder.Encode(h, env));
@@ -188,36 +203,35 @@ struct Prover::Impl {
     for (const auto& [s, t] : terms->outputs) {
       differ.push_back(encoder.Encode(s, env) != encoder.Encode(t, env));
     }
-    solver.Add(smt::Or(ctx, differ));
+    // Without the claim, the hypotheses (ok of every node) still give
+    // E-matching the rule's terms to work on.
+    if (with_claim) solver.Add(smt::Or(ctx, differ));
     const smt::CheckResult result = solver.Check();
     if (result == smt::CheckResult::kUnsat) {
       return Proved{AxiomSetId(), options.unsat_cores ? solver.UnsatCore()
                                                       : std::vector<std::string>{}};
     }
-    // Z3's model may hold sizes at which the rule is false: test them.
-    Bindings sizes;
-    for (const IntTerm& v : terms->variables) {
-      const std::optional<int64_t> value =
-          solver.ModelInt(env.ints.at(v.node().name));
-      if (value) sizes[v.node().name] = *value;
-    }
-    if (sizes.size() == rule.example.size() && sizes != rule.example) {
-      if (std::optional<std::string> c = FindCounterexample(rule, options, &sizes)) {
-        return Refuted{*c};
+    // A model (Z3 says sat only when no axiom can fire) may hold sizes at
+    // which the rule is false: test them.
+    if (result == smt::CheckResult::kSat && with_claim) {
+      Bindings sizes;
+      for (const IntTerm& v : terms->variables) {
+        const std::optional<int64_t> value = solver.ModelInt(env.ints.at(v.node().name));
+        if (value) sizes[v.node().name] = *value;
       }
+      if (sizes.size() == rule.example.size() && sizes != rule.example) {
+        if (std::optional<std::string> c = FindCounterexample(rule, options, &sizes)) {
+          return Refuted{*c};
+        }
+      }
+      return Unknown{"Z3 found a model of the axioms where the sides differ"};
     }
     const std::string reason = solver.ReasonUnknown();
     if (reason == "timeout" || reason == "canceled") return Timeout{options.timeout_ms};
-    if (result == smt::CheckResult::kSat) {
-      return Unknown{"Z3 found a model of the axioms where the sides differ"};
-    }
     return Unknown{StrCat("Z3: ", reason.empty() ? std::string("unknown") : reason)};
   }
 
   VerifyOptions options;
-  smt::Context ctx;
-  Encoder encoder;
-  std::vector<EncodedAxiom> axioms;
 };
 
 Prover::Prover(VerifyOptions options) : impl_(std::make_unique<Impl>(options)) {}
@@ -229,6 +243,8 @@ Verdict Prover::Verify(const Rule& rule) {
 }
 
 Verdict Prover::Prove(const Rule& rule) { return impl_->Prove(rule); }
+
+Verdict Prover::ProveContradiction(const Rule& rule) { return impl_->Prove(rule, false); }
 
 // ---------------------------------------------------------------- many rules
 

@@ -85,6 +85,11 @@ class Prover {
   /// The proof alone (no random testing first). A Z3 model's sizes are still
   /// random-tested, so a false rule may come back Refuted.
   Verdict Prove(const Rule& rule);
+  /// Tries to prove `false` from the axioms and the rule's hypotheses alone,
+  /// the rule's terms seeding the instantiation: Proved would mean that the
+  /// axioms contradict each other (or the rule cannot apply anywhere). A
+  /// consistency check for tests.
+  Verdict ProveContradiction(const Rule& rule);
 
  private:
   struct Impl;

@@ -21,8 +21,10 @@ class Sampler {
 
   // One assignment, or an error when no case can be satisfied.
   absl::StatusOr<Assignment> Draw(double perturb) {
+    // The case is picked first, so that a case that is harder to satisfy is
+    // drawn as often as the others.
+    const ShapeCase& c = axiom_.cases[Below(axiom_.cases.size())];
     for (int attempt = 0; attempt < kMaxDraws; ++attempt) {
-      const ShapeCase& c = axiom_.cases[Below(axiom_.cases.size())];
       std::optional<Assignment> a = TryCase(c);
       if (!a) continue;
       if (Uniform() < perturb) Perturb(*a);
@@ -56,6 +58,7 @@ class Sampler {
       for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[Below(i)]);
       for (size_t i = 0; i < group.size(); ++i) a.ints[group[i].node().name] = perm[i];
     }
+    for (const auto& [var, value] : c.fixed) a.ints[var.node().name] = value;
     DrawInts(axiom_.formula, a);
     DrawInts(c.where, a);
     for (const auto& [tensor, dims] : c.shapes) {
@@ -77,6 +80,28 @@ class Sampler {
     return a;
   }
 
+ public:
+  // Dims and formula integers replaced, each with probability 1/3, by a value
+  // in use elsewhere (or 1..3): sizes that line up in unintended ways.
+  Assignment Shuffle(const Assignment& base) {
+    std::vector<int64_t> pool = {1, 2, 3};
+    for (const auto& [name, dims] : base.tensors) {
+      if (dims) pool.insert(pool.end(), dims->begin(), dims->end());
+    }
+    Assignment a = base;
+    for (auto& [name, dims] : a.tensors) {
+      if (!dims) continue;
+      for (int64_t& d : *dims) {
+        if (Below(3) == 0) d = pool[Below(pool.size())];
+      }
+    }
+    for (const IntTerm& v : formula_ints_) {
+      if (Below(3) == 0) a.ints[v.node().name] = Between(v.node().value, v.node().high);
+    }
+    return a;
+  }
+
+ private:
   // A bottom variable, a dim off by one, or an attribute off by one.
   void Perturb(Assignment& a) {
     const int kind = static_cast<int>(Below(3));
@@ -139,6 +164,28 @@ absl::Status Check(const Axiom& axiom, const Assignment& a, uint64_t seed, bool*
   return absl::OkStatus();
 }
 
+// Where the guard of `axiom` holds at `a`, both sides of its equation are
+// bottom or both are tensors.
+absl::Status CheckAgreement(const Axiom& axiom, const Assignment& a) {
+  Term guard = BoolTerm::Constant(true);
+  Term eq = axiom.formula;
+  if (eq.kind() == TermKind::kImplies) {
+    guard = eq.children()[0];
+    eq = eq.children()[1];
+  }
+  if (eq.kind() != TermKind::kTensorEq) return absl::OkStatus();
+  TermEvaluator<F64> eval(a, 0, 0, /*shapes_only=*/true);
+  absl::StatusOr<bool> g = eval.Eval(BoolTerm(guard));
+  if (!g.ok() || !*g) return absl::OkStatus();  // errors here are the value phase's business
+  absl::StatusOr<bool> l = eval.IsOk(TensorTerm(eq.children()[0]));
+  absl::StatusOr<bool> r = eval.IsOk(TensorTerm(eq.children()[1]));
+  if (!l.ok() || !r.ok() || *l == *r) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      StrCat("axiom ", axiom.name, " is false at ", a.ToString(), ": its ",
+             *l ? "left" : "right", " side is well-typed and its ", *l ? "right" : "left",
+             " side is not"));
+}
+
 }  // namespace
 
 ValidationReport ValidateAxiom(const Axiom& axiom, const ValidationOptions& options) {
@@ -166,6 +213,17 @@ ValidationReport ValidateAxiom(const Axiom& axiom, const ValidationOptions& opti
     }
     ++report.samples;
     if (exercised) ++report.exercised;
+  }
+  Sampler shuffler(axiom, options.seed + 1);
+  for (int i = 0; i < options.agreement_samples; ++i) {
+    absl::StatusOr<Assignment> base = shuffler.Draw(0);
+    if (!base.ok()) break;
+    for (int k = 0; k < options.agreement_variants; ++k) {
+      if (absl::Status s = CheckAgreement(axiom, shuffler.Shuffle(*base)); !s.ok()) {
+        report.status = s;
+        return report;
+      }
+    }
   }
   return report;
 }

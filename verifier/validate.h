@@ -4,8 +4,11 @@
 // Axioms checked on concrete tensors: each axiom is evaluated (verifier/
 // evaluate.h) at many sizes and attributes drawn from its ShapeCases, some of
 // them perturbed so that the bottom cases are tried too (a size off by one, a
-// variable bottom), on random tensors in float64 and modulo a prime. A false
-// axiom fails with the assignment that shows it.
+// variable bottom), on random tensors in float64 and modulo a prime. Then,
+// on shapes alone and so much more often, variants whose dims are shuffled
+// among the values in use check that where one side of an equation is
+// well-typed so is the other (what an unguarded law claims). A false axiom
+// fails with the assignment that shows it.
 
 #include <cstdint>
 #include <string>
@@ -21,6 +24,12 @@ struct ValidationOptions {
   uint64_t seed = 1;
   /// The share of assignments perturbed after drawing.
   double perturb = 0.3;
+  /// Type agreement: for each of `agreement_samples` drawn assignments,
+  /// `agreement_variants` variants with dims and attributes shuffled among
+  /// the values in use, checked on shapes alone: where the guard holds, the
+  /// two sides of the equation must be both bottom or both tensors.
+  int agreement_samples = 24;
+  int agreement_variants = 48;
 };
 
 struct ValidationReport {

@@ -296,6 +296,27 @@ void Solver::SetTimeoutMs(unsigned ms) {
   impl_->solver.set(p);
 }
 
+namespace {
+template <typename T>
+void SetOne(z3::context& c, z3::solver& solver, std::string_view name, T value) {
+  Guard("set param", [&] {
+    z3::params p(c);
+    p.set(std::string(name).c_str(), value);
+    solver.set(p);
+  });
+}
+}  // namespace
+
+void Solver::SetParam(std::string_view name, double value) {
+  SetOne(ctx_.z3(), impl_->solver, name, value);
+}
+void Solver::SetParam(std::string_view name, unsigned value) {
+  SetOne(ctx_.z3(), impl_->solver, name, value);
+}
+void Solver::SetParam(std::string_view name, bool value) {
+  SetOne(ctx_.z3(), impl_->solver, name, value);
+}
+
 void Solver::Add(const Expr& formula) {
   Guard("add", [&] { impl_->solver.add(Access::Z(formula)); });
 }
@@ -315,13 +336,8 @@ CheckResult Solver::Check() {
       impl_->has_model = true;
       return CheckResult::kSat;
     }
+    // No model after kUnknown: completing one after a timeout can run for minutes.
     impl_->reason = impl_->solver.reason_unknown();
-    try {
-      impl_->model = impl_->solver.get_model();
-      impl_->has_model = true;
-    } catch (const z3::exception&) {
-      impl_->has_model = false;
-    }
     return CheckResult::kUnknown;
   } catch (const z3::exception& e) {
     impl_->reason = e.msg();

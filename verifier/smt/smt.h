@@ -207,6 +207,11 @@ class Solver {
   /// Z3 stops a check after `ms` milliseconds (then Check says kUnknown and
   /// ReasonUnknown says "timeout" or "canceled").
   void SetTimeoutMs(unsigned ms);
+  /// Sets a Z3 solver parameter ("qi.eager_threshold", "qi.max_instances",
+  /// ...); an unknown name is a programming error.
+  void SetParam(std::string_view name, double value);
+  void SetParam(std::string_view name, unsigned value);
+  void SetParam(std::string_view name, bool value);
   void Add(const Expr& formula);
   /// Adds `formula` under the name `name`, reported by UnsatCore when the
   /// formula takes part in a proof of unsatisfiability.
@@ -219,8 +224,8 @@ class Solver {
   /// The names (AddTracked) of the formulas used by the last kUnsat proof,
   /// sorted.
   std::vector<std::string> UnsatCore() const;
-  /// The value of an integer term in the model of the last kSat or kUnknown
-  /// check, when Z3 has one.
+  /// The value of an integer term in the model of the last check, when it
+  /// was kSat.
   std::optional<int64_t> ModelInt(const Expr& term) const;
 
  private:

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "ir/strings.h"
 #include "kernels/compare.h"
+#include "kernels/random.h"
+#include "kernels/reference.h"
 #include "verifier/axioms.h"
 #include "verifier/encode.h"
 #include "verifier/rule_terms.h"
@@ -67,6 +70,36 @@ std::vector<Bindings> SizesToTry(const Rule& rule, int extra) {
   return out;
 }
 
+// The sides on random inputs of one sign each, input k (by name) shifted
+// from [-1, 1) to positive values when bit k of `signs` is set and to
+// negative ones otherwise: rules true only for mixed signs (a max over a
+// window that always holds a positive value) meet inputs that have none.
+std::optional<std::string> CompareSigned(const RuleGraphs& g, uint64_t seed, unsigned signs) {
+  NamedTensors<F64> feeds = RandomFeeds<F64>(g.source, seed);
+  std::string pattern;
+  unsigned bit = 0;
+  for (auto& [name, tensor] : feeds) {
+    const bool positive = ((signs >> bit++) & 1u) != 0;
+    pattern += positive ? '+' : '-';
+    for (double& v : tensor.data) v += positive ? 1.0 : -1.0;
+  }
+  absl::StatusOr<NamedTensors<F64>> a = Evaluate<F64>(g.source, feeds);
+  absl::StatusOr<NamedTensors<F64>> b = Evaluate<F64>(g.target, feeds);
+  if (!a.ok() || !b.ok()) return std::nullopt;
+  for (const auto& [name, ta] : *a) {
+    auto it = b->find(name);
+    if (it == b->end()) continue;
+    const std::vector<double> la = ToLogical(ta), lb = ToLogical(it->second);
+    for (size_t i = 0; i < la.size() && i < lb.size(); ++i) {
+      if (std::fabs(la[i] - lb[i]) > kTolerance * (1 + std::fabs(lb[i]))) {
+        return StrCat("output ", name, " element ", i, ": ", la[i], " vs ", lb[i], " (seed ",
+                      seed, ", input signs ", pattern, ")");
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string_view VerdictName(const Verdict& verdict) {
@@ -89,12 +122,22 @@ std::optional<std::string> FindCounterexample(const Rule& rule, const VerifyOpti
                                               const Bindings* sizes) {
   const std::vector<Bindings> tries =
       sizes ? std::vector<Bindings>{*sizes} : SizesToTry(rule, options.extra_sizes);
-  for (const Bindings& b : tries) {
+  for (size_t k = 0; k < tries.size(); ++k) {
+    const Bindings& b = tries[k];
     absl::StatusOr<RuleGraphs> g = InstantiateRule(rule, DType::kF64, &b);
     if (!g.ok() || Elements(g->source) + Elements(g->target) > kMaxElements) continue;
+    // All draws at the first sizes tried; one at each variation.
+    const int draws = k == 0 ? options.draws : 1;
     absl::StatusOr<Comparison> c =
-        CompareOnRandomInputs<F64>(g->source, g->target, options.seed, options.draws, kTolerance);
+        CompareOnRandomInputs<F64>(g->source, g->target, options.seed, draws, kTolerance);
     if (c.ok() && !c->equal) return StrCat("at ", BindingsText(b), ": ", c->mismatch, " in f64");
+    if (k != 0) continue;
+    const int num_inputs = static_cast<int>(std::min(g->source.InputNodes().size(), size_t{3}));
+    for (unsigned signs = 0; signs < (1u << num_inputs); ++signs) {
+      if (std::optional<std::string> m = CompareSigned(*g, options.seed, signs)) {
+        return StrCat("at ", BindingsText(b), ": ", *m, " in f64");
+      }
+    }
   }
   return std::nullopt;
 }
@@ -228,7 +271,8 @@ struct Prover::Impl {
     }
     const std::string reason = solver.ReasonUnknown();
     if (reason == "timeout" || reason == "canceled") return Timeout{options.timeout_ms};
-    return Unknown{StrCat("Z3: ", reason.empty() ? std::string("unknown") : reason)};
+    return Unknown{StrCat("no proof from the axioms (Z3: ",
+                          reason.empty() ? std::string("unknown") : reason, ")")};
   }
 
   VerifyOptions options;

@@ -56,11 +56,13 @@ struct VerifyOptions {
   int timeout_ms = 10000;
   /// Worker threads (each with its own Z3 context); 0: one per core.
   int threads = 0;
-  /// Random testing: the seed, random inputs per size, and how many sizes
-  /// besides the example (each a variation of it that type-checks).
+  /// Random testing: the seed; random inputs at the example sizes (and one
+  /// draw for each sign pattern of the first three inputs); how many
+  /// variations of the sizes to try besides (every size one larger, then each
+  /// size variable two larger on its own), one draw each.
   uint64_t seed = 1;
   int draws = 2;
-  int extra_sizes = 2;
+  int extra_sizes = 8;
   /// Ask Z3 which axioms a proof used (unsat cores).
   bool unsat_cores = true;
 };

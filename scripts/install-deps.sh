@@ -11,6 +11,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler  # ONNX import and export
   pybind11-dev python3-dev      # the Python binding (python/)
   openmpi-bin                   # mpirun: sharded `lemma generate` runs, and their test
+  libz3-dev                     # the verifier's SMT solver
 )
 
 missing=()

@@ -27,6 +27,10 @@
 #include "tools/commands.h"
 #include "tools/common.h"
 #include "tools/generate_command.h"
+#include "rules/rule_text.h"
+#include "tools/args.h"
+#include "verifier/axioms.h"
+#include "verifier/prove.h"
 
 namespace lemma {
 namespace {
@@ -376,6 +380,64 @@ int RunOptimize(const Args& args) {
   return kExitOk;
 }
 
+// ---- verify
+
+// The progress line, redrawn in place on a terminal.
+void PrintProgress(const verifier::VerifyProgress& p) {
+  std::fprintf(stderr, "\r[%d/%d] proved %d  refuted %d  unknown %d  timeout %d  %.1f s ", p.done,
+               p.total, p.counts[0], p.counts[1], p.counts[2], p.counts[3], p.elapsed_s);
+  std::fflush(stderr);
+}
+
+int RunVerify(const Args& args) {
+  const std::string path = args.positional()[0];
+  absl::StatusOr<RuleSet> rules = ReadRuleFile(path);
+  if (!rules.ok()) return Fail("verify", rules.status());
+  absl::StatusOr<int64_t> timeout = args.GetInt("--timeout-ms", 10000);
+  if (!timeout.ok()) return Fail("verify", timeout.status());
+  absl::StatusOr<int64_t> threads = args.GetInt("--threads", 0);
+  if (!threads.ok()) return Fail("verify", threads.status());
+  if (*timeout < 1 || *timeout > 3600000 || *threads < 0 || *threads > 1024) {
+    return Fail("verify", absl::InvalidArgumentError(
+                              "--timeout-ms must be in [1, 3600000] and --threads in [0, 1024]"));
+  }
+  const verifier::VerifyOptions options{.timeout_ms = static_cast<int>(*timeout),
+                                        .threads = static_cast<int>(*threads)};
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  const bool verbose = args.Has("--verbose");
+  const std::vector<verifier::Verdict> verdicts = verifier::VerifyRules(
+      rules->rules(), options, [&](const verifier::VerifyProgress& p) {
+        const bool refuted = std::holds_alternative<verifier::Refuted>(*p.verdict);
+        const bool proved = std::holds_alternative<verifier::Proved>(*p.verdict);
+        if (refuted || (verbose && !proved)) {
+          if (terminal) std::fputs("\r\033[K", stderr);
+          std::fprintf(stderr, "rule %.*s: %s\n", static_cast<int>(p.rule_id.size()),
+                       p.rule_id.data(), verifier::DescribeVerdict(*p.verdict).c_str());
+        }
+        if (terminal) PrintProgress(p);
+      });
+  if (terminal) std::fputs("\r\033[K", stderr);
+  RuleSet out;
+  std::array<int, 4> counts = {};
+  for (size_t i = 0; i < verdicts.size(); ++i) {
+    Rule rule = rules->rules()[i];
+    verifier::RecordVerdict(verdicts[i], rule);
+    ++counts[verdicts[i].index()];
+    if (absl::Status s = out.Add(std::move(rule)); !s.ok()) return Fail("verify", s);
+  }
+  const std::string summary =
+      StrCat(verdicts.size(), " rules: ", counts[0], " proved, ", counts[1], " refuted, ",
+             counts[2], " unknown, ", counts[3], " timed out");
+  const std::string header = StrCat("Verified by lemma verify from axiom set ",
+                                    verifier::AxiomSetId(), ", ", *timeout, " ms per rule.\n",
+                                    summary, ".");
+  if (absl::Status s = Emit(args.Get("--output"), PrintRules(out, header)); !s.ok()) {
+    return Fail("verify", s);
+  }
+  std::fprintf(stderr, "lemma verify: %s\n", summary.c_str());
+  return kExitOk;
+}
+
 const OptionSpec kOutput = {"--output", "-o", "FILE", "write here instead of standard output"};
 const OptionSpec kDim = {"--dim", "", "N=V,...",
                          "values of symbolic ONNX input dimensions, e.g. batch=1"};
@@ -442,6 +504,18 @@ const std::vector<Command>& Commands() {
          {"--list", "", "", "list the models"}},
         0, 1},
        RunZoo},
+      {{"verify", "prove rules with Z3 from validated operator axioms",
+        "lemma verify FILE [-o OUT] [--timeout-ms T] [--threads N] [--verbose]",
+        "Random-tests each rule of FILE on the reference evaluator, then proves it\n"
+        "with Z3 from lemma's operator axioms, and writes the rules back with their\n"
+        "status: proved (with the axiom set and the axioms used), refuted (with a\n"
+        "concrete counterexample) or unknown (Z3 gave up or timed out).",
+        {kOutput,
+         {"--timeout-ms", "", "T", "Z3's time limit per rule (default 10000)"},
+         {"--threads", "", "N", "worker threads (default: one per core)"},
+         {"--verbose", "", "", "also report each rule left unknown"}},
+        1, 1},
+       RunVerify},
       {{"stats", "summarise a graph: ops, parameters, FLOPs, hash", "lemma stats FILE",
         "Prints node counts by op, the number of parameters, conv and matmul FLOPs\n"
         "and the canonical structural hash (FILE: lemma text or ONNX).",
@@ -484,6 +558,9 @@ void PrintUsage(std::FILE* out) {
   std::fprintf(out,
                "\nplanned, not in this build yet:\n"
                "  verify     prove substitutions with Z3 from validated operator axioms\n"
+               "  generate   enumerate operator graphs and find candidate substitutions\n"
+
+               "  optimize   rewrite a model with proved rules under a cost model\n"
                "  explore    browse rules, where they match, and the optimizer's choices\n"
                "  tune       tune kernel schedules for a model on this machine\n"
                "  bench      measure a model's latency on tuned kernels\n");

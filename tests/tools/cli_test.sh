@@ -33,7 +33,7 @@ same() {  # same NAME FILE_A FILE_B
 check help 0 "planned, not in this build yet" -- "$lemma" --help
 check no_args 2 "usage: lemma" -- "$lemma"
 check unknown_command 2 "unknown command 'frobnicate'" -- "$lemma" frobnicate
-for c in print dot run zoo stats rules import export generate optimize; do
+for c in print dot run zoo stats rules import export generate optimize verify; do
   check "help_$c" 0 "^usage: lemma $c" -- "$lemma" "$c" --help
 done
 check unknown_option 2 "unknown option '--bogus'" -- "$lemma" print x --bogus
@@ -251,6 +251,32 @@ check optimize_progress 0 " 1 explored .* best [0-9.]+ ms" -- \
   "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --progress
 check optimize_graph_to_stdout 0 "^graph cell" -- \
   bash -c "'$lemma' optimize '$tmp/cell.lemma' --rules '$rules' --allow-tested -o - 2>/dev/null"
+# verify: proves the hand-written rules, refutes the planted false ones, and
+# names the file, line and rule of a bad one.
+check verify_proves 0 "11 rules: 11 proved, 0 refuted" -- \
+  "$lemma" verify "$data/rules/data/handwritten.rules" -o "$tmp/proved.rules" --threads 2 --timeout-ms 5000
+check verify_output_status 0 'status proved "lemma-axioms-1-[0-9a-f]{8}"' -- cat "$tmp/proved.rules"
+check verify_output_uses 0 "uses \[.*split_concat_0" -- cat "$tmp/proved.rules"
+check verify_output_reparses 0 "11 rules: 11 proved" -- "$lemma" verify "$tmp/proved.rules" -o "$tmp/again.rules" --timeout-ms 5000 --threads 1
+same verify_deterministic "$tmp/proved.rules" "$tmp/again.rules"
+check verify_refutes 0 "rule matmul_commutes: refuted: at n=4: output y element" -- \
+  "$lemma" verify "$data/rules/data/false.rules" -o "$tmp/false.rules"
+check verify_refuted_note 0 'status refuted "at ' -- cat "$tmp/false.rules"
+check verify_stdout 0 "^rule ewadd_commutes \{" -- "$lemma" verify "$data/rules/data/handwritten.rules"
+check verify_no_progress_off_terminal 0 "^lemma verify: 3 rules" -- \
+  bash -c "'$lemma' verify '$data/rules/data/false.rules' 2>&1 >/dev/null | grep -v '^rule '"
+check verify_unknown_op 1 "unknown_op.rules:[0-9]+:[0-9]+: .*unknown op" -- \
+  "$lemma" verify "$data/rules/data/errors/unknown_op.rules"
+check verify_bad_shapes 1 "shapes_disagree.rules:[0-9]+:[0-9]+: rule [a-z0-9_]+: " -- \
+  "$lemma" verify "$data/rules/data/errors/shapes_disagree.rules"
+check verify_syntax 1 "missing_brace.rules:[0-9]+:[0-9]+: " -- \
+  "$lemma" verify "$data/rules/data/errors/missing_brace.rules"
+check verify_missing_file 1 "nope.rules" -- "$lemma" verify "$tmp/nope.rules"
+check verify_bad_timeout 1 "--timeout-ms expects an integer" -- \
+  "$lemma" verify "$data/rules/data/false.rules" --timeout-ms soon
+check verify_bad_threads 1 "--threads" -- "$lemma" verify "$data/rules/data/false.rules" --threads -3
+check verify_timeout_is_unknown 0 "rules: .* timed out" -- \
+  "$lemma" verify "$data/verifier/data/proved/grouped.rules" --timeout-ms 1 -o "$tmp/t.rules"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

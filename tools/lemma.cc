@@ -557,10 +557,6 @@ void PrintUsage(std::FILE* out) {
   }
   std::fprintf(out,
                "\nplanned, not in this build yet:\n"
-               "  verify     prove substitutions with Z3 from validated operator axioms\n"
-               "  generate   enumerate operator graphs and find candidate substitutions\n"
-
-               "  optimize   rewrite a model with proved rules under a cost model\n"
                "  explore    browse rules, where they match, and the optimizer's choices\n"
                "  tune       tune kernel schedules for a model on this machine\n"
                "  bench      measure a model's latency on tuned kernels\n");

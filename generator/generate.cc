@@ -336,18 +336,6 @@ absl::StatusOr<GenerateResult> Finish(const Enumerator& e, const GenerateOptions
 
 }  // namespace
 
-std::string_view StopReasonName(StopReason reason) {
-  switch (reason) {
-    case StopReason::kExhausted:
-      return "exhausted";
-    case StopReason::kTimeLimit:
-      return "time limit";
-    case StopReason::kBudget:
-      return "graph budget";
-  }
-  return "?";
-}
-
 std::string GenerateSummary::ToString() const {
   const CandidateStats& c = candidates;
   auto line = [](std::string_view what, auto value) { return StrCat("  ", what, std::string(30 - what.size(), ' '), value, "\n"); };

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "ir/stop_reason.h"
 #include "generator/candidates.h"
 #include "generator/enumerate.h"
 #include "rules/rule.h"
@@ -37,12 +38,6 @@
 namespace lemma {
 
 /// Why the enumeration ended.
-enum class StopReason : uint8_t {
-  kExhausted,  // every graph was enumerated
-  kTimeLimit,  // options.time_limit_s ran out: the result is partial
-  kBudget,     // options.max_graphs were enumerated: the result is partial
-};
-std::string_view StopReasonName(StopReason reason);
 
 /// Where a run is, for a progress line.
 struct GenerateProgress {

@@ -42,16 +42,16 @@ std::vector<std::string> OpLines(const Node& node) {
   return lines;
 }
 
-std::string NodeLine(NodeId id, const Node& node) {
+std::string NodeLine(std::string_view prefix, NodeId id, const Node& node) {
   if (node.op == OpKind::kInput || node.op == OpKind::kWeight) {
     const bool input = node.op == OpKind::kInput;
-    return StrCat("  n", id, " [label=",
+    return StrCat("  ", prefix, "n", id, " [label=",
                   Label({StrCat(OpName(node.op), " ", node.names[0]), node.outputs[0].ToString()}),
                   input ? ", shape=invhouse, fillcolor=\"#d9ead3\""
                         : ", shape=cylinder, fillcolor=\"#fff2cc\"",
                   "];\n");
   }
-  return StrCat("  n", id, " [label=", Label(OpLines(node)),
+  return StrCat("  ", prefix, "n", id, " [label=", Label(OpLines(node)),
                 ", shape=box, fillcolor=\"#ffffff\"];\n");
 }
 
@@ -62,24 +62,46 @@ std::string EdgeLabel(const Graph& graph, ValueId v) {
   return Label({StrCat("[", v.index, "] ", type)});
 }
 
-}  // namespace
-
-std::string WriteDot(const Graph& graph) {
-  std::string out = StrCat("digraph ", Label({graph.name()}), " {\n");
-  out += "  node [fontname=\"Helvetica\", fontsize=10, style=filled];\n";
-  out += "  edge [fontname=\"Helvetica\", fontsize=9];\n";
-  for (NodeId id = 0; id < graph.num_nodes(); ++id) out += NodeLine(id, graph.node(id));
+// The nodes and edges of `graph`, node ids prefixed with `prefix`.
+void AppendBody(const Graph& graph, std::string_view prefix, std::string& out) {
+  for (NodeId id = 0; id < graph.num_nodes(); ++id) out += NodeLine(prefix, id, graph.node(id));
   for (NodeId id = 0; id < graph.num_nodes(); ++id) {
     for (ValueId in : graph.node(id).inputs) {
-      StrAppend(&out, "  n", in.node, " -> n", id, " [label=", EdgeLabel(graph, in), "];\n");
+      StrAppend(&out, "  ", prefix, "n", in.node, " -> ", prefix, "n", id,
+                " [label=", EdgeLabel(graph, in), "];\n");
     }
   }
   for (size_t k = 0; k < graph.outputs().size(); ++k) {
     const GraphOutput& o = graph.outputs()[k];
-    StrAppend(&out, "  out", k, " [label=", Label({StrCat("output ", o.name)}),
+    StrAppend(&out, "  ", prefix, "out", k, " [label=", Label({StrCat("output ", o.name)}),
               ", shape=house, fillcolor=\"#cfe2f3\"];\n");
-    StrAppend(&out, "  n", o.value.node, " -> out", k, " [label=", EdgeLabel(graph, o.value),
-              "];\n");
+    StrAppend(&out, "  ", prefix, "n", o.value.node, " -> ", prefix, "out", k,
+              " [label=", EdgeLabel(graph, o.value), "];\n");
+  }
+}
+
+std::string Header(std::string_view title) {
+  return StrCat("digraph ", Label({std::string(title)}), " {\n",
+                "  node [fontname=\"Helvetica\", fontsize=10, style=filled];\n",
+                "  edge [fontname=\"Helvetica\", fontsize=9];\n");
+}
+
+}  // namespace
+
+std::string WriteDot(const Graph& graph) {
+  std::string out = Header(graph.name());
+  AppendBody(graph, "", out);
+  out += "}\n";
+  return out;
+}
+
+std::string WriteDotPanels(std::string_view title, std::span<const DotPanel> panels) {
+  std::string out = Header(title);
+  for (size_t p = 0; p < panels.size(); ++p) {
+    StrAppend(&out, "  subgraph cluster_", p, " {\n  label=", Label({panels[p].title}),
+              ";\n  style=rounded;\n");
+    AppendBody(*panels[p].graph, StrCat("p", p, "_"), out);
+    out += "  }\n";
   }
   out += "}\n";
   return out;

@@ -3,7 +3,9 @@
 
 // Graphviz DOT output, for looking at graphs: `dot -Tsvg graph.dot`.
 
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "ir/graph.h"
 
@@ -18,6 +20,16 @@ namespace lemma {
 /// backslashes in labels are escaped. Deterministic: the same graph always
 /// gives the same text.
 std::string WriteDot(const Graph& graph);
+
+/// One titled panel of a picture.
+struct DotPanel {
+  std::string title;
+  const Graph* graph;
+};
+/// Several graphs side by side in one digraph, each in a titled cluster (a
+/// rule's source and target, a region before and after a rewrite). Node ids
+/// are p<panel>_n<node> and p<panel>_out<k>; otherwise as WriteDot.
+std::string WriteDotPanels(std::string_view title, std::span<const DotPanel> panels);
 
 }  // namespace lemma
 

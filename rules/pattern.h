@@ -122,6 +122,11 @@ std::string FormatPatternAttr(OpKind op, size_t index, const PatternAttrValue& v
 /// set to the pattern's dtype when instantiating.
 bool IsPatternDTypeAttr(const AttrSpec& spec);
 
+/// Each output of `pattern` as one nested expression, for listings:
+/// "ewadd(matmul(x, w1), matmul(x, w2))"; outputs of multi-output ops read
+/// "split#0(...)"; attributes are left out.
+std::vector<std::string> PatternExpressions(const Pattern& pattern);
+
 /// Concrete attributes of `node` under `bindings`, constants of `dtype`.
 /// Fails when an expression has an unbound variable or the value is invalid
 /// for the op.

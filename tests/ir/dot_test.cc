@@ -75,6 +75,22 @@ std::pair<int, std::string> RunDot(const std::string& text) {
   return {rc, svg};
 }
 
+TEST(Dot, PanelsPutEachGraphInItsOwnCluster) {
+  const Graph a = SmallGraph();
+  const Graph b("other");
+  const std::vector<DotPanel> panels = {{"before", &a}, {"after", &b}};
+  const std::string dot = WriteDotPanels("rewrite", panels);
+  EXPECT_THAT(dot, StartsWith("digraph \"rewrite\" {\n"));
+  EXPECT_THAT(dot, HasSubstr("  subgraph cluster_0 {\n  label=\"before\";"));
+  EXPECT_THAT(dot, HasSubstr("  subgraph cluster_1 {\n  label=\"after\";"));
+  EXPECT_THAT(dot, HasSubstr("  p0_n0 -> p0_n2 [label=\"f32[1,4,8,8]\"];\n"));
+  EXPECT_THAT(dot, HasSubstr("  p0_n3 -> p0_out0 [label=\"[1] f32[1,3,8,8]\"];\n"));
+  if (std::system("command -v dot >/dev/null 2>&1") == 0) {
+    const auto [rc, svg] = RunDot(dot);
+    EXPECT_EQ(rc, 0) << dot;
+  }
+}
+
 TEST(Dot, GraphvizAcceptsIt) {
   if (std::system("command -v dot >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "Graphviz 'dot' is not on PATH; cannot check that it accepts the output";

@@ -33,7 +33,7 @@ same() {  # same NAME FILE_A FILE_B
 check help 0 "planned, not in this build yet" -- "$lemma" --help
 check no_args 2 "usage: lemma" -- "$lemma"
 check unknown_command 2 "unknown command 'frobnicate'" -- "$lemma" frobnicate
-for c in print dot run zoo stats generate; do
+for c in print dot run zoo stats rules import export generate optimize verify; do
   check "help_$c" 0 "^usage: lemma $c" -- "$lemma" "$c" --help
 done
 check unknown_option 2 "unknown option '--bogus'" -- "$lemma" print x --bogus
@@ -42,6 +42,20 @@ check missing_value 2 "--seed expects a value" -- "$lemma" run x --seed
 
 # zoo, print: the printed form is a fixed point.
 check zoo_list 0 "resnext_block" -- "$lemma" zoo --list
+check zoo_no_name_lists 0 "^squeezenet +SqueezeNet" -- "$lemma" zoo
+check zoo_help_small 0 "--small" -- "$lemma" zoo --help
+# Every model of TASO's benchmark is listed with a description, writes at both
+# scales, and its small version runs through the reference evaluator.
+for m in resnet50 resnext50 nasnet_a nasrnn bert inception_v3 squeezenet; do
+  check "zoo_list_$m" 0 "^$m +[A-Z].* [0-9]+x[0-9]+" -- "$lemma" zoo --list
+  check "zoo_write_$m" 0 "" -- "$lemma" zoo "$m" -o "$tmp/$m.lemma"
+  check "zoo_small_$m" 0 "" -- "$lemma" zoo "$m" --small -o "$tmp/${m}_small.lemma"
+  check "zoo_small_name_$m" 0 "^graph ${m}_small \\{" -- head -1 "$tmp/${m}_small.lemma"
+  check "zoo_small_run_$m" 0 "^  y +f32\\[.*checksum sum" -- "$lemma" run "$tmp/${m}_small.lemma"
+done
+check zoo_small_stdout 0 "^graph resnext_block_small" -- "$lemma" zoo resnext_block --small
+check zoo_full_flops 0 "conv\\+matmul +70.87 GFLOP" -- "$lemma" stats "$tmp/bert.lemma"
+check zoo_small_unknown 1 "no model named 'nope'" -- "$lemma" zoo nope --small
 check zoo_write 0 "" -- "$lemma" zoo resnext_block -o "$tmp/block.lemma"
 check zoo_unknown 1 "no model named 'nope'" -- "$lemma" zoo nope
 check print 0 "^graph resnext_block" -- "$lemma" print "$tmp/block.lemma"
@@ -85,6 +99,68 @@ for f in "$data"/ir/data/*.lemma; do
   check "run_$(basename "$f" .lemma)" 0 "checksum" -- "$lemma" run "$f"
 done
 
+# rules: listings, filters, JSON against its schema, pictures, errors.
+rules="$data/rules/data/handwritten.rules"
+schemas="$data/../tools/schemas"
+validate="$data/tools/validate_json.py"
+check rules_list 0 "^conv_merge +tested +2->3 +conv2d\(x, w1\); conv2d\(x, w2\) => split#0" -- "$lemma" rules list --rules "$rules"
+check rules_list_count 0 "^11 of 11 rules" -- "$lemma" rules list --rules "$rules"
+check rules_list_op 0 "^3 of 11 rules" -- "$lemma" rules list --rules "$rules" --op conv2d
+check rules_list_status 0 "^0 of 11 rules" -- "$lemma" rules list --rules "$rules" --status proved
+check rules_list_bad_status 1 "--status must be" -- "$lemma" rules list --rules "$rules" --status maybe
+check rules_list_bad_op 1 "unknown op 'conv9d'" -- "$lemma" rules list --rules "$rules" --op conv9d
+"$lemma" rules list --rules "$rules" --json > "$tmp/list.json"
+check rules_list_json 0 "" -- "$validate" "$schemas/rules-list.schema.json" "$tmp/list.json"
+"$lemma" rules show relu_concat --rules "$rules" --json > "$tmp/show.json"
+check rules_show_json 0 "" -- "$validate" "$schemas/rules-show.schema.json" "$tmp/show.json"
+check rules_show_json_text 0 '"text":"rule relu_concat \{' -- cat "$tmp/show.json"
+"$lemma" rules stats --rules "$rules" --json > "$tmp/stats.json"
+check rules_stats_json 0 "" -- "$validate" "$schemas/rules-stats.schema.json" "$tmp/stats.json"
+check rules_stats_json_total 0 '"total":11' -- cat "$tmp/stats.json"
+check rules_schema_rejects 1 "missing required 'total'" -- "$validate" "$schemas/rules-stats.schema.json" "$tmp/show.json"
+check rules_show 0 "^# source: relu\(concat\(a, b\)\)" -- "$lemma" rules show relu_concat --rules "$rules"
+check rules_show_missing 1 "no rule with id 'nope'" -- "$lemma" rules show nope --rules "$rules"
+check rules_bad_action 2 "unknown action 'frob'" -- "$lemma" rules frob --rules "$rules"
+check rules_missing_file 1 "cannot open '$tmp/none.rules'" -- "$lemma" rules list --rules "$tmp/none.rules"
+check rules_corrupt_file 1 "bad.rules:3:[0-9]+: " -- bash -c "printf 'rule r {\n  source {\n    input : [2]\n' > '$tmp/bad.rules' && '$lemma' rules list --rules '$tmp/bad.rules'"
+check rules_show_dot 0 "" -- "$lemma" rules show conv_merge --rules "$rules" --dot "$tmp/rule.dot"
+check rules_show_dot_panels 0 "subgraph cluster_1" -- cat "$tmp/rule.dot"
+check rules_show_dot_source 0 "label=\"source\"" -- cat "$tmp/rule.dot"
+if command -v dot >/dev/null; then
+  check rules_show_svg 0 "" -- "$lemma" rules show conv_merge --rules "$rules" --svg "$tmp/rule.svg"
+  check rules_show_svg_content 0 "<svg" -- cat "$tmp/rule.svg"
+fi
+# ONNX: export, import, and the commands that read .onnx files directly.
+check export_needs_output 1 "-o FILE.onnx is required" -- "$lemma" export "$tmp/block.lemma"
+check export 0 "" -- "$lemma" export "$tmp/block.lemma" -o "$tmp/block.onnx" --seed 3
+check export_bad_missing 1 "--missing-weights must be" -- "$lemma" export "$tmp/block.lemma" -o "$tmp/x.onnx" --missing-weights some
+check export_error_missing 1 "weight 'w0'.*has no data" -- "$lemma" export "$tmp/block.lemma" -o "$tmp/x.onnx" --missing-weights error
+check import 0 "" -- "$lemma" import "$tmp/block.onnx" -o "$tmp/back.lemma" --weights "$tmp/back.tensors"
+check import_note 0 "not saved" -- "$lemma" import "$tmp/block.onnx" -o "$tmp/back2.lemma"
+"$lemma" stats "$tmp/block.lemma" | grep 'structural hash' > "$tmp/h1"
+"$lemma" stats "$tmp/block.onnx" | grep 'structural hash' > "$tmp/h2"
+same onnx_round_trip_hash "$tmp/h1" "$tmp/h2"
+check stats_onnx 0 "weights w/ data  4 of 4" -- "$lemma" stats "$tmp/block.onnx"
+check print_onnx 0 "^graph resnext_block" -- "$lemma" print "$tmp/block.onnx"
+check dot_onnx 0 "digraph" -- "$lemma" dot "$tmp/block.onnx"
+# The exported weights are those of `run --seed 3 --domain f32`: the same checksums.
+"$lemma" run "$tmp/block.lemma" --seed 3 --domain f32 --save "$tmp/o1.tensors" 2>/dev/null | tail -n +2 > "$tmp/r1"
+"$lemma" run "$tmp/block.onnx" --seed 3 --domain f32 2>/dev/null | tail -n +2 > "$tmp/r2"
+"$lemma" run "$tmp/back.lemma" --weights "$tmp/back.tensors" --seed 3 --domain f32 2>/dev/null | tail -n +2 > "$tmp/r3"
+same run_onnx_same_checksum "$tmp/r1" "$tmp/r2"
+same run_weights_same_checksum "$tmp/r1" "$tmp/r3"
+check run_saved 0 "" -- test -s "$tmp/o1.tensors"
+check export_from_onnx 0 "" -- "$lemma" export "$tmp/block.onnx" -o "$tmp/again.onnx" --missing-weights error
+printf 'graph small {\n  input x: f32[2,3]\n  y = relu(x)\n  output y = y\n}\n' > "$tmp/small.lemma"
+check run_bad_inputs 1 "'w0', which is no input or weight" -- "$lemma" run "$tmp/small.lemma" --inputs "$tmp/back.tensors"
+check run_bad_weights 1 "'w0', which is no weight" -- "$lemma" run "$tmp/small.lemma" --weights "$tmp/back.tensors"
+head -c 1000 "$tmp/block.onnx" > "$tmp/cut.onnx"
+check import_truncated 1 "cut.onnx: not a valid ONNX model" -- "$lemma" import "$tmp/cut.onnx"
+check print_truncated 1 "cut.onnx" -- "$lemma" print "$tmp/cut.onnx"
+printf 'not a model at all' > "$tmp/junk.onnx"
+check stats_junk 1 "junk.onnx" -- "$lemma" stats "$tmp/junk.onnx"
+check import_missing 1 "nope.onnx" -- "$lemma" import "$tmp/nope.onnx"
+check bad_dim 1 "--dim expects" -- "$lemma" print "$tmp/block.onnx" --dim batch
 # generate: a small run, deterministic for any thread count; shards merge
 # into the single-process file; clear errors.
 gen=(--max-ops 2 --ops matmul,ewadd,scalar_mul,concat,split --inputs a1,b1,b2,s)
@@ -105,10 +181,102 @@ check generate_bad_op 1 "no generator op named 'conv3d'" -- "$lemma" generate --
 check generate_bad_max_ops 1 "max_ops must be 1 to 4" -- "$lemma" generate --max-ops 9 -o "$tmp/x.rules"
 check generate_bad_shard 1 "--shard expects i/n" -- "$lemma" generate --shard 2 -o "$tmp/x.rules"
 check generate_bad_time 1 "--time-limit expects seconds" -- "$lemma" generate --time-limit soon -o "$tmp/x.rules"
-check generate_budget 0 "stopped by the graph budget" -- "$lemma" generate "${gen[@]}" --max-graphs 5 --threads 1 -o "$tmp/b.rules"
+check generate_budget 0 "stopped by the budget" -- "$lemma" generate "${gen[@]}" --max-graphs 5 --threads 1 -o "$tmp/b.rules"
 "$lemma" generate "${gen[@]}" --threads 2 -o - 2>/dev/null > "$tmp/g3.rules"
 same generate_stdout "$tmp/g1.rules" "$tmp/g3.rules"
 check generate_unknown_word 2 "did you mean merge" -- "$lemma" generate marge -o "$tmp/x.rules"
+# optimize
+rules="$data/rules/data/handwritten.rules,$data/optimizer/data/extra.rules"
+check optimize_rules_missing 1 "cannot read the rules file $tmp/none.rules" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$tmp/none.rules"
+check optimize_bad_alpha 1 "alpha must be at least 1" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --alpha 0.5
+check optimize_bad_alpha_text 1 "--alpha expects a number" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --alpha x
+check optimize_proved_only 0 "0 of [0-9]+ rules usable \(proved\)" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules"
+check optimize 0 "cost after +[0-9.]+ ms" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --allow-tested -o "$tmp/opt.lemma"
+check optimize_output_runs 0 "y +f32\[1,256,56,56\]" -- "$lemma" run "$tmp/opt.lemma"
+check optimize_time 0 "optimized in [0-9.]+ s" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --allow-tested --budget 10
+check optimize_budget 0 "graphs explored.*stopped: budget" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --allow-tested --budget 0
+# A model with matches: NASRNN-like cells (x@W + h@U) written in the text format.
+cat > "$tmp/cell.lemma" <<'GRAPH'
+graph cell {
+  input x: f32[1,64]
+  weight h: f32[1,64]
+  weight w1: f32[64,64]
+  weight u1: f32[64,64]
+  weight w2: f32[64,64]
+  weight u2: f32[64,64]
+  a = matmul(x, w1)
+  b = matmul(h, u1)
+  c = matmul(x, w2)
+  d = matmul(h, u2)
+  s = ewadd(a, b)
+  t = ewadd(c, d)
+  r = ewmul(s, t)
+  output y = r
+}
+GRAPH
+"$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --explain -o "$tmp/cell.opt.lemma" \
+  > "$tmp/explain1" 2>/dev/null
+"$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --explain > "$tmp/explain2" 2>/dev/null
+same optimize_deterministic "$tmp/explain1" "$tmp/explain2"
+check optimize_explain 0 "^ +1\. rule [a-z_]+ at " -- cat "$tmp/explain1"
+check optimize_cheaper 0 "cost after .*\(1\.[0-9]*[1-9][0-9]*x\)" -- cat "$tmp/explain1"
+missing=0
+for id in $(sed -n 's/^ *[0-9]*\. rule \([A-Za-z0-9_.-]*\) at .*/\1/p' "$tmp/explain1"); do
+  grep -q "^rule $id {" "$data/rules/data/handwritten.rules" "$data/optimizer/data/extra.rules" || {
+    echo "FAIL optimize_explain_rules_exist: no rule $id"; missing=1; }
+done
+if [[ $missing -eq 0 ]] && grep -q " rule " "$tmp/explain1"; then
+  echo "ok   optimize_explain_rules_exist"; passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
+check optimize_cell_output_runs 0 "checksum" -- "$lemma" run "$tmp/cell.opt.lemma"
+"$lemma" run "$tmp/cell.lemma" --seed 3 > "$tmp/cell.run" 2>/dev/null
+"$lemma" run "$tmp/cell.opt.lemma" --seed 3 > "$tmp/cell.opt.run" 2>/dev/null
+# The same outputs up to rounding: compare the checksums to 4 significant digits.
+round() { sed -E 's/.*checksum sum ([-0-9.e+]+).*/\1/' "$1" | grep -v graph | xargs printf '%.4g\n'; }
+if [[ "$(round "$tmp/cell.run")" == "$(round "$tmp/cell.opt.run")" ]]; then
+  echo "ok   optimize_same_outputs"; passed=$((passed + 1))
+else
+  echo "FAIL optimize_same_outputs"; cat "$tmp/cell.run" "$tmp/cell.opt.run"; failed=$((failed + 1))
+fi
+check optimize_progress 0 " 1 explored .* best [0-9.]+ ms" -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --progress
+check optimize_graph_to_stdout 0 "^graph cell" -- \
+  bash -c "'$lemma' optimize '$tmp/cell.lemma' --rules '$rules' --allow-tested -o - 2>/dev/null"
+# verify: proves the hand-written rules, refutes the planted false ones, and
+# names the file, line and rule of a bad one.
+check verify_proves 0 "11 rules: 11 proved, 0 refuted" -- \
+  "$lemma" verify "$data/rules/data/handwritten.rules" -o "$tmp/proved.rules" --threads 2 --timeout-ms 5000
+check verify_output_status 0 'status proved "lemma-axioms-1-[0-9a-f]{8}"' -- cat "$tmp/proved.rules"
+check verify_output_uses 0 "uses \[.*split_concat_0" -- cat "$tmp/proved.rules"
+check verify_output_reparses 0 "11 rules: 11 proved" -- "$lemma" verify "$tmp/proved.rules" -o "$tmp/again.rules" --timeout-ms 5000 --threads 1
+same verify_deterministic "$tmp/proved.rules" "$tmp/again.rules"
+check verify_refutes 0 "rule matmul_commutes: refuted: at n=4: output y element" -- \
+  "$lemma" verify "$data/rules/data/false.rules" -o "$tmp/false.rules"
+check verify_refuted_note 0 'status refuted "at ' -- cat "$tmp/false.rules"
+check verify_stdout 0 "^rule ewadd_commutes \{" -- "$lemma" verify "$data/rules/data/handwritten.rules"
+check verify_no_progress_off_terminal 0 "^lemma verify: 3 rules" -- \
+  bash -c "'$lemma' verify '$data/rules/data/false.rules' 2>&1 >/dev/null | grep -v '^rule '"
+check verify_unknown_op 1 "unknown_op.rules:[0-9]+:[0-9]+: .*unknown op" -- \
+  "$lemma" verify "$data/rules/data/errors/unknown_op.rules"
+check verify_bad_shapes 1 "shapes_disagree.rules:[0-9]+:[0-9]+: rule [a-z0-9_]+: " -- \
+  "$lemma" verify "$data/rules/data/errors/shapes_disagree.rules"
+check verify_syntax 1 "missing_brace.rules:[0-9]+:[0-9]+: " -- \
+  "$lemma" verify "$data/rules/data/errors/missing_brace.rules"
+check verify_missing_file 1 "nope.rules" -- "$lemma" verify "$tmp/nope.rules"
+check verify_bad_timeout 1 "--timeout-ms expects an integer" -- \
+  "$lemma" verify "$data/rules/data/false.rules" --timeout-ms soon
+check verify_bad_threads 1 "--threads" -- "$lemma" verify "$data/rules/data/false.rules" --threads -3
+check verify_timeout_is_unknown 0 "rules: .* timed out" -- \
+  "$lemma" verify "$data/verifier/data/proved/grouped.rules" --timeout-ms 1 -o "$tmp/t.rules"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -1,0 +1,17 @@
+#ifndef LEMMA_TOOLS_COMMANDS_H_
+#define LEMMA_TOOLS_COMMANDS_H_
+
+// Subcommands that live in their own files: each gives its spec (usage,
+// options, help) and its entry point, and tools/lemma.cc lists them.
+
+#include "tools/args.h"
+
+namespace lemma::cli {
+
+/// `lemma rules list|show|stats`: browse a rule set (tools/rules_cmd.cc).
+const CommandSpec& RulesSpec();
+int RunRules(const Args& args);
+
+}  // namespace lemma::cli
+
+#endif  // LEMMA_TOOLS_COMMANDS_H_

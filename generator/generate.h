@@ -37,8 +37,6 @@
 
 namespace lemma {
 
-/// Why the enumeration ended.
-
 /// Where a run is, for a progress line.
 struct GenerateProgress {
   std::string_view stage;  // "enumerate", "candidates" (replay, prune) or "tests"

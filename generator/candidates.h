@@ -21,8 +21,10 @@
 // renaming of its inputs, and every implied candidate its two sides.
 //
 // The tests: more draws modulo p and in float64 at the enumeration's sizes,
-// and both again at sizes where every size variable changed, so that the
-// rule holds for its variables and not only for one set of numbers.
+// float64 draws with inputs of each sign (a max over a wide window of mixed
+// signs almost surely sees a positive value), and modulo p and float64 again
+// at sizes where every size variable changed, so that the rule holds for its
+// variables and not only for one set of numbers.
 
 #include <cstdint>
 #include <functional>

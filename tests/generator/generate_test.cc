@@ -95,6 +95,21 @@ INSTANTIATE_TEST_SUITE_P(
         IdentityCase{"transpose_matmul", 3, {"matmul", "transpose"}, {"a1", "b1"}}),
     [](const ::testing::TestParamInfo<IdentityCase>& info) { return info.param.rule; });
 
+// Rules true for uniform random inputs but false for inputs of one sign are
+// refuted, not emitted.
+TEST(Generate, SignPatternsRefuteWideMaxima) {
+  const GenerateResult r = MustGenerate(Small(3, {"relu", "maxpool2d"}, {"x1"}));
+  const std::string false_rule = RuleKey(*Identities().Find("false_double_maxpool_of_relu"));
+  for (const Rule& rule : r.rules.rules()) EXPECT_NE(RuleKey(rule), false_rule) << PrintRule(rule);
+  EXPECT_GT(r.summary.candidates.refuted, 0);
+  // The true ones stay: relu commutes with max pooling.
+  bool commutes = false;
+  for (const Rule& rule : r.rules.rules()) {
+    commutes = commutes || RuleKey(rule) == RuleKey(*Identities().Find("relu_maxpool"));
+  }
+  EXPECT_TRUE(commutes);
+}
+
 // ---------------------------------------------------------------- every rule
 
 // A mixed run: every emitted rule checks, round-trips through the text

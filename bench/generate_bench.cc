@@ -145,8 +145,9 @@ void ProjectDepth4(const Flags& f, const std::optional<GenerateSummary>& depth3)
               Thousands(static_cast<int64_t>(static_cast<double>(total.graphs) / busy)).c_str());
   std::printf("  enumeration                %12.0f core-s (%.1f h on one core)\n", core_s, core_s / 3600);
   std::printf("  fingerprint records        %12.2f GiB (16 bytes a graph)\n", bytes / (1 << 30));
-  std::printf("  per shard of %-3d           %12.0f core-s, shard file %.2f GiB, memory ~%.2f GiB\n",
-              f.shards, core_s / f.shards, bytes / f.shards / (1 << 30), 2.2 * bytes / f.shards / (1 << 30));
+  std::printf("  per shard of %-3d           %12.0f core-s, shard file %.2f GiB, records in memory %.2f GiB\n"
+              "                             (or at most --memory-limit, the rest in sorted spill files)\n",
+              f.shards, core_s / f.shards, bytes / f.shards / (1 << 30), bytes / f.shards / (1 << 30));
   std::printf("  merge                      streams the %d shard files (k-way merge, memory O(shards))\n",
               f.shards);
   if (depth3 && depth3->enumeration.graphs > 0 && depth3->candidates.candidates > 0) {

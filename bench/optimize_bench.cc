@@ -64,23 +64,6 @@ struct Report {
   char error[256] = {};
 };
 
-absl::StatusOr<RuleSet> LoadRules(const std::string& files) {
-  RuleSet merged;
-  size_t begin = 0;
-  while (begin <= files.size()) {
-    const size_t comma = std::min(files.find(',', begin), files.size());
-    const std::string path = files.substr(begin, comma - begin);
-    begin = comma + 1;
-    if (path.empty()) continue;
-    absl::StatusOr<RuleSet> rules = ReadRuleFile(path);
-    if (!rules.ok()) return rules.status();
-    for (const Rule& r : rules->rules()) {
-      if (absl::Status s = merged.Add(r); !s.ok()) return s;
-    }
-  }
-  return merged;
-}
-
 int CountOps(const Graph& g) {
   int ops = 0;
   for (const Node& n : g.nodes()) ops += GetOpInfo(n.op).Has(kTraitSource) ? 0 : 1;
@@ -153,7 +136,7 @@ int Main(int argc, char** argv) {
       config.allow_tested = true;
     }
   }
-  absl::StatusOr<RuleSet> rules = LoadRules(config.rules);
+  absl::StatusOr<RuleSet> rules = ReadRuleFiles(config.rules);
   if (!rules.ok()) {
     std::fprintf(stderr, "optimize_bench: %s\n", std::string(rules.status().message()).c_str());
     return 1;

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "absl/strings/str_split.h"
 #include "generator/parallel.h"
 #include "generator/shard_file.h"
 #include "generator/space.h"
@@ -482,34 +483,12 @@ absl::StatusOr<GenerateResult> MergeShards(const std::vector<std::string>& paths
   // The run's options, from the header.
   GenerateOptions options = merge_options;
   {
-    std::vector<std::string> f;
-    std::string cur;
-    for (char ch : first.options) {
-      if (ch == ' ') {
-        f.push_back(cur);
-        cur.clear();
-      } else {
-        cur += ch;
-      }
-    }
-    f.push_back(cur);
+    const std::vector<std::string> f = absl::StrSplit(first.options, ' ');
     if (f.size() != 4) return absl::InvalidArgumentError("bad options line in a shard file");
     options.max_ops = std::atoi(f[0].c_str());
     options.seed = std::strtoull(f[1].c_str(), nullptr, 10);
     auto split = [](const std::string& csv) {
-      std::vector<std::string> out;
-      if (csv == "-") return out;
-      std::string part;
-      for (char ch : csv) {
-        if (ch == ',') {
-          out.push_back(part);
-          part.clear();
-        } else {
-          part += ch;
-        }
-      }
-      out.push_back(part);
-      return out;
+      return csv == "-" ? std::vector<std::string>() : std::vector<std::string>(absl::StrSplit(csv, ','));
     };
     options.ops = split(f[2]);
     options.inputs = split(f[3]);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_split.h"
 #include "ir/file_io.h"
 #include "ir/lexer.h"
 #include "ir/strings.h"
@@ -486,6 +487,21 @@ absl::StatusOr<RuleSet> ReadRuleFile(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
   return ParseRules(*text, path);
+}
+
+absl::StatusOr<RuleSet> ReadRuleFiles(std::string_view paths) {
+  RuleSet merged;
+  for (absl::string_view part : absl::StrSplit(ToAbsl(paths), ',', absl::SkipEmpty())) {
+    const std::string path(part);
+    absl::StatusOr<RuleSet> rules = ReadRuleFile(path);
+    if (!rules.ok()) return rules.status();
+    for (const Rule& rule : rules->rules()) {
+      if (absl::Status s = merged.Add(rule); !s.ok()) {
+        return absl::InvalidArgumentError(StrCat(path, ": ", ToStd(s.message())));
+      }
+    }
+  }
+  return merged;
 }
 
 absl::Status WriteRuleFile(const std::string& path, const RuleSet& rules,

@@ -55,6 +55,9 @@ std::string PrintRules(const RuleSet& rules, std::string_view header = "");
 /// Parses a rule file; every rule is checked (CheckRule) and ids must be unique.
 absl::StatusOr<RuleSet> ParseRules(std::string_view text, std::string_view filename = "<text>");
 absl::StatusOr<RuleSet> ReadRuleFile(const std::string& path);
+/// The rules of several files, `paths` separated by commas, in order; ids
+/// must be unique across them (a clash names the file).
+absl::StatusOr<RuleSet> ReadRuleFiles(std::string_view paths);
 /// Writes PrintRules(rules, header) atomically.
 absl::Status WriteRuleFile(const std::string& path, const RuleSet& rules,
                            std::string_view header = "");

@@ -11,6 +11,7 @@
 
 #include <type_traits>
 
+#include "absl/strings/str_split.h"
 #include "bench/models.h"
 #include "ir/dot.h"
 #include "ir/file_io.h"
@@ -273,28 +274,19 @@ int RunStats(const Args& args) {
 
 // ---- optimize
 
-// The rules of one file, or of several separated by commas (ids unique across them).
+// The rules of one file, or of several separated by commas (ids unique across
+// them); a missing file gets its own message, the default set's a hint.
 absl::StatusOr<RuleSet> LoadRules(const std::string& files) {
-  RuleSet merged;
-  size_t begin = 0;
-  while (begin <= files.size()) {
-    const size_t comma = std::min(files.find(',', begin), files.size());
-    const std::string path = files.substr(begin, comma - begin);
-    begin = comma + 1;
-    if (path.empty()) continue;
+  for (absl::string_view part : absl::StrSplit(files, ',', absl::SkipEmpty())) {
+    const std::string path(part);
     if (access(path.c_str(), R_OK) != 0) {
       return absl::NotFoundError(
           path == cli::DefaultRulesPath()
               ? StrCat("the default rule set ", path, " does not exist (pass --rules FILE)")
               : StrCat("cannot read the rules file ", path));
     }
-    absl::StatusOr<RuleSet> rules = ReadRuleFile(path);
-    if (!rules.ok()) return rules.status();
-    for (const Rule& rule : rules->rules()) {
-      if (absl::Status s = merged.Add(rule); !s.ok()) return absl::InvalidArgumentError(StrCat(path, ": ", s.message()));
-    }
   }
-  return merged;
+  return ReadRuleFiles(files);
 }
 
 std::string Millis(double seconds) {

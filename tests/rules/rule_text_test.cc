@@ -135,6 +135,18 @@ TEST(RuleText, EveryErrorFileFailsWhereItSays) {
   }
 }
 
+TEST(RuleText, ReadRuleFilesMergesAndNamesTheFileOfAClash) {
+  const std::string hand = DataPath("rules/data/handwritten.rules");
+  const std::string wrong = DataPath("rules/data/false.rules");
+  absl::StatusOr<RuleSet> both = ReadRuleFiles(StrCat(hand, ",", wrong));
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->size(), 14);
+  EXPECT_EQ(both->rules()[11].id, "relu_distributes");
+  absl::StatusOr<RuleSet> twice = ReadRuleFiles(StrCat(hand, ",", hand));
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(Message(twice.status()), HasSubstr(StrCat(hand, ": rule matmul_distributes: duplicate id")));
+}
+
 TEST(RuleText, MissingFileIsNamed) {
   absl::StatusOr<RuleSet> rules = ReadRuleFile("/nonexistent/x.rules");
   ASSERT_FALSE(rules.ok());

@@ -92,6 +92,10 @@ struct TermNode {
   int output = 0;
   int num_outputs = 1;
   std::vector<int> attr_lengths = {};
+  /// kApply: the op's name with what distinguishes its signature and output
+  /// ("conv2d", "concat_3", "split_2_o1", "transpose_2"): the name of its Z3
+  /// function.
+  std::string signature = {};
   /// kApply: the flattened integer attributes, then the tensor arguments.
   /// Others: the operands, in order.
   std::vector<Term> children = {};

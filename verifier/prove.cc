@@ -6,8 +6,8 @@
 #include <cmath>
 #include <mutex>
 #include <set>
-#include <unordered_map>
 #include <thread>
+#include <unordered_map>
 
 #include "ir/strings.h"
 #include "kernels/compare.h"

@@ -2,10 +2,12 @@
 // rules were proved, refuted and left unknown, the share proved, and the
 // wall and CPU time. Not a test: numbers depend on the machine.
 //
-//   verify_bench [FILE...] [--timeout-ms T] [--threads N] [--no-cores]
+//   verify_bench [FILE...] [--timeout-ms T] [--threads N] [--no-cores] [--consistency]
 //
 // Without files: rules/default.rules when present, and the hand-written
-// synthetic sets under tests/verifier/data/.
+// synthetic sets under tests/verifier/data/. With --consistency, each rule's
+// hypotheses and terms are instead given to Z3 with the axioms and no claim:
+// a proof of false there would mean the axioms contradict each other.
 
 #include <chrono>
 #include <cstdio>
@@ -50,11 +52,14 @@ std::vector<std::string> DefaultFiles() {
 
 int main(int argc, char** argv) {
   verifier::VerifyOptions options{.timeout_ms = 10000, .threads = 2};
+  bool consistency = false;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--no-cores") {
       options.unsat_cores = false;
+    } else if (arg == "--consistency") {
+      consistency = true;
     } else if ((arg == "--timeout-ms" || arg == "--threads") && i + 1 < argc) {
       (arg == "--threads" ? options.threads : options.timeout_ms) = std::atoi(argv[++i]);
     } else {
@@ -66,6 +71,7 @@ int main(int argc, char** argv) {
       "lemma verify benchmark: axiom set %s (%zu axioms), %d threads, %d ms per rule%s\n\n",
       verifier::AxiomSetId().c_str(), verifier::Axioms().size(), options.threads,
       options.timeout_ms, options.unsat_cores ? "" : ", no unsat cores");
+  if (consistency) std::printf("consistency: 'proved' counts rules whose hypotheses prove false\n");
   std::printf("%-28s %6s %7s %7s %7s %7s %8s %8s %8s\n", "rule set", "rules", "proved",
               "refuted", "unknown", "timeout", "proved%", "wall s", "cpu s");
   std::vector<Row> rows;
@@ -78,8 +84,19 @@ int main(int argc, char** argv) {
     Row row{file.substr(file.rfind('/') + 1), rules->size()};
     const auto start = std::chrono::steady_clock::now();
     const std::clock_t cpu = std::clock();
-    for (const verifier::Verdict& v : verifier::VerifyRules(rules->rules(), options)) {
-      ++row.counts[v.index()];
+    if (consistency) {
+      verifier::Prover prover(options);
+      for (const Rule& rule : rules->rules()) {
+        const verifier::Verdict v = prover.ProveContradiction(rule);
+        ++row.counts[v.index()];
+        if (std::holds_alternative<verifier::Proved>(v)) {
+          std::printf("  false is provable with the hypotheses of rule %s\n", rule.id.c_str());
+        }
+      }
+    } else {
+      for (const verifier::Verdict& v : verifier::VerifyRules(rules->rules(), options)) {
+        ++row.counts[v.index()];
+      }
     }
     row.cpu_s = static_cast<double>(std::clock() - cpu) / CLOCKS_PER_SEC;
     row.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -993,7 +993,11 @@ std::vector<Axiom> BuildAxioms() {
   ConcatSplitLaws(a);
   TransposeLaws(a);
   ShapeLaws(a);
-  return a.Take();
+  std::vector<Axiom> axioms = a.Take();
+  for (Axiom& axiom : axioms) {
+    if (axiom.triggers.empty()) axiom.triggers = ChooseTriggers(axiom.formula);
+  }
+  return axioms;
 }
 
 }  // namespace
@@ -1024,9 +1028,12 @@ const std::string& AxiomSetId() {
   return *id;
 }
 
-std::vector<std::vector<Term>> TriggersOf(const Axiom& axiom) {
-  if (!axiom.triggers.empty()) return axiom.triggers;
-  return ChooseTriggers(axiom.formula);
+const std::vector<std::vector<Term>>& TriggersOf(const Axiom& axiom) {
+  if (axiom.triggers.empty()) {
+    static const std::vector<std::vector<Term>>* none = new std::vector<std::vector<Term>>();
+    return *none;
+  }
+  return axiom.triggers;
 }
 
 }  // namespace lemma::verifier

@@ -46,7 +46,8 @@ struct Axiom {
   BoolTerm formula;
   /// Where validation samples (one case is picked per sample).
   std::vector<ShapeCase> cases;
-  /// Z3 patterns; empty: ChooseTriggers(formula) (verifier/encode.h).
+  /// Z3 patterns; left empty when stated, Axioms() fills them in with
+  /// ChooseTriggers(formula) (verifier/encode.h).
   std::vector<std::vector<Term>> triggers = {};
 };
 
@@ -61,7 +62,7 @@ const Axiom* FindAxiom(std::string_view name);
 const std::string& AxiomSetId();
 
 /// The Z3 patterns of `axiom`: its own, or chosen from its formula.
-std::vector<std::vector<Term>> TriggersOf(const Axiom& axiom);
+const std::vector<std::vector<Term>>& TriggersOf(const Axiom& axiom);
 
 }  // namespace lemma::verifier
 

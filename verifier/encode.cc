@@ -53,25 +53,7 @@ bool Usable(const Term& side) {
 
 }  // namespace
 
-std::string OpFunctionName(const TermNode& node) {
-  std::string name(OpName(node.op));
-  const Attributes holder(node.op);
-  const std::span<const AttrSpec> schema = holder.schema();
-  // Only variable-length lists make signatures differ.
-  for (size_t i = 0; i < schema.size(); ++i) {
-    if (schema[i].kind == AttrKind::kInts && schema[i].length < 0) {
-      StrAppend(&name, "_", node.attr_lengths[i]);
-    }
-  }
-  const OpInfo& info = GetOpInfo(node.op);
-  if (info.max_inputs < 0) {
-    int nargs = static_cast<int>(node.children.size());
-    for (int len : node.attr_lengths) nargs -= len;
-    StrAppend(&name, "_", nargs);
-  }
-  if (node.num_outputs > 1) StrAppend(&name, "_o", node.output);
-  return name;
-}
+const std::string& OpFunctionName(const TermNode& node) { return node.signature; }
 
 Encoder::Encoder(smt::Context& ctx)
     : ctx_(ctx),
@@ -84,7 +66,7 @@ Encoder::Encoder(smt::Context& ctx)
 }
 
 smt::Function Encoder::OpFunction(const TermNode& node) {
-  const std::string name = OpFunctionName(node);
+  const std::string& name = OpFunctionName(node);
   auto it = ops_.find(name);
   if (it != ops_.end()) return it->second;
   std::vector<smt::Sort> domain;
@@ -99,9 +81,21 @@ smt::Function Encoder::OpFunction(const TermNode& node) {
 }
 
 smt::Expr Encoder::Encode(const Term& t, const SmtEnv& env) {
+  Memo memo;
+  return Encode(t, env, memo);
+}
+
+smt::Expr Encoder::Encode(const Term& t, const SmtEnv& env, Memo& memo) {
+  if (auto it = memo.find(t.id()); it != memo.end()) return it->second;
+  smt::Expr e = EncodeNode(t, env, memo);
+  memo.emplace(t.id(), e);
+  return e;
+}
+
+smt::Expr Encoder::EncodeNode(const Term& t, const SmtEnv& env, Memo& memo) {
   const TermNode& n = t.node();
   const std::vector<Term>& c = n.children;
-  auto sub = [&](size_t i) { return Encode(c[i], env); };
+  auto sub = [&](size_t i) { return Encode(c[i], env, memo); };
   switch (n.kind) {
     case TermKind::kTensorVar: {
       auto it = env.tensors.find(n.name);
@@ -179,13 +173,14 @@ smt::Expr Encoder::Close(const BoolTerm& formula, const std::vector<std::vector<
   std::vector<smt::Expr> bound;
   for (const TensorTerm& v : vars.tensors) bound.push_back(env.tensors.at(v.node().name));
   for (const IntTerm& v : vars.ints) bound.push_back(env.ints.at(v.node().name));
+  Memo memo;  // patterns share their terms with the formula
   std::vector<smt::Pattern> pats;
   for (const std::vector<Term>& p : patterns) {
     smt::Pattern pat;
-    for (const Term& t : p) pat.push_back(Encode(t, env));
+    for (const Term& t : p) pat.push_back(Encode(t, env, memo));
     pats.push_back(std::move(pat));
   }
-  return smt::ForAll(bound, Encode(formula, env), pats, name);
+  return smt::ForAll(bound, Encode(formula, env, memo), pats, name);
 }
 
 std::vector<std::vector<Term>> ChooseTriggers(const BoolTerm& formula) {

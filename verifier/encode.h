@@ -15,6 +15,7 @@
 
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "verifier/smt/smt.h"
@@ -54,6 +55,10 @@ class Encoder {
   smt::Function rank() const { return rank_; }
 
  private:
+  // Encoded terms by node identity, within one call (the terms outlive it).
+  using Memo = std::unordered_map<const void*, smt::Expr>;
+  smt::Expr Encode(const Term& t, const SmtEnv& env, Memo& memo);
+  smt::Expr EncodeNode(const Term& t, const SmtEnv& env, Memo& memo);
   smt::Function OpFunction(const TermNode& node);
 
   smt::Context& ctx_;
@@ -66,7 +71,7 @@ class Encoder {
 
 /// The name of the Z3 function for an application node ("conv2d",
 /// "concat_2", "split_2_o1", "transpose_2"): one per op, output and signature.
-std::string OpFunctionName(const TermNode& node);
+const std::string& OpFunctionName(const TermNode& node);
 
 /// Patterns for instantiating `formula` by E-matching, chosen as follows. For
 /// `L == R` or `G => L == R` (L, R applications), a side can be a pattern

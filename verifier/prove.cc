@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "ir/strings.h"
 #include "kernels/compare.h"
@@ -146,51 +147,80 @@ std::optional<std::string> FindCounterexample(const Rule& rule, const VerifyOpti
 
 namespace {
 
+// The op functions an axiom mentions, as bits: signature k is bit k of the
+// signatures any axiom mentions (a rule's other ops cannot trigger one).
+using OpBits = std::vector<uint64_t>;
+
+bool Includes(const OpBits& have, const OpBits& need) {
+  for (size_t i = 0; i < need.size(); ++i) {
+    if ((need[i] & ~have[i]) != 0) return false;
+  }
+  return true;
+}
+
 // What relevance needs of an axiom: the op functions each of its patterns
 // needs present, and those its formula brings.
 struct AxiomOps {
   const Axiom* axiom;
-  std::vector<std::set<std::string>> trigger_ops;
-  std::set<std::string> formula_ops;
+  std::vector<OpBits> trigger_ops;
+  OpBits formula_ops;
 };
 
-std::set<std::string> OpsOf(const Term& t) {
-  std::set<std::string> out;
-  for (const TensorTerm& a : CollectApplications(t)) out.insert(OpFunctionName(a.node()));
-  return out;
-}
+struct RelevanceIndex {
+  std::unordered_map<std::string, int> bit_of;
+  size_t words = 0;
+  std::vector<AxiomOps> axioms;
 
-const std::vector<AxiomOps>& AllAxiomOps() {
-  static const std::vector<AxiomOps>* all = [] {
-    auto* out = new std::vector<AxiomOps>();
+  OpBits Bits(const Term& t) const {
+    OpBits out(words, 0);
+    for (const TensorTerm& a : CollectApplications(t)) {
+      auto it = bit_of.find(OpFunctionName(a.node()));
+      if (it != bit_of.end()) out[static_cast<size_t>(it->second) / 64] |= 1ull << (it->second % 64);
+    }
+    return out;
+  }
+};
+
+const RelevanceIndex& Index() {
+  static const RelevanceIndex* index = [] {
+    auto* out = new RelevanceIndex();
     for (const Axiom& a : Axioms()) {
-      AxiomOps e{&a, {}, OpsOf(a.formula)};
-      for (const std::vector<Term>& pattern : TriggersOf(a)) {
-        std::set<std::string> ops;
-        for (const Term& t : pattern) ops.merge(OpsOf(t));
-        e.trigger_ops.push_back(std::move(ops));
+      for (const TensorTerm& app : CollectApplications(a.formula)) {
+        out->bit_of.emplace(OpFunctionName(app.node()), static_cast<int>(out->bit_of.size()));
       }
-      out->push_back(std::move(e));
+    }
+    out->words = (out->bit_of.size() + 63) / 64;
+    for (const Axiom& a : Axioms()) {
+      AxiomOps e{&a, {}, out->Bits(a.formula)};
+      for (const std::vector<Term>& pattern : TriggersOf(a)) {
+        OpBits need(out->words, 0);
+        for (const Term& t : pattern) {
+          const OpBits b = out->Bits(t);
+          for (size_t i = 0; i < need.size(); ++i) need[i] |= b[i];
+        }
+        e.trigger_ops.push_back(std::move(need));
+      }
+      out->axioms.push_back(std::move(e));
     }
     return out;
   }();
-  return *all;
+  return *index;
 }
 
-// The axioms that can fire on terms of `ops`, and on the terms they bring,
-// to a fixpoint. The others can never be instantiated, so leaving them out
-// changes nothing but speed.
-std::vector<const Axiom*> RelevantAxioms(std::set<std::string> ops) {
-  const std::vector<AxiomOps>& all = AllAxiomOps();
+// The axioms that can fire on terms of the ops in `ops`, and on the terms
+// they bring, to a fixpoint. The others can never be instantiated, so leaving
+// them out changes nothing but speed.
+std::vector<const Axiom*> RelevantAxioms(OpBits ops) {
+  const std::vector<AxiomOps>& all = Index().axioms;
   std::vector<bool> in(all.size(), false);
   for (bool changed = true; changed;) {
     changed = false;
     for (size_t i = 0; i < all.size(); ++i) {
       if (in[i]) continue;
-      for (const std::set<std::string>& need : all[i].trigger_ops) {
-        if (std::includes(ops.begin(), ops.end(), need.begin(), need.end())) {
+      for (const OpBits& need : all[i].trigger_ops) {
+        if (Includes(ops, need)) {
           in[i] = changed = true;
-          ops.insert(all[i].formula_ops.begin(), all[i].formula_ops.end());
+          for (size_t w = 0; w < ops.size(); ++w) ops[w] |= all[i].formula_ops[w];
           break;
         }
       }
@@ -216,7 +246,7 @@ struct Prover::Impl {
     absl::StatusOr<RuleTerms> terms = RuleToTerms(rule);
     if (!terms.ok()) return Unknown{std::string(ToStd(terms.status().message()))};
     FreeVars vars;
-    std::set<std::string> ops;
+    OpBits ops(Index().words, 0);
     std::vector<Term> all(terms->hypotheses.begin(), terms->hypotheses.end());
     for (const auto& [s, t] : terms->outputs) {
       all.push_back(s);
@@ -226,7 +256,8 @@ struct Prover::Impl {
       const FreeVars v = CollectFreeVars(t);
       vars.tensors.insert(vars.tensors.end(), v.tensors.begin(), v.tensors.end());
       vars.ints.insert(vars.ints.end(), v.ints.begin(), v.ints.end());
-      ops.merge(OpsOf(t));
+      const OpBits bits = Index().Bits(t);
+      for (size_t w = 0; w < ops.size(); ++w) ops[w] |= bits[w];
     }
     smt::Context ctx;
     Encoder encoder(ctx);

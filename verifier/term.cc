@@ -171,7 +171,7 @@ bool SameTerm(const Term& a, const Term& b) {
   const TermNode& x = a.node();
   const TermNode& y = b.node();
   if (x.kind != y.kind || x.name != y.name || x.value != y.value || x.op != y.op ||
-      x.output != y.output || x.num_outputs != y.num_outputs ||
+      x.output != y.output || x.num_outputs != y.num_outputs || x.signature != y.signature ||
       x.attr_lengths != y.attr_lengths || x.children.size() != y.children.size()) {
     return false;
   }
@@ -268,6 +268,17 @@ BoolTerm AllOf(std::vector<BoolTerm> parts) {
 TensorTerm ApplyFlat(OpKind op, std::vector<int> attr_lengths, std::vector<IntTerm> attrs,
                      std::vector<TensorTerm> args, int output, int num_outputs) {
   TermNode n{.kind = TermKind::kApply, .op = op, .output = output, .num_outputs = num_outputs};
+  // Only variable-length lists and a variable number of inputs make
+  // signatures differ.
+  const OpInfo& info = GetOpInfo(op);
+  n.signature = std::string(info.name);
+  for (size_t i = 0; i < info.attrs.size() && i < attr_lengths.size(); ++i) {
+    if (info.attrs[i].kind == AttrKind::kInts && info.attrs[i].length < 0) {
+      StrAppend(&n.signature, "_", attr_lengths[i]);
+    }
+  }
+  if (info.max_inputs < 0) StrAppend(&n.signature, "_", args.size());
+  if (num_outputs > 1) StrAppend(&n.signature, "_o", output);
   n.attr_lengths = std::move(attr_lengths);
   for (IntTerm& a : attrs) n.children.push_back(std::move(a));
   for (TensorTerm& a : args) n.children.push_back(std::move(a));

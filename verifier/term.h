@@ -75,7 +75,35 @@ enum class TermSort : uint8_t { kTensor, kInt, kBool };
 /// The sort of every term of `kind`.
 TermSort SortOf(TermKind kind);
 
-class Term;
+struct TermNode;
+
+/// A term of any sort. Cheap to copy (shared). Compare structure with
+/// SameTerm; the operators of the typed subclasses build formulas.
+class Term {
+ public:
+  Term() = default;
+  explicit Term(std::shared_ptr<const TermNode> node) : node_(std::move(node)) {}
+
+  bool IsNull() const { return node_ == nullptr; }
+  TermKind kind() const;
+  TermSort sort() const;
+  const TermNode& node() const { return *node_; }
+  const std::vector<Term>& children() const;
+  /// Identity of the shared node (equal for copies of one term).
+  const void* id() const { return node_.get(); }
+
+  /// kApply: the integer attributes and the tensor arguments.
+  std::vector<Term> ApplyAttrs() const;
+  std::vector<Term> ApplyArgs() const;
+
+  /// A readable, complete and deterministic text:
+  /// "conv2d{stride=[1,1],...,activation=0}(x, w)", "(a + dim(x, 1))",
+  /// "(ok(t) => (l == r))".
+  std::string ToString() const;
+
+ private:
+  std::shared_ptr<const TermNode> node_;
+};
 
 /// One node of a term; shared and immutable.
 struct TermNode {
@@ -92,38 +120,18 @@ struct TermNode {
   int output = 0;
   int num_outputs = 1;
   std::vector<int> attr_lengths = {};
+  /// kApply: the op's name with what distinguishes its signature and output
+  /// ("conv2d", "concat_3", "split_2_o1", "transpose_2"): the name of its Z3
+  /// function.
+  std::string signature = {};
   /// kApply: the flattened integer attributes, then the tensor arguments.
   /// Others: the operands, in order.
   std::vector<Term> children = {};
 };
 
-/// A term of any sort. Cheap to copy (shared). Compare structure with
-/// SameTerm; the operators of the typed subclasses build formulas.
-class Term {
- public:
-  Term() = default;
-  explicit Term(std::shared_ptr<const TermNode> node) : node_(std::move(node)) {}
-
-  bool IsNull() const { return node_ == nullptr; }
-  TermKind kind() const { return node_->kind; }
-  TermSort sort() const { return SortOf(node_->kind); }
-  const TermNode& node() const { return *node_; }
-  const std::vector<Term>& children() const { return node_->children; }
-  /// Identity of the shared node (equal for copies of one term).
-  const void* id() const { return node_.get(); }
-
-  /// kApply: the integer attributes and the tensor arguments.
-  std::vector<Term> ApplyAttrs() const;
-  std::vector<Term> ApplyArgs() const;
-
-  /// A readable, complete and deterministic text:
-  /// "conv2d{stride=[1,1],...,activation=0}(x, w)", "(a + dim(x, 1))",
-  /// "(ok(t) => (l == r))".
-  std::string ToString() const;
-
- private:
-  std::shared_ptr<const TermNode> node_;
-};
+inline TermKind Term::kind() const { return node_->kind; }
+inline TermSort Term::sort() const { return SortOf(node_->kind); }
+inline const std::vector<Term>& Term::children() const { return node_->children; }
 
 /// Structural equality of two terms.
 bool SameTerm(const Term& a, const Term& b);

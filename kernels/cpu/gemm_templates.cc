@@ -395,11 +395,14 @@ class ConvTemplate : public Template {
     // A 1x1 conv walks height x width as one axis when everything it reads
     // and writes at the output point allows it.
     flatten_ = pointwise_ && Flattenable(x_) && Flattenable(out_);
+    std::vector<NodeId> inside = {group_.root};
     for (NodeId id : group_.chain) {
       for (ValueId in : g.node(id).inputs) {
+        if (std::find(inside.begin(), inside.end(), in.node) != inside.end()) continue;
         const ValueAccess a = context_.Access(in);
         if (a.dims.size() == 4 && !Flattenable(a)) flatten_ = false;
       }
+      inside.push_back(id);
     }
   }
 

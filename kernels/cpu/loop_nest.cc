@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 
 #include "ir/strings.h"
@@ -484,9 +485,20 @@ absl::Status Schedule::Validate(const LoopNest& nest) const {
     if (vector_axis >= 0 && l == vector_loop) n = (n + vector_width - 1) / vector_width;
     return n;
   };
+  // Copies of the loop body in the generated code: unrolled loops, times the
+  // specialised copies for partial tiles (one per path of tile sizes).
   int64_t body = 1;
   for (LoopRef l : unrolled) body = std::min(body * trips(l), kMaxUnrolledBody + 1);
-  if (body > kMaxUnrolledBody) return fail("unrolls ", body, "+ copies of the body");
+  for (int a = 0; a < nest.num_axes(); ++a) {
+    std::function<int64_t(int64_t, int)> paths = [&](int64_t tile, int level) -> int64_t {
+      if (level == Levels(a) - 1) return 1;
+      const int64_t step = Step(a, level);
+      return (tile >= step ? paths(step, level + 1) : 0) +
+             (tile % step != 0 ? paths(tile % step, level + 1) : 0);
+    };
+    body = std::min(body * paths(nest.axis(a).extent, 0), kMaxUnrolledBody + 1);
+  }
+  if (body > kMaxUnrolledBody) return fail("generates ", body, "+ copies of the body");
   if (nest.combiner() != Combiner::kNone) {
     // Accumulators: the register loops after the last other spatial loop.
     int last_memory = -1;

@@ -126,9 +126,15 @@ struct Executable::Impl : public LoweringContext {
   const Graph& graph() const override { return g; }
   ValueAccess Access(ValueId v) const override {
     const Storage& s = storage[U(v.node)][U(v.index)];
-    const Buffer& b = buffers[U(s.buffer)];
     ValueAccess a;
     a.dims = g.type(v).dims;
+    if (s.buffer < 0) {
+      // Not stored (yet): a value inside a fused group, or one being planned.
+      a.strides = PhysicalStrides(g.type(v));
+      a.elements = g.type(v).num_elements();
+      return a;
+    }
+    const Buffer& b = buffers[U(s.buffer)];
     a.strides = s.strides;
     a.elements = b.elements - s.offset;
     if (b.kind == BufferKind::kConstant) a.constant = constants[U(b.constant)].data.data() + s.offset;

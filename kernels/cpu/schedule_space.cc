@@ -64,7 +64,9 @@ std::vector<int64_t> RequiredBlocks(const LoopNest& nest, int axis) {
   return blocks;
 }
 
-Schedule RandomSchedule(const LoopNest& nest, int vector_width, SplitMix64& rng) {
+namespace {
+
+Schedule Draw(const LoopNest& nest, int vector_width, SplitMix64& rng) {
   Schedule s;
   const int axes = nest.num_axes();
   for (int a = 0; a < axes; ++a) s.tiles.push_back(RandomTiles(nest, a, rng));
@@ -111,6 +113,23 @@ Schedule RandomSchedule(const LoopNest& nest, int vector_width, SplitMix64& rng)
   }
   s.parallel = static_cast<int>(Below(rng, leading + 1));
   if (!s.Validate(nest).ok()) s.unrolled.clear();
+  return s;
+}
+
+}  // namespace
+
+Schedule RandomSchedule(const LoopNest& nest, int vector_width, SplitMix64& rng) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    Schedule s = Draw(nest, vector_width, rng);
+    if (s.Validate(nest).ok()) return s;
+  }
+  // The untiled schedule, with the tiles that blocks require.
+  Schedule s = Schedule::Default(nest);
+  s.order.clear();
+  for (int a = 0; a < nest.num_axes(); ++a) {
+    s.tiles[U(a)] = RequiredBlocks(nest, a);
+    for (int l = 0; l < s.Levels(a); ++l) s.order.push_back({a, l});
+  }
   return s;
 }
 

@@ -1,5 +1,6 @@
 #include "kernels/cpu/thread_pool.h"
 
+#include <algorithm>
 #include <memory>
 
 namespace lemma::cpu {
@@ -17,45 +18,47 @@ inline void CpuRelax() {
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { Worker(i); });
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { Worker(); });
 }
 
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    generation_.fetch_add(1, std::memory_order_release);
+    stop_.store(true, std::memory_order_release);
   }
   wake_.notify_all();
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::RunShare(int index) {
-  const int64_t begin = job_n_ * index / threads_;
-  const int64_t end = job_n_ * (index + 1) / threads_;
-  if (begin < end) (*job_)(begin, end);
+void ThreadPool::RunChunks() {
+  for (;;) {
+    const int64_t c = next_.fetch_add(1, std::memory_order_acq_rel);
+    if (c >= chunks_) return;
+    const int64_t begin = job_n_ * c / chunks_, end = job_n_ * (c + 1) / chunks_;
+    if (begin < end) (*job_)(begin, end);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+  }
 }
 
-void ThreadPool::Worker(int index) {
+void ThreadPool::Worker() {
   uint64_t seen = 0;
+  auto ready = [&] {
+    const uint64_t g = generation_.load(std::memory_order_acquire);
+    return (g % 2 == 0 && g != seen) || stop_.load(std::memory_order_acquire);
+  };
   for (;;) {
-    uint64_t now = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; now == seen && spin < kSpinIterations; ++spin) {
-      CpuRelax();
-      now = generation_.load(std::memory_order_acquire);
-    }
-    if (now == seen) {
+    for (int spin = 0; !ready() && spin < kSpinIterations; ++spin) CpuRelax();
+    if (!ready()) {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-      now = generation_.load(std::memory_order_acquire);
+      wake_.wait(lock, ready);
     }
-    seen = now;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return;
-    }
-    RunShare(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (stop_.load(std::memory_order_acquire)) return;
+    const uint64_t g = generation_.load(std::memory_order_acquire);
+    busy_.fetch_add(1, std::memory_order_acq_rel);
+    // The job may have been finished and replaced meanwhile; then skip it.
+    if (generation_.load(std::memory_order_acquire) == g && g % 2 == 0) RunChunks();
+    busy_.fetch_sub(1, std::memory_order_acq_rel);
+    seen = g;
   }
 }
 
@@ -65,16 +68,20 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
     fn(0, n);
     return;
   }
+  generation_.fetch_add(1, std::memory_order_acq_rel);  // odd: rewriting
+  while (busy_.load(std::memory_order_acquire) != 0) CpuRelax();
+  job_ = &fn;
+  job_n_ = n;
+  chunks_ = std::min<int64_t>(n, 4 * threads_);
+  next_.store(0, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    job_n_ = n;
-    pending_.store(threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_acq_rel);  // even: published
   }
   wake_.notify_all();
-  RunShare(0);
-  while (pending_.load(std::memory_order_acquire) != 0) CpuRelax();
+  RunChunks();
+  while (done_.load(std::memory_order_acquire) < chunks_) CpuRelax();
 }
 
 ThreadPool& SharedPool(int threads) {

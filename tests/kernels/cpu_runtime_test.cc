@@ -310,7 +310,16 @@ class ZooTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(ZooTest, SmallModelMatchesReference) {
   absl::StatusOr<Graph> g = models::BuildModel(GetParam(), {.scale = models::ModelScale::kSmall});
   ASSERT_TRUE(g.ok()) << g.status();
-  ExpectMatchesReference(*g, {.threads = 2, .providers = ProviderChoice::kMeasure}, 1e-3);
+  ExpectMatchesReference(*g, {.threads = 2, .providers = ProviderChoice::kGenerated}, 1e-3);
+}
+
+// With providers chosen by measurement (oneDNN where it is faster).
+TEST(ZooTest, MeasuredProvidersMatchReference) {
+  for (const char* name : {"resnext_block", "squeezenet", "nasrnn"}) {
+    absl::StatusOr<Graph> g = models::BuildModel(name, {.scale = models::ModelScale::kSmall});
+    ASSERT_TRUE(g.ok()) << g.status();
+    ExpectMatchesReference(*g, {.threads = 2, .providers = ProviderChoice::kMeasure}, 1e-3);
+  }
 }
 
 std::vector<std::string> ModelNames() {

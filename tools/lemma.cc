@@ -204,6 +204,8 @@ const std::vector<Command>& Commands() {
         {}, 1, 1},
        RunStats},
       {cli::RulesSpec(), cli::RunRules},
+      {cli::TuneSpec(), cli::RunTuneCommand},
+      {cli::BenchSpec(), cli::RunBenchCommand},
   };
   return commands;
 }
@@ -221,9 +223,7 @@ void PrintUsage(std::FILE* out) {
                "  generate   enumerate operator graphs and find candidate substitutions\n"
                "  verify     prove substitutions with Z3 from validated operator axioms\n"
                "  optimize   rewrite a model with proved rules under a cost model\n"
-               "  explore    browse rules, where they match, and the optimizer's choices\n"
-               "  tune       tune kernel schedules for a model on this machine\n"
-               "  bench      measure a model's latency on tuned kernels\n");
+               "  explore    browse rules, where they match, and the optimizer's choices\n");
 }
 
 }  // namespace

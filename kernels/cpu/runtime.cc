@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <optional>
@@ -444,7 +445,15 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     return absl::OkStatus();
   }
   std::shared_ptr<OneDnnKernel> v = *std::move(vendor);
-  auto ms = [](double s) { return StrCat(s * 1e3, " ms"); };
+  auto ms = [](double s) {
+    char buf[32];
+    if (s < 1e-3) {
+      std::snprintf(buf, sizeof buf, "%.1f us", s * 1e6);
+    } else {
+      std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
+    }
+    return std::string(buf);
+  };
   std::string why = "oneDNN requested";
   if (options.providers == ProviderChoice::kMeasure) {
     const double ours = TimeGroup(*generated, *this, pool);
@@ -598,8 +607,9 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
     }
     steps.push_back(std::move(step));
   }
-  for (Step& step : steps) {
-    if (absl::Status s = LowerStep(step); !s.ok()) return s;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (absl::Status s = LowerStep(steps[i]); !s.ok()) return s;
+    if (options.on_step) options.on_step(static_cast<int>(i), static_cast<int>(steps.size()), steps[i].info);
   }
   for (const GraphOutput& o : g.outputs()) {
     if (!Has(o.value)) return absl::InternalError(StrCat("output ", o.name, " has no storage"));

@@ -25,6 +25,7 @@
 // Run is not reentrant: one Run of an Executable at a time.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,16 @@ enum class Provider : uint8_t {
 };
 std::string_view ProviderName(Provider provider);
 
+/// One step of a plan, for printing and profiles.
+struct StepInfo {
+  std::string label;     // "conv2d+relu (conv3)"
+  Provider provider = Provider::kBuiltin;
+  std::string why;       // why this provider and schedule
+  std::string schedule;  // the template and its config, or the oneDNN primitive
+  double flops = 0;      // conv and matmul FLOPs
+  double seconds = 0;    // time of the last profiled run
+};
+
 /// How the runtime picks among providers.
 enum class ProviderChoice : uint8_t {
   kMeasure,    // time each candidate, keep the faster
@@ -67,6 +78,9 @@ struct RuntimeOptions {
   ProviderChoice providers = ProviderChoice::kMeasure;
   /// Fuse chains of elementwise consumers into their producer.
   bool fuse = true;
+  /// Called after each step is lowered (step index, number of steps, the
+  /// step): progress for long compiles with tuning.
+  std::function<void(int, int, const StepInfo&)> on_step = nullptr;
 };
 
 /// How much memory a plan holds.
@@ -75,16 +89,6 @@ struct MemoryStats {
   int64_t naive_bytes = 0;     // what one buffer per value and scratch would take
   int64_t constant_bytes = 0;  // folded constants and prepared weights
   int buffers = 0;             // buffers placed in the arena
-};
-
-/// One step of a plan, for printing and profiles.
-struct StepInfo {
-  std::string label;     // "conv2d+relu (conv3)"
-  Provider provider = Provider::kBuiltin;
-  std::string why;       // why this provider and schedule
-  std::string schedule;  // the template and its config, or the oneDNN primitive
-  double flops = 0;      // conv and matmul FLOPs
-  double seconds = 0;    // time of the last profiled run
 };
 
 class Executable {

@@ -76,7 +76,7 @@ struct TuneOptions {
   /// The best candidates that evolution mutates and crosses.
   int population = 6;
   /// Called after each measurement (for progress output).
-  std::function<void(const Config&, double seconds, bool best)> on_measure;
+  std::function<void(const Config&, double seconds, bool best)> on_measure = nullptr;
 };
 
 struct TuneResult {

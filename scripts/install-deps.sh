@@ -8,6 +8,8 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev   # libFuzzer for the parser fuzz target
   graphviz                      # lemma dot pictures rendered to SVG
+  llvm-14-dev                   # the CPU code generator (LEMMA_LLVM)
+  libdnnl-dev                   # oneDNN, the CPU vendor provider (LEMMA_ONEDNN)
 )
 
 missing=()

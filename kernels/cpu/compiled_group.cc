@@ -111,10 +111,11 @@ double TimeFastest(const std::function<void()>& fn, int min_runs, double min_sec
   return best;
 }
 
-double TimeGroup(const CompiledGroup& group, const LoweringContext& context, ThreadPool& pool) {
+double TimeGroup(const CompiledGroup& group, const LoweringContext& context, ThreadPool& pool,
+                 double min_seconds) {
   ScratchBuffers scratch(group.lowered(), context);
   auto resolve = [&](const ArgBinding& arg) { return scratch.Resolve(arg); };
-  return TimeFastest([&] { group.Run(resolve, pool); });
+  return TimeFastest([&] { group.Run(resolve, pool); }, 3, min_seconds, 1000);
 }
 
 }  // namespace lemma::cpu

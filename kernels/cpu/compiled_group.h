@@ -74,8 +74,10 @@ class ScratchBuffers {
 double TimeFastest(const std::function<void()>& fn, int min_runs = 3, double min_seconds = 0.02,
                    int max_runs = 200);
 
-/// Times a compiled group on scratch buffers.
-double TimeGroup(const CompiledGroup& group, const LoweringContext& context, ThreadPool& pool);
+/// Times a compiled group on scratch buffers (TimeFastest, calling it for at
+/// least `min_seconds`).
+double TimeGroup(const CompiledGroup& group, const LoweringContext& context, ThreadPool& pool,
+                 double min_seconds = 0.02);
 
 }  // namespace lemma::cpu
 

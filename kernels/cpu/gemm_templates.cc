@@ -36,9 +36,9 @@ int64_t Get(const Config& config, const std::string& name, int64_t fallback) {
 int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 int64_t CeilDiv(int64_t x, int64_t m) { return (x + m - 1) / m; }
 
-// Accumulator vectors a register tile may use (of 32 vector registers; the
-// rest hold B's vectors and A's broadcast).
-constexpr int64_t kMaxTileVectors = 28;
+// Accumulator vectors a register tile may use: the registers but those that
+// hold B's vectors and A's broadcast.
+int64_t MaxTileVectors(int registers) { return registers - 4; }
 
 // The axes of a GEMM-form nest.
 struct GemmAxes {
@@ -67,13 +67,14 @@ struct GemmProblem {
   Activation activation = Activation::kNone;
 };
 
-absl::StatusOr<GemmTiles> ResolveTiles(const Config& config, const GemmProblem& p, int v) {
+absl::StatusOr<GemmTiles> ResolveTiles(const Config& config, const GemmProblem& p, int v,
+                                       int registers) {
   GemmTiles t;
   t.mr = std::min(Get(config, "mr", 8), p.m);
   t.nr = std::min(Get(config, "nr", 3) * v, RoundUp(p.n, v));
-  if (t.mr * CeilDiv(t.nr, v) > kMaxTileVectors) {
+  if (t.mr * CeilDiv(t.nr, v) > MaxTileVectors(registers)) {
     return absl::InvalidArgumentError(
-        StrCat("a ", t.mr, "x", t.nr, " register tile needs more than ", kMaxTileVectors,
+        StrCat("a ", t.mr, "x", t.nr, " register tile needs more than ", MaxTileVectors(registers),
                " vector registers"));
   }
   t.mc = t.mr * Get(config, "mc", 12);
@@ -125,7 +126,7 @@ Roles CutAxis(int64_t extent, int64_t outer, int64_t reg, std::vector<int64_t>& 
 absl::Status LowerGemm(LaunchBuilder& b, const Group& group, const GemmProblem& p,
                        const Config& config, ValueId out) {
   const int v = b.vector_width();
-  absl::StatusOr<GemmTiles> tiles = ResolveTiles(config, p, v);
+  absl::StatusOr<GemmTiles> tiles = ResolveTiles(config, p, v, b.context().vector_registers());
   if (!tiles.ok()) return tiles.status();
   const GemmTiles& t = *tiles;
   LoopNest& nest = b.nest();
@@ -221,9 +222,10 @@ std::vector<Knob> GemmKnobs() {
           {"order", {0, 1, 2, 3}},           {"par", {1, 2, 3}}};
 }
 
-Config GemmDefault(int64_t m, int64_t n, int v) {
-  const int64_t chunks = std::min<int64_t>(3, CeilDiv(n, v));
-  const int64_t mr = std::min<int64_t>(std::min<int64_t>(8, m), kMaxTileVectors / chunks);
+Config GemmDefault(int64_t m, int64_t n, int v, int registers) {
+  const int64_t chunks = std::min<int64_t>(registers >= 32 ? 3 : 2, CeilDiv(n, v));
+  const int64_t mr =
+      std::min<int64_t>(std::min<int64_t>(registers >= 32 ? 8 : 6, m), MaxTileVectors(registers) / chunks);
   return {{"mr", mr}, {"nr", chunks}, {"mc", 12}, {"nc", 8}, {"kc", 256},
           {"ku", 4},  {"order", 2},   {"par", 2}};
 }
@@ -283,7 +285,7 @@ class MatMulTemplate : public Template {
     return knobs;
   }
   Config DefaultConfig() const override {
-    Config c = GemmDefault(m_, n_, context_.vector_width());
+    Config c = GemmDefault(m_, n_, context_.vector_width(), context_.vector_registers());
     if (b_.constant != nullptr) c["pack"] = 1;
     return c;
   }
@@ -420,7 +422,8 @@ class ConvTemplate : public Template {
     const int v = context_.vector_width();
     const int64_t oh = win_.ok() ? win_->out[0] : 1, ow = win_.ok() ? win_->out[1] : 1;
     const int64_t spatial = flatten_ ? oh * ow : ow;
-    Config c = nhwc_ ? GemmDefault(spatial, og_, v) : GemmDefault(og_, spatial, v);
+    const int regs = context_.vector_registers();
+    Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs) : GemmDefault(og_, spatial, v, regs);
     c["unroll_window"] = 1;
     if (!nhwc_ && !pointwise_) {
       c["algo"] = (w_.constant != nullptr && win_.ok() && (win_->stride[1] > 1 || ow < v)) ? 1 : 0;

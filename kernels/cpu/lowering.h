@@ -44,6 +44,8 @@ class LoweringContext {
   virtual ValueAccess Access(ValueId value) const = 0;
   /// Floats per vector of the target.
   virtual int vector_width() const = 0;
+  /// Vector registers of the target: 32 with AVX-512, 16 with AVX2 and SSE.
+  virtual int vector_registers() const { return vector_width() >= 16 ? 32 : 16; }
 };
 
 /// An op and the elementwise consumers fused into it: chain[0] consumes the

@@ -237,7 +237,7 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group& grou
   return absl::UnimplementedError(StrCat("oneDNN provides no ", OpName(op)));
 }
 
-double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context) {
+double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds) {
   std::vector<std::pair<ValueId, AlignedBuffer>> buffers;
   std::vector<std::pair<ValueId, const float*>> constants;
   for (ValueId v : kernel.Values()) {
@@ -257,7 +257,7 @@ double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context) {
     }
     return nullptr;
   };
-  return TimeFastest([&] { kernel.Run(resolve); });
+  return TimeFastest([&] { kernel.Run(resolve); }, 3, min_seconds, 1000);
 }
 
 #else  // !LEMMA_HAS_ONEDNN
@@ -269,7 +269,7 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group&,
   return absl::UnimplementedError("lemma was built without oneDNN (LEMMA_ONEDNN=OFF)");
 }
 
-double TimeOneDnn(OneDnnKernel&, const LoweringContext&) { return 0; }
+double TimeOneDnn(OneDnnKernel&, const LoweringContext&, double) { return 0; }
 
 #endif  // LEMMA_HAS_ONEDNN
 

@@ -42,8 +42,9 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group& grou
                                                                const LoweringContext& context,
                                                                int threads);
 
-/// Times `kernel` on scratch buffers (the fastest of several runs, seconds).
-double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context);
+/// Times `kernel` on scratch buffers (the fastest of the runs made in at
+/// least `min_seconds`, in seconds).
+double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds = 0.02);
 
 }  // namespace lemma::cpu
 

@@ -315,7 +315,7 @@ TEST_P(ZooTest, SmallModelMatchesReference) {
 
 // With providers chosen by measurement (oneDNN where it is faster).
 TEST(ZooTest, MeasuredProvidersMatchReference) {
-  for (const char* name : {"resnext_block", "squeezenet", "nasrnn"}) {
+  for (const char* name : {"resnext_block", "nasrnn"}) {
     absl::StatusOr<Graph> g = models::BuildModel(name, {.scale = models::ModelScale::kSmall});
     ASSERT_TRUE(g.ok()) << g.status();
     ExpectMatchesReference(*g, {.threads = 2, .providers = ProviderChoice::kMeasure}, 1e-3);

@@ -370,6 +370,11 @@ class MatMulTemplate : public Template {
 
 // ---- conv2d.
 
+// Conv algorithms (the "algo" knob).
+constexpr int64_t kDirect = 0;  // windows read the input, guards at the borders
+constexpr int64_t kIm2col = 1;  // an im2col copy, then a GEMM (NCHW)
+constexpr int64_t kPadded = 2;  // a zero-padded copy, then windows without guards
+
 // Whether dims h, w of `a` can be walked as one axis of h * w (or w is 1).
 bool Flattenable(const ValueAccess& a) {
   return a.dims[3] == 1 || a.dims[2] == 1 || a.strides[2] == a.dims[3] * a.strides[3];
@@ -413,7 +418,9 @@ class ConvTemplate : public Template {
   std::vector<Knob> Space() const override {
     std::vector<Knob> knobs = GemmKnobs();
     knobs.push_back({"unroll_window", {0, 1}});
-    if (!nhwc_ && !pointwise_) knobs.push_back({"algo", {0, 1}});
+    if (!pointwise_) {
+      knobs.push_back(nhwc_ ? Knob{"algo", {kDirect, kPadded}} : Knob{"algo", {kDirect, kIm2col, kPadded}});
+    }
     if (w_.constant != nullptr) knobs.push_back({"pack", {0, 1}});
     return knobs;
   }
@@ -425,8 +432,10 @@ class ConvTemplate : public Template {
     const int regs = context_.vector_registers();
     Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs) : GemmDefault(og_, spatial, v, regs);
     c["unroll_window"] = 1;
-    if (!nhwc_ && !pointwise_) {
-      c["algo"] = (w_.constant != nullptr && win_.ok() && (win_->stride[1] > 1 || ow < v)) ? 1 : 0;
+    if (!pointwise_ && win_.ok()) {
+      const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
+      c["algo"] = padded ? kPadded : kDirect;
+      if (!nhwc_ && w_.constant != nullptr && (win_->stride[1] > 1 || ow < v)) c["algo"] = kIm2col;
     }
     if (w_.constant != nullptr) c["pack"] = 1;
     return c;
@@ -438,14 +447,16 @@ class ConvTemplate : public Template {
     Lowered lowered;
     lowered.flops = GroupFlops(g, group_);
     const bool pack = w_.constant != nullptr && Get(config, "pack", 1) != 0;
-    const bool im2col = !nhwc_ && !pointwise_ && Get(config, "algo", 0) == 1;
-    if (im2col && !pack) {
-      return absl::InvalidArgumentError("im2col needs constant (packed) weights");
+    const int64_t algo = pointwise_ ? kDirect : Get(config, "algo", kDirect);
+    if (algo == kIm2col && (nhwc_ || !pack)) {
+      return absl::InvalidArgumentError("im2col needs NCHW and constant (packed) weights");
     }
     int col = -1;
-    if (im2col) col = Im2col(lowered);
+    if (algo == kIm2col) col = Im2col(lowered);
+    InputSource source = Direct();
+    if (algo == kPadded) source = PadInput(lowered);
     LaunchBuilder b(group_.Label(g), context_, lowered);
-    GemmProblem p = nhwc_ ? NhwcProblem(pack) : NchwProblem(pack, col);
+    GemmProblem p = nhwc_ ? NhwcProblem(pack, source) : NchwProblem(pack, col, source);
     if (absl::Status s = LowerGemm(b, group_, p, config, group_.output(g)); !s.ok()) return s;
     return lowered;
   }
@@ -481,30 +492,76 @@ class ConvTemplate : public Template {
     return b.nest().Load(b.Value(node().inputs[1]), wi);
   }
 
+  // Where the conv reads its input: the input value, with guards for the
+  // padding, or a padded copy in a temp, without.
+  struct InputSource {
+    int temp = -1;
+    std::vector<int64_t> strides;  // of dims N, C, H, W
+    int64_t h = 0, w = 0;
+    int64_t pad_top = 0, pad_left = 0;
+  };
+
+  InputSource Direct() const {
+    return {-1, x_.strides, x_.dims[2], x_.dims[3], win_->pads[0], win_->pads[1]};
+  }
+
+  // Copies the input into a temp with the padding made explicit (zeros), in
+  // the input's storage order, holding every row and column the windows read.
+  InputSource PadInput(Lowered& lowered) const {
+    const Graph& g = context_.graph();
+    const int64_t hp = (win_->out[0] - 1) * win_->stride[0] + (kh_ - 1) * win_->dilation[0] + 1;
+    const int64_t wp = (win_->out[1] - 1) * win_->stride[1] + (kw_ - 1) * win_->dilation[1] + 1;
+    const int64_t n = x_.dims[0], c = x_.dims[1];
+    ValueAccess padded;
+    padded.dims = {n, c, hp, wp};
+    padded.strides = x_.strides[1] == 1 && c > 1 ? std::vector<int64_t>{hp * wp * c, 1, wp * c, c}
+                                                 : std::vector<int64_t>{c * hp * wp, hp * wp, wp, 1};
+    padded.elements = n * c * hp * wp;
+    LaunchBuilder b(StrCat(group_.Label(g), "/pad"), context_, lowered);
+    int temp = -1;
+    const int out = b.NewTemp(padded.elements, true, &temp);
+    const std::vector<AffineIndex> dims = AxesForDims(b.nest(), padded);
+    AffineIndex y = dims[2], x = dims[3];
+    y.offset -= win_->pads[0];
+    x.offset -= win_->pads[1];
+    AffineIndex index;
+    AddScaled(index, dims[0], x_.strides[0]);
+    AddScaled(index, dims[1], x_.strides[1]);
+    AddScaled(index, y, x_.strides[2]);
+    AddScaled(index, x, x_.strides[3]);
+    const int load = b.nest().Load(b.Value(node().inputs[0]), index,
+                                   {{y, x_.dims[2]}, {x, x_.dims[3]}}, 0.0f);
+    b.nest().SetResult(out, OutIndex(padded, dims), load);
+    b.Finish(ElementwiseSchedule(b.nest(), context_.vector_width(), 2, kParallelMinElements));
+    return {temp, padded.strides, hp, wp, 0, 0};
+  }
+
   // The input element for output (n, g, c, y, x) and window (ky, kx); y and x
   // may be null for a flattened 1x1 conv (then `p` walks both).
-  int InputLoad(LaunchBuilder& b, int n_axis, int g_axis, const AffineIndex& c, const AffineIndex& y,
-                const AffineIndex& x, int ky, int kx) const {
+  int InputLoad(LaunchBuilder& b, const InputSource& src, int n_axis, int g_axis,
+                const AffineIndex& c, const AffineIndex& y, const AffineIndex& x, int ky,
+                int kx) const {
     AffineIndex iy, ix;
     AddScaled(iy, y, win_->stride[0]);
     AddScaled(ix, x, win_->stride[1]);
     if (ky >= 0) iy.Add(ky, win_->dilation[0]);
     if (kx >= 0) ix.Add(kx, win_->dilation[1]);
-    iy.offset -= win_->pads[0];
-    ix.offset -= win_->pads[1];
+    iy.offset -= src.pad_top;
+    ix.offset -= src.pad_left;
     AffineIndex index;
-    if (n_axis >= 0) index.Add(n_axis, x_.strides[0]);
-    if (groups_ > 1) index.Add(g_axis, cg_ * x_.strides[1]);
-    AddScaled(index, c, x_.strides[1]);
-    AddScaled(index, iy, x_.strides[2]);
-    AddScaled(index, ix, x_.strides[3]);
+    if (n_axis >= 0) index.Add(n_axis, src.strides[0]);
+    if (groups_ > 1) index.Add(g_axis, cg_ * src.strides[1]);
+    AddScaled(index, c, src.strides[1]);
+    AddScaled(index, iy, src.strides[2]);
+    AddScaled(index, ix, src.strides[3]);
     std::vector<Guard> guards;
     const int64_t oh = win_->out[0], ow = win_->out[1];
-    const int64_t reach_y = (oh - 1) * win_->stride[0] + (kh_ - 1) * win_->dilation[0] - win_->pads[0];
-    const int64_t reach_x = (ow - 1) * win_->stride[1] + (kw_ - 1) * win_->dilation[1] - win_->pads[1];
-    if (win_->pads[0] > 0 || reach_y >= x_.dims[2]) guards.push_back({iy, x_.dims[2]});
-    if (win_->pads[1] > 0 || reach_x >= x_.dims[3]) guards.push_back({ix, x_.dims[3]});
-    return b.nest().Load(b.Value(node().inputs[0]), index, guards, 0.0f);
+    const int64_t reach_y = (oh - 1) * win_->stride[0] + (kh_ - 1) * win_->dilation[0] - src.pad_top;
+    const int64_t reach_x = (ow - 1) * win_->stride[1] + (kw_ - 1) * win_->dilation[1] - src.pad_left;
+    if (src.pad_top > 0 || reach_y >= src.h) guards.push_back({iy, src.h});
+    if (src.pad_left > 0 || reach_x >= src.w) guards.push_back({ix, src.w});
+    const int buffer = src.temp >= 0 ? b.Temp(src.temp, false) : b.Value(node().inputs[0]);
+    return b.nest().Load(buffer, index, guards, 0.0f);
   }
 
   // im2col into a temp: col[n][g][c*kh*kw + ky*kw + kx][y*ow + x]. Returns the temp.
@@ -541,7 +598,7 @@ class ConvTemplate : public Template {
 
   // NCHW: i = output channel in the group (A = weights), j = output width (or
   // height x width, or the im2col column).
-  GemmProblem NchwProblem(bool pack, int col_temp) const {
+  GemmProblem NchwProblem(bool pack, int col_temp, const InputSource& src) const {
     GemmProblem p;
     const int64_t n = out_.dims[0], oh = win_->out[0], ow = win_->out[1];
     const bool columns = col_temp >= 0;
@@ -556,8 +613,8 @@ class ConvTemplate : public Template {
       p.reductions = {{"c", cg_}, {"ky", kh_}, {"kx", kw_}};
     }
     p.activation = node().attrs.GetEnum<Activation>("activation");
-    p.product = [this, pack, columns, flat, col_temp, n, oh, ow](LaunchBuilder& b, const GemmAxes& ax,
-                                                                 const GemmTiles& t) {
+    p.product = [this, pack, columns, flat, col_temp, n, oh, ow, src](
+                    LaunchBuilder& b, const GemmAxes& ax, const GemmTiles& t) {
       const int na = ax.batch[0], ga = ax.batch[1];
       const bool split = ax.reductions.size() == 3;
       const AffineIndex c = AffineIndex({{ax.reductions[0], 1}});
@@ -576,9 +633,9 @@ class ConvTemplate : public Template {
         x = b.nest().Load(b.Temp(col_temp, false), ci);
       } else if (flat) {
         // 1x1, stride 1, no padding: the input at (c, p) for p = y * w + x.
-        x = InputLoad(b, na, ga, c, AffineIndex(), AffineIndex({{ax.j, 1}}), -1, -1);
+        x = InputLoad(b, src, na, ga, c, AffineIndex(), AffineIndex({{ax.j, 1}}), -1, -1);
       } else {
-        x = InputLoad(b, na, ga, c, AffineIndex({{ax.batch[2], 1}}), AffineIndex({{ax.j, 1}}),
+        x = InputLoad(b, src, na, ga, c, AffineIndex({{ax.batch[2], 1}}), AffineIndex({{ax.j, 1}}),
                       split ? ax.reductions[1] : -1, split ? ax.reductions[2] : -1);
       }
       (void)n;
@@ -602,7 +659,7 @@ class ConvTemplate : public Template {
 
   // NHWC: i = output width (or height x width) (A = the input), j = output
   // channel in the group (B = weights).
-  GemmProblem NhwcProblem(bool pack) const {
+  GemmProblem NhwcProblem(bool pack, const InputSource& src) const {
     GemmProblem p;
     const int64_t n = out_.dims[0], oh = win_->out[0], ow = win_->out[1];
     p.batch = {{"n", n}};
@@ -616,7 +673,7 @@ class ConvTemplate : public Template {
       p.reductions = {{"c", cg_}, {"ky", kh_}, {"kx", kw_}};
     }
     p.activation = node().attrs.GetEnum<Activation>("activation");
-    p.product = [this, pack](LaunchBuilder& b, const GemmAxes& ax, const GemmTiles& t) {
+    p.product = [this, pack, src](LaunchBuilder& b, const GemmAxes& ax, const GemmTiles& t) {
       const int na = ax.batch[0], ga = ax.batch.back();
       const bool split = ax.reductions.size() == 3;
       const AffineIndex c = AffineIndex({{ax.reductions[0], 1}});
@@ -628,9 +685,9 @@ class ConvTemplate : public Template {
       }
       int x;
       if (flatten_) {
-        x = InputLoad(b, na, ga, c, AffineIndex(), AffineIndex({{ax.i, 1}}), -1, -1);
+        x = InputLoad(b, src, na, ga, c, AffineIndex(), AffineIndex({{ax.i, 1}}), -1, -1);
       } else {
-        x = InputLoad(b, na, ga, c, AffineIndex({{ax.batch[1], 1}}), AffineIndex({{ax.i, 1}}),
+        x = InputLoad(b, src, na, ga, c, AffineIndex({{ax.batch[1], 1}}), AffineIndex({{ax.i, 1}}),
                       split ? ax.reductions[1] : -1, split ? ax.reductions[2] : -1);
       }
       const int w = WeightLoad(b, ga, ax.j, kflat, c, ky, kx, pack, t.nr);

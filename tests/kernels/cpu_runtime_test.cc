@@ -284,7 +284,8 @@ TEST(RuntimeTest, FusesChainsAndReusesMemory) {
   EXPECT_NE((*exe)->steps()[0].label.find("conv2d+ewadd+relu"), std::string::npos);
   const MemoryStats m = (*exe)->memory();
   EXPECT_LT(m.arena_bytes, m.naive_bytes);
-  EXPECT_LE(m.arena_bytes, 3 * 8 * 16 * 16 * 4);
+  // At most three activations and one zero-padded copy of a conv input alive at once.
+  EXPECT_LE(m.arena_bytes, 3 * 8 * 16 * 16 * 4 + 8 * 18 * 18 * 4);
   ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kGenerated});
 }
 

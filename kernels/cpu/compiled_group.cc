@@ -1,5 +1,6 @@
 #include "kernels/cpu/compiled_group.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -96,26 +97,37 @@ float* ScratchBuffers::Resolve(const ArgBinding& arg) {
   return nullptr;
 }
 
-double TimeFastest(const std::function<void()>& fn, int min_runs, double min_seconds,
-                   int max_runs) {
+Timing TimeCalls(const std::function<void()>& fn, int min_runs, double min_seconds, int max_runs) {
   using Clock = std::chrono::steady_clock;
   fn();
-  double best = 1e30, total = 0;
+  std::vector<double> times;
+  double total = 0;
   for (int run = 0; run < max_runs && (run < min_runs || total < min_seconds); ++run) {
     const auto start = Clock::now();
     fn();
     const double t = std::chrono::duration<double>(Clock::now() - start).count();
-    best = std::min(best, t);
+    times.push_back(t);
     total += t;
   }
-  return best;
+  std::sort(times.begin(), times.end());
+  return {times.front(), times[times.size() / 2]};
+}
+
+double TimeFastest(const std::function<void()>& fn, int min_runs, double min_seconds,
+                   int max_runs) {
+  return TimeCalls(fn, min_runs, min_seconds, max_runs).fastest;
+}
+
+Timing TimeGroupCalls(const CompiledGroup& group, const LoweringContext& context,
+                      ThreadPool& pool, double min_seconds) {
+  ScratchBuffers scratch(group.lowered(), context);
+  auto resolve = [&](const ArgBinding& arg) { return scratch.Resolve(arg); };
+  return TimeCalls([&] { group.Run(resolve, pool); }, 3, min_seconds, 1000);
 }
 
 double TimeGroup(const CompiledGroup& group, const LoweringContext& context, ThreadPool& pool,
                  double min_seconds) {
-  ScratchBuffers scratch(group.lowered(), context);
-  auto resolve = [&](const ArgBinding& arg) { return scratch.Resolve(arg); };
-  return TimeFastest([&] { group.Run(resolve, pool); }, 3, min_seconds, 1000);
+  return TimeGroupCalls(group, context, pool, min_seconds).fastest;
 }
 
 }  // namespace lemma::cpu

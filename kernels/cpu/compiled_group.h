@@ -68,9 +68,18 @@ class ScratchBuffers {
   std::vector<AlignedBuffer> temps_;
 };
 
+/// Times of repeated calls, in seconds.
+struct Timing {
+  double fastest = 0;  // the least disturbed by other work on the machine
+  double median = 0;   // what a caller typically waits
+};
+
 /// How long `fn` takes: one warm-up call, then calls until `min_runs` calls
-/// and `min_seconds` of total time (at most `max_runs`); returns the fastest
-/// call in seconds (the least disturbed by other work on the machine).
+/// and `min_seconds` of total time (at most `max_runs`).
+Timing TimeCalls(const std::function<void()>& fn, int min_runs = 3, double min_seconds = 0.02,
+                 int max_runs = 200);
+
+/// TimeCalls(...).fastest.
 double TimeFastest(const std::function<void()>& fn, int min_runs = 3, double min_seconds = 0.02,
                    int max_runs = 200);
 
@@ -78,6 +87,9 @@ double TimeFastest(const std::function<void()>& fn, int min_runs = 3, double min
 /// least `min_seconds`).
 double TimeGroup(const CompiledGroup& group, const LoweringContext& context, ThreadPool& pool,
                  double min_seconds = 0.02);
+/// Both times of a compiled group on scratch buffers.
+Timing TimeGroupCalls(const CompiledGroup& group, const LoweringContext& context, ThreadPool& pool,
+                      double min_seconds = 0.02);
 
 }  // namespace lemma::cpu
 

@@ -238,6 +238,10 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group& grou
 }
 
 double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds) {
+  return TimeOneDnnCalls(kernel, context, min_seconds).fastest;
+}
+
+Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds) {
   std::vector<std::pair<ValueId, AlignedBuffer>> buffers;
   std::vector<std::pair<ValueId, const float*>> constants;
   for (ValueId v : kernel.Values()) {
@@ -257,7 +261,7 @@ double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context, double m
     }
     return nullptr;
   };
-  return TimeFastest([&] { kernel.Run(resolve); }, 3, min_seconds, 1000);
+  return TimeCalls([&] { kernel.Run(resolve); }, 3, min_seconds, 1000);
 }
 
 #else  // !LEMMA_HAS_ONEDNN
@@ -270,6 +274,8 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group&,
 }
 
 double TimeOneDnn(OneDnnKernel&, const LoweringContext&, double) { return 0; }
+
+Timing TimeOneDnnCalls(OneDnnKernel&, const LoweringContext&, double) { return {}; }
 
 #endif  // LEMMA_HAS_ONEDNN
 

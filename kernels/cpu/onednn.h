@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "kernels/cpu/compiled_group.h"
 #include "kernels/cpu/lowering.h"
 
 namespace lemma::cpu {
@@ -45,6 +46,9 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group& grou
 /// Times `kernel` on scratch buffers (the fastest of the runs made in at
 /// least `min_seconds`, in seconds).
 double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds = 0.02);
+/// Both times of `kernel` on scratch buffers.
+Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context,
+                       double min_seconds = 0.02);
 
 }  // namespace lemma::cpu
 

@@ -47,7 +47,10 @@ void ThreadPool::Worker() {
     return (g % 2 == 0 && g != seen) || stop_.load(std::memory_order_acquire);
   };
   for (;;) {
-    for (int spin = 0; !ready() && spin < kSpinIterations; ++spin) CpuRelax();
+    for (int spin = 0; !ready() && spin < kSpinIterations && !park_.load(std::memory_order_relaxed);
+         ++spin) {
+      CpuRelax();
+    }
     if (!ready()) {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, ready);
@@ -68,6 +71,7 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
     fn(0, n);
     return;
   }
+  park_.store(false, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);  // odd: rewriting
   while (busy_.load(std::memory_order_acquire) != 0) CpuRelax();
   job_ = &fn;
@@ -83,6 +87,8 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
   RunChunks();
   while (done_.load(std::memory_order_acquire) < chunks_) CpuRelax();
 }
+
+void ThreadPool::Park() { park_.store(true, std::memory_order_relaxed); }
 
 ThreadPool& SharedPool(int threads) {
   static std::mutex mu;

@@ -33,6 +33,9 @@ class ThreadPool {
   /// parallel, and returns when all are done. Not reentrant: fn must not call
   /// ParallelFor, and one thread at a time may call it.
   void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+  /// Sends spinning workers to sleep at once (until the next ParallelFor), so
+  /// that another library's threads (oneDNN's OpenMP team) get the cores.
+  void Park();
 
  private:
   void Worker();
@@ -52,6 +55,7 @@ class ThreadPool {
   int64_t job_n_ = 0;
   int64_t chunks_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> park_{false};
 };
 
 /// The pool kernels share in this process, of `threads` threads (created on

@@ -425,9 +425,20 @@ std::unique_ptr<Template> MakeTemplate(const Group& group, const LoweringContext
     case OpKind::kTranspose:
     case OpKind::kSlice:
       return MakeElementwiseTemplate(group, context);
+    case OpKind::kReduceSum:
+    case OpKind::kReduceMean:
+    case OpKind::kReduceMax:
+      return MakeReduceTemplate(group, context);
+    case OpKind::kSoftmax:
+    case OpKind::kLayerNorm:
+      return MakeNormalizeTemplate(group, context);
+    case OpKind::kReshape:
+      return MakeReshapeTemplate(group, context);
     default:
       return nullptr;
   }
 }
+
+bool FusesChain(OpKind op) { return op != OpKind::kReshape; }
 
 }  // namespace lemma::cpu

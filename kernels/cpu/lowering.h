@@ -119,6 +119,10 @@ class Template {
 /// other operands are read at the same point.
 bool IsFusibleConsumer(const Graph& g, NodeId node, ValueId input);
 
+/// Whether a group rooted at `op` may carry a chain of fused consumers (every
+/// op a template lowers, but reshape, whose output dims are not its input's).
+bool FusesChain(OpKind op);
+
 /// The template for `group`, or null when no template lowers its root op (the
 /// runtime then uses a built-in C++ kernel).
 std::unique_ptr<Template> MakeTemplate(const Group& group, const LoweringContext& context);

@@ -306,7 +306,8 @@ std::vector<Group> Executable::Impl::FormGroups(const std::vector<NodeId>& order
     group.root = id;
     taken[U(id)] = true;
     int last = position[U(id)];
-    const bool fusible_root = MakeTemplate(group, *this) != nullptr;
+    const bool fusible_root =
+        FusesChain(g.node(id).op) && MakeTemplate(group, *this) != nullptr;
     ValueId running{id, 0};
     while (options.fuse && fusible_root && g.node(running.node).outputs.size() == 1 &&
            !is_output[U(running.node)]) {
@@ -334,6 +335,27 @@ std::vector<Group> Executable::Impl::FormGroups(const std::vector<NodeId>& order
 }
 
 // ---- Lowering one step.
+
+// "3x3/2 64x56x56->128x28x28" for a conv, "1024x1024x512" (m x n x k) for a
+// matmul, the output dims otherwise.
+std::string ShapeText(const Graph& g, NodeId id) {
+  const Node& n = g.node(id);
+  if (n.op == OpKind::kConv2d) {
+    const Dims& x = g.type(n.inputs[0]).dims;
+    const Dims& w = g.type(n.inputs[1]).dims;
+    const Dims& y = n.outputs[0].dims;
+    return StrCat(w[2], "x", w[3], "/", n.attrs.GetInts("stride")[0], " ", x[1], "x", x[2], "x",
+                  x[3], "->", y[1], "x", y[2], "x", y[3],
+                  n.attrs.GetInt("groups") > 1 ? StrCat(" g", n.attrs.GetInt("groups")) : "");
+  }
+  if (n.op == OpKind::kMatMul) {
+    const Dims& y = n.outputs[0].dims;
+    const int64_t batch = NumElements(std::span<const int64_t>(y.data(), y.size() - 2));
+    return StrCat(batch > 1 ? StrCat(batch, "x") : "", y[y.size() - 2], "x", y.back(), "x",
+                  g.type(n.inputs[0]).dims.back());
+  }
+  return DimsToString(n.outputs[0].dims);
+}
 
 // Runs node `group.root` with the reference kernels on strided buffers.
 void Executable::Impl::Builtin(Step& step) {
@@ -372,7 +394,8 @@ void Executable::Impl::Builtin(Step& step) {
 
 absl::Status Executable::Impl::LowerStep(Step& step) {
   const Group& group = step.group;
-  step.info.label = StrCat(group.Label(g), " (", g.ValueLabel(group.output(g)), ")");
+  step.info.label = StrCat(group.Label(g), " ", ShapeText(g, group.root), " (",
+                           g.ValueLabel(group.output(g)), ")");
   step.info.flops = GroupFlops(g, group);
   std::unique_ptr<Template> t = MakeTemplate(group, *this);
   if (t == nullptr) {
@@ -415,6 +438,11 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     origin = StrCat("default schedule (the logged one failed: ", lowered.status().message(), ")");
     config = t->DefaultConfig();
     lowered = t->Lower(config);
+  }
+  if (!lowered.ok() && group.chain.empty()) {
+    Builtin(step);
+    step.info.why = StrCat("the ", t->name(), " template refused it: ", lowered.status().message());
+    return absl::OkStatus();
   }
   if (!lowered.ok()) {
     return absl::Status(lowered.status().code(),

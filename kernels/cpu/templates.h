@@ -26,6 +26,16 @@ std::unique_ptr<Template> MakeMatMulTemplate(const Group& group, const LoweringC
 /// width), GEMM form for 1x1 convs, or im2col then GEMM; weights packed.
 std::unique_ptr<Template> MakeConvTemplate(const Group& group, const LoweringContext& c);
 
+/// reduce_sum, reduce_mean, reduce_max: one reduction, vectorized along the
+/// innermost kept dim.
+std::unique_ptr<Template> MakeReduceTemplate(const Group& group, const LoweringContext& c);
+/// softmax and layernorm: two reductions into temps (max and sum of exps;
+/// mean and 1/std), then the normalized result with the fused chain.
+std::unique_ptr<Template> MakeNormalizeTemplate(const Group& group, const LoweringContext& c);
+/// reshape of data that is not contiguous (contiguous data is a view): a copy
+/// in row-major order into row-major storage; no chain.
+std::unique_ptr<Template> MakeReshapeTemplate(const Group& group, const LoweringContext& c);
+
 }  // namespace lemma::cpu
 
 #endif  // LEMMA_KERNELS_CPU_TEMPLATES_H_

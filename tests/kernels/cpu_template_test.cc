@@ -78,6 +78,25 @@ std::vector<TemplateCase> Cases() {
                                                    .padding = Padding::kSame}));
                      return Finish(b);
                    }});
+  auto unary = [&](std::string name, std::function<Value(GraphBuilder&, Value)> op, Dims dims,
+                   bool transposed) {
+    cases.push_back({name, [=] {
+                       GraphBuilder b(name);
+                       Value x = b.Input("x", DType::kF32, dims);
+                       if (transposed) x = b.Transpose(x, {2, 0, 1});
+                       b.Output("y", op(b, x));
+                       return Finish(b);
+                     }});
+  };
+  unary("reduce_sum", [](GraphBuilder& b, Value x) { return b.ReduceSum(x, {0, 2}); }, {5, 7, 19}, false);
+  unary("reduce_mean", [](GraphBuilder& b, Value x) { return b.ReduceMean(x, {1}, false); }, {5, 7, 19}, true);
+  unary("reduce_max_all", [](GraphBuilder& b, Value x) { return b.ReduceMax(x, {0, 1, 2}); }, {3, 4, 5}, false);
+  unary("softmax", [](GraphBuilder& b, Value x) { return b.Softmax(x, -1); }, {3, 5, 37}, false);
+  unary("softmax_middle", [](GraphBuilder& b, Value x) { return b.Softmax(x, 1); }, {3, 5, 37}, true);
+  unary("layernorm", [](GraphBuilder& b, Value x) {
+          return b.LayerNorm(x, b.Weight("s", DType::kF32, {17, 3}), b.Weight("t", DType::kF32, {17, 3}), 1);
+        }, {3, 17, 3}, false);
+  unary("reshape_copy", [](GraphBuilder& b, Value x) { return b.Reshape(x, {-1, 5}); }, {5, 7, 4}, true);
   return cases;
 }
 

@@ -125,7 +125,9 @@ Roles CutAxis(int64_t extent, int64_t outer, int64_t reg, std::vector<int64_t>& 
 
 absl::Status LowerGemm(LaunchBuilder& b, const Group& group, const GemmProblem& p,
                        const Config& config, ValueId out) {
-  const int v = b.vector_width();
+  // "half" picks vectors of half the target's width (ymm with AVX-512).
+  const int v = Get(config, "half", 0) != 0 && b.vector_width() >= 8 ? b.vector_width() / 2
+                                                                      : b.vector_width();
   absl::StatusOr<GemmTiles> tiles = ResolveTiles(config, p, v, b.context().vector_registers());
   if (!tiles.ok()) return tiles.status();
   const GemmTiles& t = *tiles;
@@ -219,7 +221,8 @@ std::vector<Knob> GemmKnobs() {
   return {{"mr", {1, 2, 4, 6, 8, 12, 14}}, {"nr", {1, 2, 3, 4}},  // nr in vectors
           {"mc", {1, 2, 4, 8, 12, 16, 32}}, {"nc", {1, 2, 4, 8, 16}},
           {"kc", {64, 128, 256, 384, 512, 1 << 20}}, {"ku", {1, 2, 4}},
-          {"order", {0, 1, 2, 3}},           {"par", {1, 2, 3}}};
+          {"order", {0, 1, 2, 3}},           {"par", {1, 2, 3}},
+          {"half", {0, 1}}};
 }
 
 Config GemmDefault(int64_t m, int64_t n, int v, int registers) {

@@ -175,10 +175,23 @@ absl::StatusOr<TuneResult> Tune(const Template& t, const LoweringContext& contex
   std::set<std::string> seen;
   std::vector<std::pair<double, Config>> measured;
   absl::Status last_error = absl::OkStatus();
+  std::set<std::string> lowered_seen;
   auto measure = [&](const Config& config) {
     const std::string key = ConfigToString(config);
     if (!seen.insert(key).second) return;
     absl::StatusOr<Lowered> lowered = t.Lower(config);
+    if (lowered.ok()) {
+      // Configs that differ only in knobs clamped away lower to the same
+      // kernels: measure those once.
+      std::string signature;
+      for (const Launch& l : lowered->launches) {
+        StrAppend(&signature, l.nest.Key(), "#", l.schedule.ToString(l.nest), ";");
+      }
+      if (!lowered_seen.insert(signature).second) {
+        ++result.duplicates;
+        return;
+      }
+    }
     absl::StatusOr<CompiledGroup> group =
         lowered.ok() ? CompiledGroup::Compile(*std::move(lowered), true)
                      : absl::StatusOr<CompiledGroup>(lowered.status());

@@ -83,7 +83,8 @@ struct TuneResult {
   Config best;
   double seconds = 0;
   int measured = 0;  // candidates timed
-  int rejected = 0;  // candidates the template or the compiler refused
+  int rejected = 0;    // candidates the template or the compiler refused
+  int duplicates = 0;  // candidates that lowered to kernels measured already
 };
 
 /// Searches the knobs of `t` by measurement on scratch buffers. The default

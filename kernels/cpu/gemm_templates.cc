@@ -125,6 +125,10 @@ Roles CutAxis(int64_t extent, int64_t outer, int64_t reg, std::vector<int64_t>& 
 
 absl::Status LowerGemm(LaunchBuilder& b, const Group& group, const GemmProblem& p,
                        const Config& config, ValueId out) {
+  bool empty = p.m < 1 || p.n < 1;
+  for (const auto& [name, extent] : p.batch) empty = empty || extent < 1;
+  for (const auto& [name, extent] : p.reductions) empty = empty || extent < 1;
+  if (empty) return absl::InvalidArgumentError("a dimension of the product is empty");
   // "half" picks vectors of half the target's width (ymm with AVX-512).
   const int v = Get(config, "half", 0) != 0 && b.vector_width() >= 8 ? b.vector_width() / 2
                                                                       : b.vector_width();

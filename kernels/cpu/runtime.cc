@@ -397,6 +397,13 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   step.info.label = StrCat(group.Label(g), " ", ShapeText(g, group.root), " (",
                            g.ValueLabel(group.output(g)), ")");
   step.info.flops = GroupFlops(g, group);
+  if (g.type(group.output(g)).num_elements() == 0) {
+    step.info.provider = Provider::kBuiltin;
+    step.info.why = "the output has no elements";
+    step.info.schedule = "nothing to compute";
+    step.run = [](const std::function<float*(const ArgBinding&)>&, ThreadPool&) {};
+    return absl::OkStatus();
+  }
   std::unique_ptr<Template> t = MakeTemplate(group, *this);
   if (t == nullptr) {
     Builtin(step);

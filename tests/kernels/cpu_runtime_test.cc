@@ -289,6 +289,21 @@ TEST(RuntimeTest, FusesChainsAndReusesMemory) {
   ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kGenerated});
 }
 
+TEST(RuntimeTest, OutputsThatAreInputsWeightsConstantsOrEmpty) {
+  GraphBuilder b("edges");
+  const Value x = b.Input("x", DType::kF32, {3, 4});
+  const Value w = b.Weight("w", DType::kF32, {4, 2});
+  const Value e = b.Input("e", DType::kF32, {0, 4});
+  b.Output("x", x);
+  b.Output("x_again", x);
+  b.Output("w", w);
+  b.Output("folded", b.Relu(b.Transpose(w, {1, 0})));
+  b.Output("empty", b.Relu(b.MatMul(e, w)));
+  b.Output("zero_k", b.MatMul(b.Input("z", DType::kF32, {2, 0}), b.Input("v", DType::kF32, {0, 3})));
+  const Graph g = Finish(b);
+  ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kGenerated});
+}
+
 TEST(RuntimeTest, ReportsMissingWeightsAndBadFeeds) {
   GraphBuilder b("bad");
   const Value x = b.Input("x", DType::kF32, {2, 3});

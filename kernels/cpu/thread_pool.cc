@@ -15,6 +15,19 @@ inline void CpuRelax() {
 #endif
 }
 
+// Waits until done() holds: spins a little, then yields the core, which on a
+// machine shared with other work lets the thread being waited for run.
+template <typename F>
+void WaitUntil(F done) {
+  for (int i = 0; !done(); ++i) {
+    if (i < 2000) {
+      CpuRelax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
@@ -73,10 +86,10 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
   }
   park_.store(false, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);  // odd: rewriting
-  while (busy_.load(std::memory_order_acquire) != 0) CpuRelax();
+  WaitUntil([&] { return busy_.load(std::memory_order_acquire) == 0; });
   job_ = &fn;
   job_n_ = n;
-  chunks_ = std::min<int64_t>(n, 4 * threads_);
+  chunks_ = std::min<int64_t>(n, 8 * threads_);
   next_.store(0, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   {
@@ -85,7 +98,7 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
   }
   wake_.notify_all();
   RunChunks();
-  while (done_.load(std::memory_order_acquire) < chunks_) CpuRelax();
+  WaitUntil([&] { return done_.load(std::memory_order_acquire) >= chunks_; });
 }
 
 void ThreadPool::Park() { park_.store(true, std::memory_order_relaxed); }

@@ -435,15 +435,18 @@ class ConvTemplate : public Template {
   Config DefaultConfig() const override {
     const int v = context_.vector_width();
     const int64_t oh = win_.ok() ? win_->out[0] : 1, ow = win_.ok() ? win_->out[1] : 1;
-    const int64_t spatial = flatten_ ? oh * ow : ow;
+    int64_t algo = kDirect;
+    if (!pointwise_ && win_.ok()) {
+      const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
+      algo = padded ? kPadded : kDirect;
+      if (!nhwc_ && w_.constant != nullptr && (win_->stride[1] > 1 || ow < v)) algo = kIm2col;
+    }
+    // The GEMM's columns: height x width when flattened or im2col, else width.
+    const int64_t spatial = flatten_ || algo == kIm2col ? oh * ow : ow;
     const int regs = context_.vector_registers();
     Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs) : GemmDefault(og_, spatial, v, regs);
     c["unroll_window"] = 1;
-    if (!pointwise_ && win_.ok()) {
-      const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
-      c["algo"] = padded ? kPadded : kDirect;
-      if (!nhwc_ && w_.constant != nullptr && (win_->stride[1] > 1 || ow < v)) c["algo"] = kIm2col;
-    }
+    if (!pointwise_) c["algo"] = algo;
     if (w_.constant != nullptr) c["pack"] = 1;
     return c;
   }

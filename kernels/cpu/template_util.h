@@ -89,13 +89,9 @@ LoopNest CoalesceAxes(const LoopNest& nest);
 Schedule ElementwiseSchedule(const LoopNest& nest, int vector_width, int64_t unroll,
                              int64_t parallel_min);
 
-/// The spatial axes of `nest` in order of decreasing |coefficient| in its
-/// output index (the storage order of the output): the order that makes the
-/// last loop walk consecutive output elements.
-std::vector<int> AxesByOutputStride(const LoopNest& nest);
-
-/// Axes for every logical dim of `access`, in storage order (outermost
-/// first); dim_index[d] is the axis of dim d.
+/// Axes for every logical dim of `access`, in storage order (dims of one
+/// element first, then by decreasing stride); dim_index[d] is the axis of dim
+/// d. The last axis walks consecutive elements.
 std::vector<AffineIndex> AxesForDims(LoopNest& nest, const ValueAccess& access);
 
 /// Elements from which threads share an elementwise kernel.

@@ -8,7 +8,13 @@
 // Kernel times are the fastest of repeated runs; model latencies the median
 // (with min and max) of --runs runs. The machine may be shared with other
 // work: the load average is printed, and numbers are provisional when it is
-// high.
+// high. Because wall-clock times on a shared machine measure the neighbours as
+// much as the kernel, the tables also give the single-threaded kernel's
+// GFLOP/s per second of the thread's own CPU time ("1T cpu"), against the
+// FMA throughput a core of this machine is measured to reach.
+
+#include <immintrin.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -72,7 +78,75 @@ std::string LoadAverage() {
 struct KernelTimes {
   double flops = 0;
   double generated = 0, tuned = 0, onednn = 0;  // seconds, 0: not measured
+  double cpu = 0;  // CPU seconds of the best schedule on one thread
 };
+
+double ThreadCpuSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// The least CPU time of the calling thread that `fn` takes over `runs` runs.
+double CpuFastest(const std::function<void()>& fn, int runs) {
+  fn();
+  double best = 1e30;
+  for (int r = 0; r < runs; ++r) {
+    const double start = ThreadCpuSeconds();
+    fn();
+    best = std::min(best, ThreadCpuSeconds() - start);
+  }
+  return best;
+}
+
+// FLOP/s one core reaches with independent fused multiply-adds and no memory
+// traffic, in the thread's CPU time: the attainable peak of this machine.
+__attribute__((target("avx512f,fma"), noinline)) double FmaPeakAvx512(int64_t iters, float seed) {
+  __m512 acc[20];
+  for (int i = 0; i < 20; ++i) acc[i] = _mm512_set1_ps(seed * static_cast<float>(i));
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(seed);
+  const double start = ThreadCpuSeconds();
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 20
+    for (int i = 0; i < 20; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  }
+  const double seconds = ThreadCpuSeconds() - start;
+  float lanes[16] = {};
+  for (int i = 0; i < 20; ++i) {
+    _mm512_storeu_ps(lanes, acc[i]);
+    if (lanes[0] == 12345.f) return 0;  // keeps the results alive
+  }
+  return static_cast<double>(iters) * 20 * 16 * 2 / seconds;
+}
+
+__attribute__((target("avx2,fma"), noinline)) double FmaPeakAvx2(int64_t iters, float seed) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(seed * static_cast<float>(i));
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(seed);
+  const double start = ThreadCpuSeconds();
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  }
+  const double seconds = ThreadCpuSeconds() - start;
+  float lanes[8] = {};
+  for (int i = 0; i < 12; ++i) {
+    _mm256_storeu_ps(lanes, acc[i]);
+    if (lanes[0] == 12345.f) return 0;
+  }
+  return static_cast<double>(iters) * 12 * 8 * 2 / seconds;
+}
+
+double MeasuredCorePeak() {
+  const CpuTarget& host = HostTarget();
+  double best = 0;
+  for (int r = 0; r < 5; ++r) {
+    const float seed = 1e-7f * static_cast<float>(r + 1);
+    if (host.isa == "avx512") best = std::max(best, FmaPeakAvx512(10000000, seed));
+    if (host.isa == "avx2") best = std::max(best, FmaPeakAvx2(20000000, seed));
+  }
+  return best;
+}
 
 double Gflops(double flops, double seconds) { return seconds > 0 ? flops / seconds / 1e9 : 0; }
 
@@ -128,6 +202,17 @@ KernelTimes MeasureNode(const Graph& g, NodeId node, const Options& o, TuningLog
       if (absl::Status s = log.Save(); !s.ok()) std::fprintf(stderr, "%s\n", s.ToString().c_str());
     }
     if (best) t.tuned = time_config(best->config);
+    // One thread, the best schedule, in CPU time.
+    ThreadPool one(1);
+    absl::StatusOr<Lowered> lowered = tmpl->Lower(best ? best->config : tmpl->DefaultConfig());
+    if (lowered.ok()) {
+      absl::StatusOr<CompiledGroup> group = CompiledGroup::Compile(*std::move(lowered), true);
+      if (group.ok()) {
+        ScratchBuffers scratch(group->lowered(), **ctx);
+        auto resolve = [&](const ArgBinding& arg) { return scratch.Resolve(arg); };
+        t.cpu = CpuFastest([&] { group->Run(resolve, one); }, 10);
+      }
+    }
   }
   if (OneDnnAvailable()) {
     absl::StatusOr<std::unique_ptr<OneDnnKernel>> k =
@@ -137,27 +222,31 @@ KernelTimes MeasureNode(const Graph& g, NodeId node, const Options& o, TuningLog
   return t;
 }
 
-void PrintKernelRow(const std::string& name, const KernelTimes& t, double peak) {
+void PrintKernelRow(const std::string& name, const KernelTimes& t, double peak,
+                    double core_peak, double core_nominal) {
   const double gen = Gflops(t.flops, t.generated), tuned = Gflops(t.flops, t.tuned);
-  const double dnn = Gflops(t.flops, t.onednn);
+  const double dnn = Gflops(t.flops, t.onednn), cpu = Gflops(t.flops, t.cpu);
   const double ours = std::max(gen, tuned);
   const double peak_g = peak / 1e9;
   char ratio[32] = "-";
   if (dnn > 0 && ours > 0) std::snprintf(ratio, sizeof ratio, "%.2f", ours / dnn);
-  std::printf("%-34s %s %s %s   %s %s %s   %s\n", name.c_str(), Cell(gen).c_str(),
-              Cell(tuned).c_str(), Cell(dnn).c_str(), Percent(gen, peak_g).c_str(),
-              Percent(tuned, peak_g).c_str(), Percent(dnn, peak_g).c_str(), ratio);
+  std::printf("%-34s %s %s %s %s  %s %s %s  %5s  %s %s\n", name.c_str(), Cell(gen).c_str(),
+              Cell(tuned).c_str(), Cell(dnn).c_str(), Cell(cpu).c_str(),
+              Percent(gen, peak_g).c_str(), Percent(tuned, peak_g).c_str(),
+              Percent(dnn, peak_g).c_str(), ratio, Percent(cpu, core_peak / 1e9).c_str(),
+              Percent(cpu, core_nominal / 1e9).c_str());
 }
 
 void PrintKernelHeader(const char* what, double peak) {
-  std::printf("\n%-34s %7s %7s %7s   %5s %5s %5s   %s\n", what, "gen", "tuned", "oneDNN",
-              "gen", "tuned", "dnn", "best gen/dnn");
+  std::printf("\n%-34s %7s %7s %7s %7s  %5s %5s %5s  %5s  %s\n", what, "gen", "tuned", "oneDNN",
+              "1T cpu", "gen", "tuned", "dnn", "us/", "1T cpu % of core");
   char label[64];
   std::snprintf(label, sizeof label, "%% of peak %.0f", peak / 1e9);
-  std::printf("%-34s %23s   %17s\n", "", "GFLOP/s", label);
+  std::printf("%-34s %31s  %17s  %5s  %s\n", "", "GFLOP/s", label, "dnn", "measured nominal");
 }
 
-void GemmSection(const Options& o, TuningLog& log, double peak) {
+void GemmSection(const Options& o, TuningLog& log, double peak, double core_peak,
+                 double core_nominal) {
   PrintKernelHeader("GEMM  C[MxN] = A[MxK] B[KxN]", peak);
   struct Shape {
     std::string name;
@@ -182,12 +271,13 @@ void GemmSection(const Options& o, TuningLog& log, double peak) {
     for (NodeId id = 0; id < g->num_nodes(); ++id) {
       if (g->node(id).op == OpKind::kMatMul) node = id;
     }
-    PrintKernelRow(s.name, MeasureNode(*g, node, o, log), peak);
+    PrintKernelRow(s.name, MeasureNode(*g, node, o, log), peak, core_peak, core_nominal);
     std::fflush(stdout);
   }
 }
 
-void ConvSection(const Options& o, TuningLog& log, double peak) {
+void ConvSection(const Options& o, TuningLog& log, double peak, double core_peak,
+                 double core_nominal) {
   PrintKernelHeader("ResNet-50 convs (TASO), NCHW", peak);
   absl::StatusOr<Graph> g = models::ResNet50();
   if (!g.ok()) return;
@@ -204,7 +294,8 @@ void ConvSection(const Options& o, TuningLog& log, double peak) {
     if (seen[name]++ == 0) layers.push_back({name, id});
   }
   for (const auto& [name, id] : layers) {
-    PrintKernelRow(StrCat(name, " (x", seen[name], ")"), MeasureNode(*g, id, o, log), peak);
+    PrintKernelRow(StrCat(name, " (x", seen[name], ")"), MeasureNode(*g, id, o, log), peak,
+                   core_peak, core_nominal);
     std::fflush(stdout);
   }
 }
@@ -364,8 +455,12 @@ int Main(int argc, char** argv) {
   std::printf("tuning: %s\n", o.tune > 0 ? StrCat("budget ", o.tune, " per workload").c_str()
                                          : (o.log.empty() ? "none (rules of thumb)"
                                                           : StrCat("replayed from ", o.log).c_str()));
-  if (o.sections.count("gemm")) GemmSection(o, log, peak);
-  if (o.sections.count("conv")) ConvSection(o, log, peak);
+  const double core_nominal = PeakFlops(host, 1, o.ghz);
+  const double core_peak = MeasuredCorePeak();
+  std::printf("measured FMA throughput of one core: %.0f GFLOP/s (CPU time; %.0f%% of the nominal %.0f)\n",
+              core_peak / 1e9, 100 * core_peak / core_nominal, core_nominal / 1e9);
+  if (o.sections.count("gemm")) GemmSection(o, log, peak, core_peak, core_nominal);
+  if (o.sections.count("conv")) ConvSection(o, log, peak, core_peak, core_nominal);
   if (o.sections.count("models")) ModelSection(o, log);
   std::printf("\nload average at end: %s\n", LoadAverage().c_str());
   return 0;

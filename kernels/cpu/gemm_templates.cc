@@ -439,7 +439,12 @@ class ConvTemplate : public Template {
     if (!pointwise_ && win_.ok()) {
       const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
       algo = padded ? kPadded : kDirect;
-      if (!nhwc_ && w_.constant != nullptr && (win_->stride[1] > 1 || ow < v)) algo = kIm2col;
+      // Windows along a row fill ow of the lanes of ceil(ow / v) vectors; im2col
+      // walks height x width instead, at the price of a copy.
+      const double lanes = static_cast<double>(ow) / static_cast<double>(RoundUp(ow, v));
+      if (!nhwc_ && w_.constant != nullptr && (win_->stride[1] > 1 || lanes < 0.85)) {
+        algo = kIm2col;
+      }
     }
     // The GEMM's columns: height x width when flattened or im2col, else width.
     const int64_t spatial = flatten_ || algo == kIm2col ? oh * ow : ow;

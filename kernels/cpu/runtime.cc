@@ -478,6 +478,11 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     prepared_bytes += packed_bytes;
     return absl::OkStatus();
   }
+  if (options.providers == ProviderChoice::kMeasure && step.info.flops < options.onednn_min_flops) {
+    step.info.why = StrCat(origin, "; too small to try onednn");
+    prepared_bytes += packed_bytes;
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::unique_ptr<OneDnnKernel>> vendor = MakeOneDnnKernel(group, *this, threads);
   if (!vendor.ok()) {
     prepared_bytes += packed_bytes;

@@ -76,6 +76,10 @@ struct RuntimeOptions {
   /// How a step that both generated code and oneDNN cover picks: by
   /// measuring both (kMeasure), or always one of them.
   ProviderChoice providers = ProviderChoice::kMeasure;
+  /// With kMeasure, conv and matmul steps of fewer FLOPs stay with generated
+  /// kernels without trying oneDNN: its OpenMP team costs more to start than
+  /// such a step takes, and stalls when other work shares the cores.
+  double onednn_min_flops = 20e6;
   /// Fuse chains of elementwise consumers into their producer.
   bool fuse = true;
   /// Called after each step is lowered (step index, number of steps, the

@@ -452,6 +452,12 @@ class ConvTemplate : public Template {
     Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs) : GemmDefault(og_, spatial, v, regs);
     c["unroll_window"] = 1;
     if (!pointwise_) c["algo"] = algo;
+    if (algo == kDirect || algo == kPadded) {
+      // The unrolled window already gives a long body: no unrolling of the
+      // channel loop on top, and a third loop shared by threads.
+      c["ku"] = pointwise_ ? 4 : 1;
+      c["par"] = 3;
+    }
     if (w_.constant != nullptr) c["pack"] = 1;
     return c;
   }

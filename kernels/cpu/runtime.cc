@@ -109,6 +109,7 @@ struct Step {
   std::vector<int> temp_buffers;    // their arena buffers
   std::function<void(const std::function<float*(const ArgBinding&)>&, ThreadPool&)> run;
   std::shared_ptr<void> holder;  // what `run` uses
+  std::vector<ValueId> uses;     // the values `run` reads or writes through the plan
 };
 
 }  // namespace
@@ -171,7 +172,26 @@ struct Executable::Impl : public LoweringContext {
   absl::Status LowerStep(Step& step);
   void Builtin(Step& step);
   void PlanMemory();
+  void ReleaseUnusedConstants();
 };
+
+// Constants that no step reads and no output shows (weights that every
+// kernel reads in a packed copy instead) are freed.
+void Executable::Impl::ReleaseUnusedConstants() {
+  std::vector<bool> used(buffers.size(), false);
+  auto mark = [&](ValueId v) {
+    const Storage& st = StorageOf(v);
+    if (st.buffer >= 0) used[U(st.buffer)] = true;
+  };
+  for (const Step& step : steps) {
+    for (ValueId v : step.uses) mark(v);
+  }
+  for (const GraphOutput& o : g.outputs()) mark(o.value);
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    if (buffers[i].kind != BufferKind::kConstant || used[i]) continue;
+    std::vector<float>().swap(constants[U(buffers[i].constant)].data);
+  }
+}
 
 // ---- Constants, views and groups.
 
@@ -360,6 +380,7 @@ std::string ShapeText(const Graph& g, NodeId id) {
 // Runs node `group.root` with the reference kernels on strided buffers.
 void Executable::Impl::Builtin(Step& step) {
   const NodeId id = step.group.root;
+  step.uses = g.node(id).inputs;
   step.info.provider = Provider::kBuiltin;
   step.info.why = "no template lowers this op";
   step.info.schedule = "reference kernel";
@@ -469,6 +490,12 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   step.info.why = origin;
   step.temp_sizes = temps;
   step.holder = generated;
+  step.uses.clear();
+  for (const Launch& launch : generated->lowered().launches) {
+    for (const ArgBinding& arg : launch.args) {
+      if (arg.kind == ArgBinding::Kind::kValue) step.uses.push_back(arg.value);
+    }
+  }
   step.run = [generated](const std::function<float*(const ArgBinding&)>& resolve, ThreadPool& p) {
     generated->Run(resolve, p);
   };
@@ -519,6 +546,7 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   step.info.why = why;
   step.temp_sizes.clear();
   step.holder = v;
+  step.uses = v->Values();
   step.run = [v](const std::function<float*(const ArgBinding&)>& resolve, ThreadPool& p) {
     p.Park();
     v->Run(resolve);
@@ -664,6 +692,7 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
   for (const GraphOutput& o : g.outputs()) {
     if (!Has(o.value)) return absl::InternalError(StrCat("output ", o.name, " has no storage"));
   }
+  ReleaseUnusedConstants();
   PlanMemory();
   for (const Step& step : steps) infos.push_back(step.info);
   return absl::OkStatus();
@@ -742,7 +771,13 @@ absl::StatusOr<NamedTensors<F32>> Executable::Run(const NamedTensors<F32>& input
     const Storage& st = m.storage[U(o.value.node)][U(o.value.index)];
     const TensorType& type = m.g.type(o.value);
     const float* data = base[U(st.buffer)] + st.offset;
-    std::vector<float> logical(U(type.num_elements()));
+    const size_t n = U(type.num_elements());
+    if (st.strides == PhysicalStrides(type)) {
+      // Stored as the output's layout stores it: one copy.
+      out.emplace(o.name, Tensor<float>{type, std::vector<float>(data, data + n)});
+      continue;
+    }
+    std::vector<float> logical(n);
     ForEachStrided(type.dims, st.strides, [&](int64_t i, int64_t off) { logical[U(i)] = data[off]; });
     out.emplace(o.name, FromLogical(type, std::move(logical)));
   }

@@ -110,6 +110,26 @@ struct Step {
   std::function<void(const std::function<float*(const ArgBinding&)>&, ThreadPool&)> run;
   std::shared_ptr<void> holder;  // what `run` uses
   std::vector<ValueId> uses;     // the values `run` reads or writes through the plan
+  int64_t prepared_bytes = 0;    // packed weights `holder` keeps
+  // The generated kernels, kept while oneDNN runs the step so that the plan
+  // can be timed both ways.
+  struct Variant {
+    StepInfo info;
+    std::function<void(const std::function<float*(const ArgBinding&)>&, ThreadPool&)> run;
+    std::shared_ptr<void> holder;
+    std::vector<ValueId> uses;
+    int64_t prepared_bytes = 0;
+  };
+  std::optional<Variant> generated;
+
+  Variant Current() const { return {info, run, holder, uses, prepared_bytes}; }
+  void Use(const Variant& v) {
+    info = v.info;
+    run = v.run;
+    holder = v.holder;
+    uses = v.uses;
+    prepared_bytes = v.prepared_bytes;
+  }
 };
 
 }  // namespace
@@ -126,7 +146,6 @@ struct Executable::Impl : public LoweringContext {
   AlignedBuffer arena;
   MemoryStats memory;
   bool profiling = false;
-  int64_t prepared_bytes = 0;
 
   // ---- LoweringContext.
   const Graph& graph() const override { return g; }
@@ -173,6 +192,8 @@ struct Executable::Impl : public LoweringContext {
   void Builtin(Step& step);
   void PlanMemory();
   void ReleaseUnusedConstants();
+  void ChoosePlanProviders();
+  absl::StatusOr<NamedTensors<F32>> Run(const NamedTensors<F32>& inputs);
 };
 
 // Constants that no step reads and no output shows (weights that every
@@ -479,6 +500,7 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   const std::vector<int64_t> temps = lowered->temps;
   int64_t packed_bytes = 0;
   for (const auto& c : lowered->constants) packed_bytes += static_cast<int64_t>(c.size()) * 4;
+  step.prepared_bytes = packed_bytes;
   absl::StatusOr<CompiledGroup> compiled = CompiledGroup::Compile(*std::move(lowered), true);
   if (!compiled.ok()) {
     return absl::Status(compiled.status().code(),
@@ -502,19 +524,14 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
 
   // The vendor's kernel, when it covers the group: keep the faster.
   if (options.providers == ProviderChoice::kGenerated || !OneDnnAvailable()) {
-    prepared_bytes += packed_bytes;
     return absl::OkStatus();
   }
   if (options.providers == ProviderChoice::kMeasure && step.info.flops < options.onednn_min_flops) {
     step.info.why = StrCat(origin, "; too small to try onednn");
-    prepared_bytes += packed_bytes;
     return absl::OkStatus();
   }
   absl::StatusOr<std::unique_ptr<OneDnnKernel>> vendor = MakeOneDnnKernel(group, *this, threads);
-  if (!vendor.ok()) {
-    prepared_bytes += packed_bytes;
-    return absl::OkStatus();
-  }
+  if (!vendor.ok()) return absl::OkStatus();
   std::shared_ptr<OneDnnKernel> v = *std::move(vendor);
   auto ms = [](double s) {
     char buf[32];
@@ -535,23 +552,22 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     if (theirs.median >= kVendorMargin * ours.median) {
       step.info.why = StrCat(origin, "; generated ", ms(ours.median), " vs onednn ",
                              ms(theirs.median), " (medians)");
-      prepared_bytes += packed_bytes;
       return absl::OkStatus();
     }
     why = StrCat("onednn ", ms(theirs.median), " < generated ", ms(ours.median), " (medians; ",
                  origin, ")");
   }
+  step.generated = step.Current();
   step.info.provider = Provider::kOneDnn;
   step.info.schedule = v->Describe();
   step.info.why = why;
-  step.temp_sizes.clear();
   step.holder = v;
   step.uses = v->Values();
+  step.prepared_bytes = v->PreparedBytes();
   step.run = [v](const std::function<float*(const ArgBinding&)>& resolve, ThreadPool& p) {
     p.Park();
     v->Run(resolve);
   };
-  prepared_bytes += v->PreparedBytes();
   return absl::OkStatus();
 }
 
@@ -602,8 +618,6 @@ void Executable::Impl::PlanMemory() {
   memory.arena_bytes = placement.arena_bytes;
   memory.naive_bytes = placement.naive_bytes;
   memory.buffers = static_cast<int>(requests.size());
-  memory.constant_bytes = prepared_bytes;
-  for (const Tensor<float>& c : constants) memory.constant_bytes += static_cast<int64_t>(c.data.size()) * 4;
 }
 
 absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
@@ -692,31 +706,66 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
   for (const GraphOutput& o : g.outputs()) {
     if (!Has(o.value)) return absl::InternalError(StrCat("output ", o.name, " has no storage"));
   }
-  ReleaseUnusedConstants();
   PlanMemory();
   for (const Step& step : steps) infos.push_back(step.info);
+  ChoosePlanProviders();
+  ReleaseUnusedConstants();
+  for (Step& step : steps) step.generated.reset();
+  memory.constant_bytes = 0;
+  for (const Tensor<float>& c : constants) memory.constant_bytes += static_cast<int64_t>(c.data.size()) * 4;
+  for (const Step& step : steps) memory.constant_bytes += step.prepared_bytes;
   return absl::OkStatus();
 }
 
-// ---- Executable.
-
-Executable::Executable(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Executable::~Executable() = default;
-
-absl::StatusOr<std::unique_ptr<Executable>> Executable::Compile(const Graph& graph,
-                                                                const NamedTensors<F32>& weights,
-                                                                const RuntimeOptions& options) {
-  auto impl = std::make_unique<Impl>();
-  impl->g = graph;
-  impl->options = options;
-  if (absl::Status s = impl->Build(weights); !s.ok()) {
-    return absl::Status(s.code(), StrCat("compiling '", graph.name(), "' for the CPU: ", s.message()));
+// Steps for which oneDNN measured faster on its own may still slow the whole
+// plan down: its OpenMP team and the kernels' pool take turns with the cores.
+// When some step uses oneDNN, the plan is timed with and without those picks
+// and the faster kept.
+void Executable::Impl::ChoosePlanProviders() {
+  if (options.providers != ProviderChoice::kMeasure) return;
+  std::vector<size_t> vendor;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].generated) vendor.push_back(i);
   }
-  return std::unique_ptr<Executable>(new Executable(std::move(impl)));
+  if (vendor.empty()) return;
+  NamedTensors<F32> feeds;
+  for (NodeId id : g.InputNodes()) {
+    const TensorType& t = g.node(id).outputs[0];
+    feeds.emplace(g.node(id).names[0],
+                  Tensor<float>{t, std::vector<float>(U(t.num_elements()), 0.5f)});
+  }
+  auto time_plan = [&] {
+    return TimeCalls([&] { (void)Run(feeds); }, 5, 0.05, 20).median;
+  };
+  const double mixed = time_plan();
+  std::vector<Step::Variant> onednn;
+  for (size_t i : vendor) {
+    onednn.push_back(steps[i].Current());
+    steps[i].Use(*steps[i].generated);
+  }
+  const double generated = time_plan();
+  auto ms = [](double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
+    return std::string(buf);
+  };
+  const bool keep_vendor = mixed < kVendorMargin * generated;
+  for (size_t k = 0; k < vendor.size(); ++k) {
+    Step& step = steps[vendor[k]];
+    if (keep_vendor) {
+      step.Use(onednn[k]);
+      StrAppend(&step.info.why, "; the whole plan ran ", ms(mixed), " with onednn vs ",
+                ms(generated), " without");
+    } else {
+      step.info.why = StrCat(onednn[k].info.why, "; yet the whole plan ran ", ms(generated),
+                             " without onednn vs ", ms(mixed), " with");
+    }
+    infos[vendor[k]] = step.info;
+  }
 }
 
-absl::StatusOr<NamedTensors<F32>> Executable::Run(const NamedTensors<F32>& inputs) {
-  Impl& m = *impl_;
+absl::StatusOr<NamedTensors<F32>> Executable::Impl::Run(const NamedTensors<F32>& inputs) {
+  Impl& m = *this;
   std::vector<float*> base(m.buffers.size(), nullptr);
   std::vector<Tensor<float>> converted;
   converted.reserve(m.buffers.size());
@@ -782,6 +831,27 @@ absl::StatusOr<NamedTensors<F32>> Executable::Run(const NamedTensors<F32>& input
     out.emplace(o.name, FromLogical(type, std::move(logical)));
   }
   return out;
+}
+
+// ---- Executable.
+
+Executable::Executable(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Executable::~Executable() = default;
+
+absl::StatusOr<std::unique_ptr<Executable>> Executable::Compile(const Graph& graph,
+                                                                const NamedTensors<F32>& weights,
+                                                                const RuntimeOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->g = graph;
+  impl->options = options;
+  if (absl::Status s = impl->Build(weights); !s.ok()) {
+    return absl::Status(s.code(), StrCat("compiling '", graph.name(), "' for the CPU: ", s.message()));
+  }
+  return std::unique_ptr<Executable>(new Executable(std::move(impl)));
+}
+
+absl::StatusOr<NamedTensors<F32>> Executable::Run(const NamedTensors<F32>& inputs) {
+  return impl_->Run(inputs);
 }
 
 void Executable::set_profiling(bool on) { impl_->profiling = on; }

@@ -209,6 +209,14 @@ Value GraphBuilder::BroadcastMul(Value a, Value b) {
   return Single(OpKind::kBroadcastMul, {a, b}, Attributes(OpKind::kBroadcastMul));
 }
 
+Value GraphBuilder::BroadcastSub(Value a, Value b) {
+  return Single(OpKind::kBroadcastSub, {a, b}, Attributes(OpKind::kBroadcastSub));
+}
+
+Value GraphBuilder::BroadcastDiv(Value a, Value b) {
+  return Single(OpKind::kBroadcastDiv, {a, b}, Attributes(OpKind::kBroadcastDiv));
+}
+
 Value GraphBuilder::LayerNorm(Value x, Value scale, Value bias, int64_t axis, double epsilon) {
   return Single(OpKind::kLayerNorm, {x, scale, bias},
                 Attrs(OpKind::kLayerNorm, {{"axis", axis}, {"epsilon", epsilon}}));

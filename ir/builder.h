@@ -85,6 +85,8 @@ class GraphBuilder {
   Value Reshape(Value x, std::vector<int64_t> dims);
   Value BroadcastAdd(Value a, Value b);
   Value BroadcastMul(Value a, Value b);
+  Value BroadcastSub(Value a, Value b);
+  Value BroadcastDiv(Value a, Value b);
   Value LayerNorm(Value x, Value scale, Value bias, int64_t axis = -1, double epsilon = 1e-5);
   Value Pad(Value x, std::vector<int64_t> pads, double value = 0.0);
   Value Slice(Value x, std::vector<int64_t> axes, std::vector<int64_t> starts,

@@ -101,6 +101,27 @@ absl::StatusOr<NodeId> Graph::AddNode(OpKind op, Attributes attrs, std::vector<V
   return id;
 }
 
+absl::Status Graph::RemoveLastNode() {
+  if (nodes_.empty()) return absl::FailedPreconditionError("RemoveLastNode: the graph is empty");
+  const NodeId id = num_nodes() - 1;
+  const Node& last = nodes_.back();
+  if (GetOpInfo(last.op).Has(kTraitSource)) {
+    return absl::FailedPreconditionError(
+        StrCat("RemoveLastNode: ", Describe(id), " is a graph input or weight"));
+  }
+  for (const GraphOutput& o : outputs_) {
+    if (o.value.node == id) {
+      return absl::FailedPreconditionError(
+          StrCat("RemoveLastNode: ", Describe(id), " is graph output '", o.name, "'"));
+    }
+  }
+  for (const std::string& name : last.names) {
+    if (!name.empty()) value_names_.erase(name);
+  }
+  nodes_.pop_back();
+  return absl::OkStatus();
+}
+
 absl::Status Graph::AddOutput(std::string name, ValueId value) {
   if (!IsValidName(name)) {
     return absl::InvalidArgumentError(StrCat("'", name, "' is not a valid output name"));

@@ -80,6 +80,10 @@ class Graph {
   /// empty) name per output. Errors read "<op>: <reason>".
   absl::StatusOr<NodeId> AddNode(OpKind op, Attributes attrs, std::vector<ValueId> inputs,
                                  std::vector<std::string> names = {});
+  /// Removes the node added last. Fails, changing nothing, when it is a graph
+  /// input or weight or when a graph output refers to it. For searches that try
+  /// a node and take it back (the rule generator's enumeration).
+  absl::Status RemoveLastNode();
   /// Marks `value` as the graph output `name` (output names are unique).
   absl::Status AddOutput(std::string name, ValueId value);
   /// Gives `value` a name (or, with an empty name, makes it anonymous).

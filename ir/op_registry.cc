@@ -137,6 +137,10 @@ std::vector<OpInfo> BuildTable() {
      "mean over axes"},
     {OpKind::kReduceMax, "reduce_max", 1, 1, s->reduce, f::Reduce, kTraitNonLinear,
      "max over axes"},
+    {OpKind::kBroadcastSub, "broadcast_sub", 2, 2, s->none, f::Broadcast, kTraitNone,
+     "a - b with numpy broadcasting"},
+    {OpKind::kBroadcastDiv, "broadcast_div", 2, 2, s->none, f::Broadcast, kTraitNone,
+     "a / b with numpy broadcasting"},
   };
   // clang-format on
   for (size_t i = 0; i < t.size(); ++i) {

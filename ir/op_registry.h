@@ -54,8 +54,10 @@ enum class OpKind : uint16_t {
   kReduceSum,
   kReduceMean,
   kReduceMax,
+  kBroadcastSub,
+  kBroadcastDiv,
 };
-inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kReduceMax) + 1;
+inline constexpr int kNumOpKinds = static_cast<int>(OpKind::kBroadcastDiv) + 1;
 
 /// Traits of an op, as bit flags.
 enum OpTrait : uint32_t {

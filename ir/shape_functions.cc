@@ -170,8 +170,10 @@ absl::StatusOr<Dims> ResolveReshape(std::span<const int64_t> in, const Attribute
     } else if (target[i] < 0) {
       return Err("shape ", DimsToString(target), " has a negative dimension");
     } else {
+      if (target[i] != 0 && known > (int64_t{1} << 40) / target[i]) {
+        return Err("shape ", DimsToString(target), " is too large");
+      }
       known *= target[i];
-      if (known > (int64_t{1} << 40)) return Err("shape ", DimsToString(target), " is too large");
     }
   }
   const int64_t n = NumElements(in);

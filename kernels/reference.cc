@@ -285,6 +285,17 @@ Result<A> Broadcast(const Call<A>& c) {
   return One<A>(std::move(out));
 }
 
+// a / b: rounded division in the ordered domains, a times the inverse of b in
+// ModP (where inv(0) = 0).
+template <typename A>
+typename A::T Div(typename A::T a, typename A::T b) {
+  if constexpr (A::kExact) {
+    return A::Mul(a, A::Inv(b));
+  } else {
+    return a / b;
+  }
+}
+
 template <typename A>
 Result<A> ScalarMul(const Call<A>& c) {
   std::vector<typename A::T> out = c.in[0].data;
@@ -632,6 +643,8 @@ KernelTable<A> BuildTable() {
       {O::kReduceSum, &ops::ReduceSum<A>},
       {O::kReduceMean, &ops::ReduceMean<A>},
       {O::kReduceMax, &ops::ReduceMax<A>},
+      {O::kBroadcastSub, &ops::Broadcast<A, &A::Sub>},
+      {O::kBroadcastDiv, &ops::Broadcast<A, &ops::Div<A>>},
   };
   KernelTable<A> table{};
   for (const auto& [op, kernel] : entries) table[static_cast<size_t>(op)] = kernel;

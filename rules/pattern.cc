@@ -241,38 +241,41 @@ namespace {
 class Binder {
  public:
   // First pass: bind single variables; second pass: check everything.
-  absl::Status Dim(const DimExpr& e, int64_t actual, bool bind_pass, std::string_view where) {
+  // `where()` names the dim or attribute; it is only formatted on failure.
+  template <typename Where>
+  absl::Status Dim(const DimExpr& e, int64_t actual, bool bind_pass, const Where& where) {
     if (bind_pass) {
       const std::optional<std::string_view> var = e.AsVar();
       if (!var) return absl::OkStatus();
       auto [it, inserted] = bindings_.emplace(std::string(*var), actual);
       if (inserted || it->second == actual) return absl::OkStatus();
-      return absl::FailedPreconditionError(StrCat(where, ": '", *var, "' is ", it->second,
+      return absl::FailedPreconditionError(StrCat(where(), ": '", *var, "' is ", it->second,
                                                   " elsewhere but ", actual, " here"));
     }
     absl::StatusOr<int64_t> v = e.Evaluate(bindings_);
-    if (!v.ok()) return absl::FailedPreconditionError(StrCat(where, ": ", v.status().message()));
+    if (!v.ok()) return absl::FailedPreconditionError(StrCat(where(), ": ", v.status().message()));
     if (*v == actual) return absl::OkStatus();
     return absl::FailedPreconditionError(
-        StrCat(where, ": expected ", e.ToString(), " = ", *v, ", found ", actual));
+        StrCat(where(), ": expected ", e.ToString(), " = ", *v, ", found ", actual));
   }
 
+  template <typename Where>
   absl::Status Attr(const PatternAttrValue& pattern, const AttrValue& actual, bool bind_pass,
-                    std::string_view where) {
+                    const Where& where) {
     if (const auto* d = std::get_if<double>(&pattern)) {
       const auto* a = std::get_if<double>(&actual);
       if (bind_pass || (a && (*a == *d || (*a != *a && *d != *d)))) return absl::OkStatus();
-      return absl::FailedPreconditionError(StrCat(where, " differs"));
+      return absl::FailedPreconditionError(StrCat(where(), " differs"));
     }
     if (const auto* e = std::get_if<DimExpr>(&pattern)) {
       const auto* a = std::get_if<int64_t>(&actual);
-      if (!a) return absl::FailedPreconditionError(StrCat(where, " has the wrong kind"));
+      if (!a) return absl::FailedPreconditionError(StrCat(where(), " has the wrong kind"));
       return Dim(*e, *a, bind_pass, where);
     }
     const auto& list = std::get<std::vector<DimExpr>>(pattern);
     const auto* a = std::get_if<std::vector<int64_t>>(&actual);
     if (!a || a->size() != list.size()) {
-      return absl::FailedPreconditionError(StrCat(where, " has a different length"));
+      return absl::FailedPreconditionError(StrCat(where(), " has a different length"));
     }
     for (size_t i = 0; i < list.size(); ++i) {
       if (absl::Status s = Dim(list[i], (*a)[i], bind_pass, where); !s.ok()) return s;
@@ -304,7 +307,7 @@ absl::StatusOr<Bindings> BindPattern(const Pattern& pattern,
       }
       for (size_t d = 0; d < in.dims.size(); ++d) {
         if (absl::Status s = binder.Dim(in.dims[d], type.dims[d], bind_pass,
-                                        StrCat("dim ", d, " of input ", in.name));
+                                        [&] { return StrCat("dim ", d, " of input ", in.name); });
             !s.ok()) {
           return s;
         }
@@ -320,9 +323,10 @@ absl::StatusOr<Bindings> BindPattern(const Pattern& pattern,
         if (IsPatternDTypeAttr(attrs->schema()[a])) continue;
         const std::optional<AttrValue>& actual = attrs->values()[a];
         if (!actual) return absl::FailedPreconditionError("attribute unset");
-        if (absl::Status s = binder.Attr(node.attrs[a], *actual, bind_pass,
-                                         StrCat("attribute ", attrs->schema()[a].name, " of ",
-                                                OpName(node.op), " (pattern node ", i, ")"));
+        if (absl::Status s = binder.Attr(node.attrs[a], *actual, bind_pass, [&] {
+              return StrCat("attribute ", attrs->schema()[a].name, " of ", OpName(node.op),
+                            " (pattern node ", i, ")");
+            });
             !s.ok()) {
           return s;
         }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: build a ResNeXt block with lemma's graph builder, print it in the
-# text format, draw it, and run it through the reference evaluator.
+# text format, draw it, run it through the reference evaluator, and optimize it.
 set -euo pipefail
 lemma=${1:-build/bin/lemma}
 out=${2:-build/demo}
@@ -23,3 +23,16 @@ echo
 echo "== lemma run: random inputs (seed 1) through the reference evaluator"
 "$lemma" run "$out/resnext_block.lemma" --seed 1
 "$lemma" run "$out/resnext_block.lemma" --seed 1 --domain modp
+
+echo
+if [[ -f rules/default.rules ]]; then
+  echo "== lemma optimize: the block with lemma's proved rules (rules/default.rules)"
+  "$lemma" optimize "$out/resnext_block.lemma" -o "$out/resnext_block.opt.lemma" --explain
+else
+  rules=tests/rules/data/handwritten.rules,tests/optimizer/data/extra.rules
+  echo "== lemma optimize: rules/default.rules is not generated yet; the block with the"
+  echo "   hand-written, random-tested rules ($rules)"
+  "$lemma" optimize "$out/resnext_block.lemma" -o "$out/resnext_block.opt.lemma" --explain \
+    --rules "$rules" --allow-tested
+fi
+"$lemma" run "$out/resnext_block.opt.lemma" --seed 1

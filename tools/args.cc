@@ -35,6 +35,18 @@ absl::StatusOr<int64_t> Args::GetInt(std::string_view name, int64_t fallback) co
   return v;
 }
 
+absl::StatusOr<double> Args::GetDouble(std::string_view name, double fallback) const {
+  auto it = values_.find(ToAbsl(name));
+  if (it == values_.end()) return fallback;
+  const std::string& s = it->second;
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) {
+    return absl::InvalidArgumentError(StrCat(name, " expects a number, got '", s, "'"));
+  }
+  return v;
+}
+
 absl::StatusOr<Args> Parse(const CommandSpec& spec, const std::vector<std::string>& argv) {
   Args args;
   for (size_t i = 0; i < argv.size(); ++i) {

@@ -41,6 +41,8 @@ class Args {
   std::string Get(std::string_view name, std::string_view fallback = "") const;
   /// An integer option; fails naming the option when the value is not one.
   absl::StatusOr<int64_t> GetInt(std::string_view name, int64_t fallback) const;
+  /// A number option; fails naming the option when the value is not one.
+  absl::StatusOr<double> GetDouble(std::string_view name, double fallback) const;
   bool help() const { return help_; }
 
  private:

@@ -50,6 +50,8 @@ bool IsFusibleConsumer(const Graph& g, NodeId node, ValueId input) {
     case OpKind::kEwMul:
     case OpKind::kBroadcastAdd:
     case OpKind::kBroadcastMul:
+    case OpKind::kBroadcastSub:
+    case OpKind::kBroadcastDiv:
       return true;
     case OpKind::kScalarMul:
     case OpKind::kBatchNorm:
@@ -168,6 +170,10 @@ int ApplyElementwise(LaunchBuilder& b, NodeId id, ValueId running, int running_e
     case OpKind::kBroadcastMul:
     case OpKind::kScalarMul:
       return nest.Mul(operand(0), operand(1));
+    case OpKind::kBroadcastSub:
+      return nest.Binary(ExprOp::kSub, operand(0), operand(1));
+    case OpKind::kBroadcastDiv:
+      return nest.Binary(ExprOp::kDiv, operand(0), operand(1));
     case OpKind::kBatchNorm: {
       // Per channel (dim 1): x * s + t with s = scale / sqrt(var + eps) and
       // t = bias - mean * s, folded at plan time when the parameters are constant.
@@ -419,6 +425,8 @@ std::unique_ptr<Template> MakeTemplate(const Group& group, const LoweringContext
     case OpKind::kScalarMul:
     case OpKind::kBroadcastAdd:
     case OpKind::kBroadcastMul:
+    case OpKind::kBroadcastSub:
+    case OpKind::kBroadcastDiv:
     case OpKind::kBatchNorm:
     case OpKind::kPad:
     case OpKind::kEnlarge:

@@ -106,15 +106,24 @@ absl::Status PostOps(const Group& group, const LoweringContext& c, size_t rank,
       case OpKind::kBroadcastAdd:
       case OpKind::kEwMul:
       case OpKind::kBroadcastMul:
-      case OpKind::kScalarMul: {
-        const bool add = n.op == OpKind::kEwAdd || n.op == OpKind::kBroadcastAdd;
+      case OpKind::kScalarMul:
+      case OpKind::kBroadcastSub:
+      case OpKind::kBroadcastDiv: {
         if (n.inputs[0] == running && n.inputs[1] == running) {
           return absl::UnimplementedError("a binary op of the running value with itself");
         }
+        const bool ordered = n.op == OpKind::kBroadcastSub || n.op == OpKind::kBroadcastDiv;
+        if (ordered && n.inputs[0] != running) {
+          return absl::UnimplementedError("a post-op computes running value op operand only");
+        }
+        alg algorithm = alg::binary_mul;
+        if (n.op == OpKind::kEwAdd || n.op == OpKind::kBroadcastAdd) algorithm = alg::binary_add;
+        if (n.op == OpKind::kBroadcastSub) algorithm = alg::binary_sub;
+        if (n.op == OpKind::kBroadcastDiv) algorithm = alg::binary_div;
         const ValueId other = n.inputs[0] == running ? n.inputs[1] : n.inputs[0];
         const dnnl::memory::desc md = Desc(c.Access(other), rank);
         const int index = ops.len();
-        ops.append_binary(add ? alg::binary_add : alg::binary_mul, md);
+        ops.append_binary(algorithm, md);
         operands.push_back({other, dnnl::memory(md, Engine(), DNNL_MEMORY_NONE), index});
         break;
       }

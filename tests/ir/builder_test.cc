@@ -59,6 +59,7 @@ TEST(GraphBuilder, EveryOpHasABuilderCall) {
       b.BatchNorm(img, b.Weight("g", DType::kF32, {4}), b.Weight("bb", DType::kF32, {4}),
                   b.Weight("m", DType::kF32, {4}), b.Weight("v", DType::kF32, {4})),
       b.Softmax(mat), b.Reshape(mat, {2, -1}), b.BroadcastAdd(mat, s), b.BroadcastMul(mat, s),
+      b.BroadcastSub(mat, s), b.BroadcastDiv(mat, s),
       b.LayerNorm(mat, b.Weight("lg", DType::kF32, {4}), b.Weight("lb", DType::kF32, {4})),
       b.Pad(mat, {1, 0, 1, 0}), b.Slice(mat, {0}, {1}, {3}), b.ReduceSum(mat, {0}),
       b.ReduceMean(mat, {1}), b.ReduceMax(mat, {0, 1}, false)};

@@ -34,6 +34,26 @@ TEST(Graph, AddNodeInfersTypes) {
   EXPECT_TRUE(g.Validate().ok());
 }
 
+TEST(Graph, RemoveLastNodeTakesBackATriedNode) {
+  Graph g = Chain();
+  // The relu is graph output 'out': it stays.
+  EXPECT_FALSE(g.RemoveLastNode().ok());
+  absl::StatusOr<NodeId> tried = g.AddNode(OpKind::kRelu, Attributes(OpKind::kRelu),
+                                           {*g.FindValue("y")}, {"tried"});
+  ASSERT_TRUE(tried.ok()) << tried.status();
+  EXPECT_TRUE(g.RemoveLastNode().ok());
+  EXPECT_EQ(g.num_nodes(), 4);
+  EXPECT_FALSE(g.FindValue("tried"));
+  EXPECT_TRUE(g.Validate().ok());
+  // The name is free again; sources never go.
+  EXPECT_TRUE(g.AddNode(OpKind::kRelu, Attributes(OpKind::kRelu), {*g.FindValue("y")}, {"tried"})
+                  .ok());
+  Graph inputs_only;
+  ASSERT_TRUE(inputs_only.AddInput("x", TensorType::Make(DType::kF32, {2})).ok());
+  EXPECT_FALSE(inputs_only.RemoveLastNode().ok());
+  EXPECT_FALSE(Graph().RemoveLastNode().ok());
+}
+
 TEST(Graph, RejectsBadConstruction) {
   Graph g;
   ASSERT_TRUE(g.AddInput("x", TensorType::Make(DType::kF32, {2, 2})).ok());

@@ -301,7 +301,9 @@ class RandomGraph {
       case OpKind::kReshape:
         return AddReshape(made);
       case OpKind::kBroadcastAdd:
-      case OpKind::kBroadcastMul: {
+      case OpKind::kBroadcastMul:
+      case OpKind::kBroadcastSub:
+      case OpKind::kBroadcastDiv: {
         const ValueId a = Pick();
         Dims d(T(a).dims.begin() + Uniform(0, T(a).rank()), T(a).dims.end());
         for (int64_t& x : d) x = Chance(0.3) ? 1 : x;

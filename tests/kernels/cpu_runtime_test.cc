@@ -155,14 +155,28 @@ std::vector<GraphCase> Cases() {
     b.Output("s", b.Relu(b.Sigmoid(x)));
     return Finish(b);
   });
-  add("scalar_and_broadcast", {O::kScalarMul, O::kBroadcastAdd, O::kBroadcastMul}, [] {
-    GraphBuilder b("broadcast");
-    const Value x = b.Input("x", DType::kF32, {2, 3, 17});
-    const Value s = b.Input("s", DType::kF32, {});
-    const Value v = b.Input("v", DType::kF32, {3, 1});
-    const Value w = b.Weight("w", DType::kF32, {17});
-    b.Output("y", b.BroadcastMul(b.BroadcastAdd(b.ScalarMul(x, s), v), w));
-    b.Output("z", b.BroadcastAdd(v, x));
+  add("scalar_and_broadcast",
+      {O::kScalarMul, O::kBroadcastAdd, O::kBroadcastMul, O::kBroadcastSub, O::kBroadcastDiv}, [] {
+        GraphBuilder b("broadcast");
+        const Value x = b.Input("x", DType::kF32, {2, 3, 17});
+        const Value s = b.Input("s", DType::kF32, {});
+        const Value v = b.Input("v", DType::kF32, {3, 1});
+        const Value w = b.Weight("w", DType::kF32, {17});
+        b.Output("y", b.BroadcastMul(b.BroadcastAdd(b.ScalarMul(x, s), v), w));
+        b.Output("z", b.BroadcastAdd(v, x));
+        // Divisors kept away from zero.
+        const Value d = b.BroadcastAdd(b.Relu(b.Input("d", DType::kF32, {17})), b.ConstOnes({17}));
+        b.Output("q", b.BroadcastDiv(b.BroadcastSub(v, x), d));
+        b.Output("r", b.BroadcastDiv(d, b.BroadcastAdd(b.Relu(x), b.ConstOnes({2, 3, 17}))));
+        return Finish(b);
+      });
+  add("conv_sub_div_chain", {O::kBroadcastSub, O::kBroadcastDiv}, [] {
+    GraphBuilder b("conv_sub_div");
+    const Value x = b.Input("x", DType::kF32, {1, 4, 6, 5});
+    const Value c = b.Conv2d(x, 4, {3, 3}, Same());
+    const Value m = b.Weight("m", DType::kF32, {4, 1, 1});
+    const Value s = b.BroadcastAdd(b.Relu(b.Weight("s", DType::kF32, {4, 1, 1})), b.ConstOnes({4, 1, 1}));
+    b.Output("y", b.BroadcastDiv(b.BroadcastSub(c, m), s));
     return Finish(b);
   });
   add("pools", {O::kAvgPool2d, O::kMaxPool2d}, [] {

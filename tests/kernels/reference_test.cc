@@ -315,6 +315,14 @@ std::vector<HandCase> HandCases() {
        {{"add", {{2, 3}, {11, 21, 31, 12, 22, 32}}},
         {"mul", {{2, 3}, {1, 0, -3, 4, 0, -6}}},
         {"scalar", {{2}, {3, 6}}}}},
+      {"broadcast_sub_div",
+       [](GraphBuilder& b) {
+         b.Output("sub", b.BroadcastSub(In(b, "a", {2, 1}), In(b, "c", {3})));
+         b.Output("div", b.BroadcastDiv(In(b, "x", {2, 2}), In(b, "d", {2})));
+       },
+       {{"a", {1, 2}}, {"c", {10, 20, 30}}, {"x", {1, 3, 6, -8}}, {"d", {2, 4}}},
+       {{"sub", {{2, 3}, {-9, -19, -29, -8, -18, -28}}},
+        {"div", {{2, 2}, {0.5, 0.75, 3, -2}}}}},
       {"layernorm_last_axis",
        [](GraphBuilder& b) {
          b.Output("y", b.LayerNorm(In(b, "x", {2, 2}), In(b, "scale", {2}), In(b, "bias", {2}), -1,
@@ -544,6 +552,15 @@ const std::map<OpKind, BuildFn>& TinyGraphs() {
       {OpKind::kBroadcastMul,
        [](GraphBuilder& b) {
          b.Output("y", b.BroadcastMul(b.Input("a", f, {3}), b.Input("c", f, {2, 3})));
+       }},
+      {OpKind::kBroadcastSub,
+       [](GraphBuilder& b) {
+         b.Output("y", b.BroadcastSub(b.Input("a", f, {3}), b.Input("c", f, {2, 3})));
+       }},
+      {OpKind::kBroadcastDiv,
+       [](GraphBuilder& b) {
+         b.Output("y", b.BroadcastDiv(b.Input("a", f, {2, 3}),
+                                      b.BroadcastAdd(b.ConstOnes({3}), b.ConstOnes({3}))));
        }},
       {OpKind::kLayerNorm,
        [](GraphBuilder& b) {

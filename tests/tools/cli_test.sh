@@ -33,7 +33,7 @@ same() {  # same NAME FILE_A FILE_B
 check help 0 "planned, not in this build yet" -- "$lemma" --help
 check no_args 2 "usage: lemma" -- "$lemma"
 check unknown_command 2 "unknown command 'frobnicate'" -- "$lemma" frobnicate
-for c in print dot run zoo stats rules; do
+for c in print dot run zoo stats rules import export generate optimize verify; do
   check "help_$c" 0 "^usage: lemma $c" -- "$lemma" "$c" --help
 done
 check unknown_option 2 "unknown option '--bogus'" -- "$lemma" print x --bogus
@@ -130,6 +130,153 @@ if command -v dot >/dev/null; then
   check rules_show_svg 0 "" -- "$lemma" rules show conv_merge --rules "$rules" --svg "$tmp/rule.svg"
   check rules_show_svg_content 0 "<svg" -- cat "$tmp/rule.svg"
 fi
+# ONNX: export, import, and the commands that read .onnx files directly.
+check export_needs_output 1 "-o FILE.onnx is required" -- "$lemma" export "$tmp/block.lemma"
+check export 0 "" -- "$lemma" export "$tmp/block.lemma" -o "$tmp/block.onnx" --seed 3
+check export_bad_missing 1 "--missing-weights must be" -- "$lemma" export "$tmp/block.lemma" -o "$tmp/x.onnx" --missing-weights some
+check export_error_missing 1 "weight 'w0'.*has no data" -- "$lemma" export "$tmp/block.lemma" -o "$tmp/x.onnx" --missing-weights error
+check import 0 "" -- "$lemma" import "$tmp/block.onnx" -o "$tmp/back.lemma" --weights "$tmp/back.tensors"
+check import_note 0 "not saved" -- "$lemma" import "$tmp/block.onnx" -o "$tmp/back2.lemma"
+"$lemma" stats "$tmp/block.lemma" | grep 'structural hash' > "$tmp/h1"
+"$lemma" stats "$tmp/block.onnx" | grep 'structural hash' > "$tmp/h2"
+same onnx_round_trip_hash "$tmp/h1" "$tmp/h2"
+check stats_onnx 0 "weights w/ data  4 of 4" -- "$lemma" stats "$tmp/block.onnx"
+check print_onnx 0 "^graph resnext_block" -- "$lemma" print "$tmp/block.onnx"
+check dot_onnx 0 "digraph" -- "$lemma" dot "$tmp/block.onnx"
+# The exported weights are those of `run --seed 3 --domain f32`: the same checksums.
+"$lemma" run "$tmp/block.lemma" --seed 3 --domain f32 --save "$tmp/o1.tensors" 2>/dev/null | tail -n +2 > "$tmp/r1"
+"$lemma" run "$tmp/block.onnx" --seed 3 --domain f32 2>/dev/null | tail -n +2 > "$tmp/r2"
+"$lemma" run "$tmp/back.lemma" --weights "$tmp/back.tensors" --seed 3 --domain f32 2>/dev/null | tail -n +2 > "$tmp/r3"
+same run_onnx_same_checksum "$tmp/r1" "$tmp/r2"
+same run_weights_same_checksum "$tmp/r1" "$tmp/r3"
+check run_saved 0 "" -- test -s "$tmp/o1.tensors"
+check export_from_onnx 0 "" -- "$lemma" export "$tmp/block.onnx" -o "$tmp/again.onnx" --missing-weights error
+printf 'graph small {\n  input x: f32[2,3]\n  y = relu(x)\n  output y = y\n}\n' > "$tmp/small.lemma"
+check run_bad_inputs 1 "'w0', which is no input or weight" -- "$lemma" run "$tmp/small.lemma" --inputs "$tmp/back.tensors"
+check run_bad_weights 1 "'w0', which is no weight" -- "$lemma" run "$tmp/small.lemma" --weights "$tmp/back.tensors"
+head -c 1000 "$tmp/block.onnx" > "$tmp/cut.onnx"
+check import_truncated 1 "cut.onnx: not a valid ONNX model" -- "$lemma" import "$tmp/cut.onnx"
+check print_truncated 1 "cut.onnx" -- "$lemma" print "$tmp/cut.onnx"
+printf 'not a model at all' > "$tmp/junk.onnx"
+check stats_junk 1 "junk.onnx" -- "$lemma" stats "$tmp/junk.onnx"
+check import_missing 1 "nope.onnx" -- "$lemma" import "$tmp/nope.onnx"
+check bad_dim 1 "--dim expects" -- "$lemma" print "$tmp/block.onnx" --dim batch
+# generate: a small run, deterministic for any thread count; shards merge
+# into the single-process file; clear errors.
+gen=(--max-ops 2 --ops matmul,ewadd,scalar_mul,concat,split --inputs a1,b1,b2,s)
+check generate 0 "wrote [0-9]+ rules to" -- "$lemma" generate "${gen[@]}" -o "$tmp/g1.rules" --threads 1
+check generate_summary 0 "distinct fingerprints" -- "$lemma" generate "${gen[@]}" -o "$tmp/g2.rules" --threads 3
+same generate_threads "$tmp/g1.rules" "$tmp/g2.rules"
+check generate_content 0 "^rule g0001 \{" -- cat "$tmp/g1.rules"
+check generate_status 0 "status tested" -- cat "$tmp/g1.rules"
+check generate_origin 0 "origin \"lemma generate max_ops=2 seed=1 ops=" -- cat "$tmp/g1.rules"
+check generate_shard0 0 "wrote shard 0/2" -- "$lemma" generate "${gen[@]}" --shard 0/2 -o "$tmp/sh.rules"
+check generate_shard1 0 "wrote shard 1/2" -- "$lemma" generate "${gen[@]}" --shard 1/2 -o "$tmp/sh.rules"
+check generate_merge 0 "merged 2 shard files" -- "$lemma" generate merge "$tmp/sh.rules.shard-1-of-2" "$tmp/sh.rules.shard-0-of-2" -o "$tmp/merged.rules"
+same generate_merge_equal "$tmp/g1.rules" "$tmp/merged.rules"
+check generate_merge_missing 1 "shard 1 of 2 is missing" -- "$lemma" generate merge "$tmp/sh.rules.shard-0-of-2" -o "$tmp/x.rules"
+check generate_merge_no_files 2 "needs the shard files" -- "$lemma" generate merge -o "$tmp/x.rules"
+check generate_no_output 2 "-o FILE is required" -- "$lemma" generate --max-ops 1
+check generate_bad_op 1 "no generator op named 'conv3d'" -- "$lemma" generate --ops conv3d -o "$tmp/x.rules"
+check generate_bad_max_ops 1 "max_ops must be 1 to 4" -- "$lemma" generate --max-ops 9 -o "$tmp/x.rules"
+check generate_bad_shard 1 "--shard expects i/n" -- "$lemma" generate --shard 2 -o "$tmp/x.rules"
+check generate_bad_time 1 "--time-limit expects seconds" -- "$lemma" generate --time-limit soon -o "$tmp/x.rules"
+check generate_budget 0 "stopped by the budget" -- "$lemma" generate "${gen[@]}" --max-graphs 5 --threads 1 -o "$tmp/b.rules"
+"$lemma" generate "${gen[@]}" --threads 2 -o - 2>/dev/null > "$tmp/g3.rules"
+same generate_stdout "$tmp/g1.rules" "$tmp/g3.rules"
+check generate_unknown_word 2 "did you mean merge" -- "$lemma" generate marge -o "$tmp/x.rules"
+# optimize
+rules="$data/rules/data/handwritten.rules,$data/optimizer/data/extra.rules"
+check optimize_rules_missing 1 "cannot read the rules file $tmp/none.rules" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$tmp/none.rules"
+check optimize_bad_alpha 1 "alpha must be at least 1" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --alpha 0.5
+check optimize_bad_alpha_text 1 "--alpha expects a number" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --alpha x
+check optimize_proved_only 0 "0 of [0-9]+ rules usable \(proved\)" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules"
+check optimize 0 "cost after +[0-9.]+ ms" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --allow-tested -o "$tmp/opt.lemma"
+check optimize_output_runs 0 "y +f32\[1,256,56,56\]" -- "$lemma" run "$tmp/opt.lemma"
+check optimize_time 0 "optimized in [0-9.]+ s" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --allow-tested --budget 10
+check optimize_budget 0 "graphs explored.*stopped: budget" -- \
+  "$lemma" optimize "$tmp/block.lemma" --rules "$rules" --allow-tested --budget 0
+# A model with matches: NASRNN-like cells (x@W + h@U) written in the text format.
+cat > "$tmp/cell.lemma" <<'GRAPH'
+graph cell {
+  input x: f32[1,64]
+  weight h: f32[1,64]
+  weight w1: f32[64,64]
+  weight u1: f32[64,64]
+  weight w2: f32[64,64]
+  weight u2: f32[64,64]
+  a = matmul(x, w1)
+  b = matmul(h, u1)
+  c = matmul(x, w2)
+  d = matmul(h, u2)
+  s = ewadd(a, b)
+  t = ewadd(c, d)
+  r = ewmul(s, t)
+  output y = r
+}
+GRAPH
+"$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --explain -o "$tmp/cell.opt.lemma" \
+  > "$tmp/explain1" 2>/dev/null
+"$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --explain > "$tmp/explain2" 2>/dev/null
+same optimize_deterministic "$tmp/explain1" "$tmp/explain2"
+check optimize_explain 0 "^ +1\. rule [a-z_]+ at " -- cat "$tmp/explain1"
+check optimize_cheaper 0 "cost after .*\(1\.[0-9]*[1-9][0-9]*x\)" -- cat "$tmp/explain1"
+missing=0
+for id in $(sed -n 's/^ *[0-9]*\. rule \([A-Za-z0-9_.-]*\) at .*/\1/p' "$tmp/explain1"); do
+  grep -q "^rule $id {" "$data/rules/data/handwritten.rules" "$data/optimizer/data/extra.rules" || {
+    echo "FAIL optimize_explain_rules_exist: no rule $id"; missing=1; }
+done
+if [[ $missing -eq 0 ]] && grep -q " rule " "$tmp/explain1"; then
+  echo "ok   optimize_explain_rules_exist"; passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
+check optimize_cell_output_runs 0 "checksum" -- "$lemma" run "$tmp/cell.opt.lemma"
+"$lemma" run "$tmp/cell.lemma" --seed 3 > "$tmp/cell.run" 2>/dev/null
+"$lemma" run "$tmp/cell.opt.lemma" --seed 3 > "$tmp/cell.opt.run" 2>/dev/null
+# The same outputs up to rounding: compare the checksums to 4 significant digits.
+round() { sed -E 's/.*checksum sum ([-0-9.e+]+).*/\1/' "$1" | grep -v graph | xargs printf '%.4g\n'; }
+if [[ "$(round "$tmp/cell.run")" == "$(round "$tmp/cell.opt.run")" ]]; then
+  echo "ok   optimize_same_outputs"; passed=$((passed + 1))
+else
+  echo "FAIL optimize_same_outputs"; cat "$tmp/cell.run" "$tmp/cell.opt.run"; failed=$((failed + 1))
+fi
+check optimize_progress 0 " 1 explored .* best [0-9.]+ ms" -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --progress
+check optimize_graph_to_stdout 0 "^graph cell" -- \
+  bash -c "'$lemma' optimize '$tmp/cell.lemma' --rules '$rules' --allow-tested -o - 2>/dev/null"
+# verify: proves the hand-written rules, refutes the planted false ones, and
+# names the file, line and rule of a bad one.
+check verify_proves 0 "11 rules: 11 proved, 0 refuted" -- \
+  "$lemma" verify "$data/rules/data/handwritten.rules" -o "$tmp/proved.rules" --threads 2 --timeout-ms 5000
+check verify_output_status 0 'status proved "lemma-axioms-1-[0-9a-f]{8}"' -- cat "$tmp/proved.rules"
+check verify_output_uses 0 "uses \[.*split_concat_0" -- cat "$tmp/proved.rules"
+check verify_output_reparses 0 "11 rules: 11 proved" -- "$lemma" verify "$tmp/proved.rules" -o "$tmp/again.rules" --timeout-ms 5000 --threads 1
+same verify_deterministic "$tmp/proved.rules" "$tmp/again.rules"
+check verify_refutes 0 "rule matmul_commutes: refuted: at n=4: output y element" -- \
+  "$lemma" verify "$data/rules/data/false.rules" -o "$tmp/false.rules"
+check verify_refuted_note 0 'status refuted "at ' -- cat "$tmp/false.rules"
+check verify_stdout 0 "^rule ewadd_commutes \{" -- "$lemma" verify "$data/rules/data/handwritten.rules"
+check verify_no_progress_off_terminal 0 "^lemma verify: 3 rules" -- \
+  bash -c "'$lemma' verify '$data/rules/data/false.rules' 2>&1 >/dev/null | grep -v '^rule '"
+check verify_unknown_op 1 "unknown_op.rules:[0-9]+:[0-9]+: .*unknown op" -- \
+  "$lemma" verify "$data/rules/data/errors/unknown_op.rules"
+check verify_bad_shapes 1 "shapes_disagree.rules:[0-9]+:[0-9]+: rule [a-z0-9_]+: " -- \
+  "$lemma" verify "$data/rules/data/errors/shapes_disagree.rules"
+check verify_syntax 1 "missing_brace.rules:[0-9]+:[0-9]+: " -- \
+  "$lemma" verify "$data/rules/data/errors/missing_brace.rules"
+check verify_missing_file 1 "nope.rules" -- "$lemma" verify "$tmp/nope.rules"
+check verify_bad_timeout 1 "--timeout-ms expects an integer" -- \
+  "$lemma" verify "$data/rules/data/false.rules" --timeout-ms soon
+check verify_bad_threads 1 "--threads" -- "$lemma" verify "$data/rules/data/false.rules" --threads -3
+check verify_timeout_is_unknown 0 "rules: .* timed out" -- \
+  "$lemma" verify "$data/verifier/data/proved/grouped.rules" --timeout-ms 1 -o "$tmp/t.rules"
 
 # tune and bench: the CPU backend.
 "$lemma" zoo resnext_block --small -o "$tmp/rb.lemma"

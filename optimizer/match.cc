@@ -1,0 +1,411 @@
+#include "optimizer/match.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "ir/strings.h"
+
+namespace lemma {
+namespace {
+
+// A consumer of a pattern node's output: pattern node `node` reads it at
+// input slot `slot`.
+struct PatternUse {
+  int node;
+  int slot;
+};
+
+// One backtracking search for the matches of a rule rooted at one node.
+class Attempt {
+ public:
+  Attempt(const Matcher& matcher, const Rule& rule, int rule_index, std::vector<Match>* out)
+      : m_(matcher),
+        g_(matcher.graph()),
+        rule_(rule),
+        p_(rule.source),
+        rule_index_(rule_index),
+        num_inputs_(p_.num_inputs()),
+        node_of_(p_.nodes.size(), -1),
+        swapped_(p_.nodes.size(), 0),
+        input_of_(static_cast<size_t>(num_inputs_)),
+        uses_(p_.nodes.size()),
+        out_(out) {
+    for (size_t i = 0; i < p_.nodes.size(); ++i) {
+      const std::vector<PatternRef>& ins = p_.nodes[i].inputs;
+      for (size_t j = 0; j < ins.size(); ++j) {
+        uses_[static_cast<size_t>(ins[j].node)].push_back(
+            {static_cast<int>(i), static_cast<int>(j)});
+      }
+    }
+  }
+
+  // Finds the matches rooted at `root`. Every run leaves the attempt as it
+  // found it, so one attempt serves every root.
+  void Run(NodeId root) {
+    failure_ = MatchFailure{};
+    const int root_pattern = p_.outputs[0].value.node;
+    const OpKind want = p_.nodes[static_cast<size_t>(root_pattern)].op;
+    if (g_.node(root).op != want) {
+      Fail(StrCat("the pattern's root is ", OpName(want), " but ", g_.Describe(root), " is ",
+                  OpName(g_.node(root).op)));
+      return;
+    }
+    TryNode(root_pattern, root);
+  }
+
+  const MatchFailure& failure() const { return failure_; }
+
+ private:
+  // Graph input slot read for pattern slot `slot` of pattern node `pn`.
+  int GraphSlot(int pn, int slot) const {
+    return swapped_[static_cast<size_t>(pn)] ? 1 - slot : slot;
+  }
+
+  void Fail(std::string reason) {
+    if (mapped_ > failure_.matched_ops) {
+      failure_.matched_ops = mapped_;
+      failure_.reason = std::move(reason);
+    }
+  }
+
+  std::string PatternNodeName(int pn) const {
+    return StrCat("pattern node %", pn - num_inputs_, " (",
+                  OpName(p_.nodes[static_cast<size_t>(pn)].op), ")");
+  }
+
+  // Tries pattern node `pn` at graph node `g` in each input order.
+  void TryNode(int pn, NodeId g) {
+    const PatternNode& node = p_.nodes[static_cast<size_t>(pn)];
+    const bool commutative =
+        GetOpInfo(node.op).Has(kTraitCommutative) && node.inputs.size() == 2;
+    for (int swap = 0; swap < (commutative ? 2 : 1); ++swap) {
+      std::vector<int> bound;
+      if (Assign(pn, g, swap != 0, bound)) {
+        ++mapped_;
+        Search();
+        --mapped_;
+      }
+      Unassign(pn, bound);
+    }
+  }
+
+  // Maps pattern node `pn` to graph node `g`; on failure records why. Inputs
+  // newly bound are appended to `bound` (undone by Unassign either way).
+  bool Assign(int pn, NodeId g, bool swap, std::vector<int>& bound) {
+    const PatternNode& node = p_.nodes[static_cast<size_t>(pn)];
+    const Node& gn = g_.node(g);
+    if (gn.op != node.op) {
+      Fail(StrCat(PatternNodeName(pn), " met ", g_.Describe(g)));
+      return false;
+    }
+    if (std::find(used_.begin(), used_.end(), g) != used_.end()) {
+      Fail(StrCat(PatternNodeName(pn), " would match ", g_.Describe(g), ", already matched"));
+      return false;
+    }
+    if (gn.inputs.size() != node.inputs.size() ||
+        static_cast<int>(gn.outputs.size()) != node.num_outputs) {
+      Fail(StrCat(PatternNodeName(pn), " has ", node.inputs.size(), " inputs and ",
+                  node.num_outputs, " outputs, ", g_.Describe(g), " has ", gn.inputs.size(),
+                  " and ", gn.outputs.size()));
+      return false;
+    }
+    node_of_[static_cast<size_t>(pn)] = g;
+    swapped_[static_cast<size_t>(pn)] = swap ? 1 : 0;
+    used_.push_back(g);
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const PatternRef ref = node.inputs[j];
+      const ValueId gv = gn.inputs[static_cast<size_t>(GraphSlot(pn, static_cast<int>(j)))];
+      if (ref.node < num_inputs_) {
+        ValueId& slot = input_of_[static_cast<size_t>(ref.node)];
+        if (!slot.valid()) {
+          slot = gv;
+          bound.push_back(ref.node);
+        } else if (slot != gv) {
+          Fail(StrCat("input ", p_.nodes[static_cast<size_t>(ref.node)].name, " is ",
+                      g_.ValueLabel(slot), " but ", PatternNodeName(pn), " reads ",
+                      g_.ValueLabel(gv), " there"));
+          return false;
+        }
+      } else if (const NodeId producer = node_of_[static_cast<size_t>(ref.node)]; producer >= 0) {
+        if (gv != ValueId{producer, ref.index}) {
+          Fail(StrCat(PatternNodeName(pn), " reads ", g_.ValueLabel(gv), " where the pattern has ",
+                      PatternNodeName(ref.node), " output ", ref.index));
+          return false;
+        }
+      }
+    }
+    // Consumers matched before must read this node's outputs where the pattern says.
+    for (const PatternUse& use : uses_[static_cast<size_t>(pn)]) {
+      const NodeId consumer = node_of_[static_cast<size_t>(use.node)];
+      if (consumer < 0 || use.node == pn) continue;
+      const PatternRef ref = p_.nodes[static_cast<size_t>(use.node)].inputs[static_cast<size_t>(use.slot)];
+      const ValueId gv =
+          g_.node(consumer).inputs[static_cast<size_t>(GraphSlot(use.node, use.slot))];
+      if (gv != ValueId{g, ref.index}) {
+        Fail(StrCat(PatternNodeName(use.node), " does not read ", PatternNodeName(pn),
+                    " output ", ref.index, " from ", g_.Describe(g)));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void Unassign(int pn, const std::vector<int>& bound) {
+    for (int k : bound) input_of_[static_cast<size_t>(k)] = ValueId{};
+    if (node_of_[static_cast<size_t>(pn)] >= 0) {
+      used_.erase(std::find(used_.begin(), used_.end(), node_of_[static_cast<size_t>(pn)]));
+    }
+    node_of_[static_cast<size_t>(pn)] = -1;
+    swapped_[static_cast<size_t>(pn)] = 0;
+  }
+
+  // The value a matched node or bound input gives pattern ref `ref`, if any.
+  ValueId Resolved(PatternRef ref) const {
+    if (ref.node < num_inputs_) return input_of_[static_cast<size_t>(ref.node)];
+    const NodeId g = node_of_[static_cast<size_t>(ref.node)];
+    return g >= 0 ? ValueId{g, ref.index} : ValueId{};
+  }
+
+  void Search() {
+    if (mapped_ == p_.num_ops()) {
+      Finish();
+      return;
+    }
+    // 1. A node whose output a matched consumer reads: one candidate.
+    for (size_t q = static_cast<size_t>(num_inputs_); q < p_.nodes.size(); ++q) {
+      if (node_of_[q] >= 0) continue;
+      for (const PatternUse& use : uses_[q]) {
+        const NodeId consumer = node_of_[static_cast<size_t>(use.node)];
+        if (consumer < 0) continue;
+        const ValueId gv =
+            g_.node(consumer).inputs[static_cast<size_t>(GraphSlot(use.node, use.slot))];
+        TryNode(static_cast<int>(q), gv.node);
+        return;
+      }
+    }
+    // 2. A node reading a value already known: the users of that value.
+    for (size_t q = static_cast<size_t>(num_inputs_); q < p_.nodes.size(); ++q) {
+      if (node_of_[q] >= 0) continue;
+      for (const PatternRef& ref : p_.nodes[q].inputs) {
+        const ValueId v = Resolved(ref);
+        if (!v.valid()) continue;
+        const OpKind op = p_.nodes[q].op;
+        bool any = false;
+        for (NodeId u : m_.Users(v.node)) {
+          if (g_.node(u).op != op) continue;
+          const std::vector<ValueId>& ins = g_.node(u).inputs;
+          if (std::find(ins.begin(), ins.end(), v) == ins.end()) continue;
+          any = true;
+          TryNode(static_cast<int>(q), u);
+        }
+        if (!any) {
+          Fail(StrCat("no ", OpName(op), " reads ", g_.ValueLabel(v), " for ",
+                      PatternNodeName(static_cast<int>(q))));
+        }
+        return;
+      }
+    }
+    // 3. A part connected to nothing matched: every node of the op.
+    for (size_t q = static_cast<size_t>(num_inputs_); q < p_.nodes.size(); ++q) {
+      if (node_of_[q] >= 0) continue;
+      for (NodeId g = 0; g < g_.num_nodes(); ++g) {
+        if (g_.node(g).op == p_.nodes[q].op) TryNode(static_cast<int>(q), g);
+      }
+      return;
+    }
+  }
+
+  void Finish() {
+    std::vector<TensorType> types;
+    for (const ValueId& v : input_of_) types.push_back(g_.type(v));
+    std::vector<const Attributes*> attrs(p_.nodes.size(), nullptr);
+    for (size_t i = static_cast<size_t>(num_inputs_); i < p_.nodes.size(); ++i) {
+      attrs[i] = &g_.node(node_of_[i]).attrs;
+    }
+    absl::StatusOr<Bindings> bindings = BindPattern(p_, types, attrs);
+    if (!bindings.ok()) {
+      Fail(std::string(ToStd(bindings.status().message())));
+      return;
+    }
+    if (!CheckOutsideUses() || !CheckConvex()) return;
+    out_->push_back(Match{rule_index_, node_of_, input_of_, *std::move(bindings)});
+  }
+
+  bool IsMatched(NodeId g) const { return std::find(used_.begin(), used_.end(), g) != used_.end(); }
+
+  // Values computed inside the match may be used outside only as pattern outputs.
+  bool CheckOutsideUses() {
+    for (size_t q = static_cast<size_t>(num_inputs_); q < p_.nodes.size(); ++q) {
+      const NodeId g = node_of_[q];
+      for (int k = 0; k < static_cast<int>(g_.node(g).outputs.size()); ++k) {
+        const ValueId v{g, k};
+        bool is_output = false;
+        for (const PatternOutput& o : p_.outputs) {
+          is_output = is_output || (o.value.node == static_cast<int>(q) && o.value.index == k);
+        }
+        if (is_output) continue;
+        for (NodeId u : m_.Users(g)) {
+          if (IsMatched(u)) continue;
+          const std::vector<ValueId>& ins = g_.node(u).inputs;
+          if (std::find(ins.begin(), ins.end(), v) != ins.end()) {
+            Fail(StrCat(g_.ValueLabel(v), " (", PatternNodeName(static_cast<int>(q)),
+                        ") is used outside the match by ", g_.Describe(u)));
+            return false;
+          }
+        }
+        for (const GraphOutput& o : g_.outputs()) {
+          if (o.value == v) {
+            Fail(StrCat(g_.ValueLabel(v), " (", PatternNodeName(static_cast<int>(q)),
+                        ") is the graph output '", o.name, "', which the pattern does not output"));
+            return false;
+          }
+        }
+      }
+    }
+    return true;
+  }
+
+  // No pattern input may be computed from a matched node.
+  bool CheckConvex() {
+    int lowest = m_.TopoPosition(used_[0]);
+    for (NodeId g : used_) lowest = std::min(lowest, m_.TopoPosition(g));
+    std::vector<NodeId> stack;
+    std::vector<NodeId> seen;
+    for (int k = 0; k < num_inputs_; ++k) {
+      const ValueId v = input_of_[static_cast<size_t>(k)];
+      stack.assign(1, v.node);
+      while (!stack.empty()) {
+        const NodeId n = stack.back();
+        stack.pop_back();
+        if (m_.TopoPosition(n) < lowest) continue;
+        if (std::find(seen.begin(), seen.end(), n) != seen.end()) continue;
+        seen.push_back(n);
+        if (IsMatched(n)) {
+          Fail(StrCat("input ", p_.nodes[static_cast<size_t>(k)].name, " = ", g_.ValueLabel(v),
+                      " is computed from the match itself"));
+          return false;
+        }
+        for (ValueId in : g_.node(n).inputs) stack.push_back(in.node);
+      }
+    }
+    return true;
+  }
+
+  const Matcher& m_;
+  const Graph& g_;
+  const Rule& rule_;
+  const Pattern& p_;
+  const int rule_index_;
+  const int num_inputs_;
+  std::vector<NodeId> node_of_;
+  std::vector<uint8_t> swapped_;
+  std::vector<ValueId> input_of_;
+  std::vector<std::vector<PatternUse>> uses_;
+  std::vector<NodeId> used_;
+  int mapped_ = 0;
+  std::vector<Match>* out_;
+  MatchFailure failure_;
+};
+
+}  // namespace
+
+std::vector<ValueId> Match::OutputValues(const Rule& rule) const {
+  std::vector<ValueId> out;
+  for (const PatternOutput& o : rule.source.outputs) {
+    out.push_back(ValueId{nodes[static_cast<size_t>(o.value.node)], o.value.index});
+  }
+  return out;
+}
+
+Matcher::Matcher(const Graph& graph) : graph_(graph) {
+  const size_t n = static_cast<size_t>(graph.num_nodes());
+  std::vector<std::vector<NodeId>> users(n);
+  for (NodeId id = 0; id < graph.num_nodes(); ++id) {
+    for (ValueId in : graph.node(id).inputs) {
+      std::vector<NodeId>& u = users[static_cast<size_t>(in.node)];
+      if (u.empty() || u.back() != id) u.push_back(id);
+    }
+  }
+  user_begin_.reserve(n + 1);
+  for (const std::vector<NodeId>& u : users) {
+    user_begin_.push_back(static_cast<int>(users_.size()));
+    users_.insert(users_.end(), u.begin(), u.end());
+  }
+  user_begin_.push_back(static_cast<int>(users_.size()));
+  topo_pos_.assign(n, 0);
+  const std::vector<NodeId> order = graph.TopologicalOrder();
+  for (size_t i = 0; i < order.size(); ++i) topo_pos_[static_cast<size_t>(order[i])] = static_cast<int>(i);
+}
+
+std::span<const NodeId> Matcher::Users(NodeId node) const {
+  const size_t i = static_cast<size_t>(node);
+  return std::span<const NodeId>(users_).subspan(
+      static_cast<size_t>(user_begin_[i]), static_cast<size_t>(user_begin_[i + 1] - user_begin_[i]));
+}
+
+std::vector<Match> Matcher::MatchAt(const Rule& rule, int rule_index, NodeId root,
+                                    MatchFailure* failure) const {
+  std::vector<Match> matches;
+  Attempt attempt(*this, rule, rule_index, &matches);
+  attempt.Run(root);
+  if (matches.empty() && failure != nullptr) *failure = attempt.failure();
+  return matches;
+}
+
+std::vector<Match> Matcher::FindAll(const RuleSet& rules, std::span<const uint8_t> enabled) const {
+  return FindAllRooted(rules, enabled, 0, graph_.num_nodes());
+}
+
+std::vector<Match> Matcher::FindAllRooted(const RuleSet& rules, std::span<const uint8_t> enabled,
+                                          NodeId begin, NodeId end) const {
+  std::vector<Match> all;
+  std::vector<std::unique_ptr<Attempt>> attempts(static_cast<size_t>(rules.size()));
+  for (NodeId id = begin; id < end; ++id) {
+    for (int r : rules.RootedAt(graph_.node(id).op)) {
+      if (!enabled.empty() && !enabled[static_cast<size_t>(r)]) continue;
+      std::unique_ptr<Attempt>& attempt = attempts[static_cast<size_t>(r)];
+      if (attempt == nullptr) {
+        attempt = std::make_unique<Attempt>(*this, rules.rules()[static_cast<size_t>(r)], r, &all);
+      }
+      attempt->Run(id);
+    }
+  }
+  return all;
+}
+
+absl::StatusOr<Bindings> BindMatch(const Graph& graph, const Rule& rule,
+                                   std::span<const NodeId> nodes, std::span<const ValueId> inputs) {
+  const Pattern& p = rule.source;
+  if (nodes.size() != p.nodes.size() || static_cast<int>(inputs.size()) != p.num_inputs()) {
+    return absl::InvalidArgumentError(StrCat("rule ", rule.id, ": the match does not fit the pattern"));
+  }
+  std::vector<TensorType> types;
+  for (ValueId v : inputs) {
+    if (!graph.IsValue(v)) return absl::InvalidArgumentError("the match refers to no value");
+    types.push_back(graph.type(v));
+  }
+  std::vector<const Attributes*> attrs(p.nodes.size(), nullptr);
+  for (size_t i = static_cast<size_t>(p.num_inputs()); i < p.nodes.size(); ++i) {
+    if (nodes[i] < 0 || nodes[i] >= graph.num_nodes()) {
+      return absl::InvalidArgumentError("the match refers to no node");
+    }
+    attrs[i] = &graph.node(nodes[i]).attrs;
+  }
+  return BindPattern(p, types, attrs);
+}
+
+std::string DescribeMatch(const Graph& graph, const Rule& rule, const Match& match) {
+  std::vector<std::string> parts;
+  std::vector<NodeId> seen;
+  for (ValueId v : match.OutputValues(rule)) {
+    if (std::find(seen.begin(), seen.end(), v.node) != seen.end()) continue;
+    seen.push_back(v.node);
+    const Node& n = graph.node(v.node);
+    std::vector<std::string> args;
+    for (ValueId in : n.inputs) args.push_back(graph.ValueLabel(in));
+    parts.push_back(StrCat(OpName(n.op), "(", StrJoin(args, ", "), ")"));
+  }
+  return StrJoin(parts, " + ");
+}
+
+}  // namespace lemma

@@ -146,6 +146,53 @@ absl::StatusOr<double> MeasuredCostModel::NodeCostSeconds(const Graph& graph, No
   return seconds;
 }
 
+absl::StatusOr<double> MeasuredCostModel::OpCostSeconds(OpKind op, const Attributes& attrs,
+                                                        std::span<const TensorType> inputs,
+                                                        const std::vector<bool>& constant,
+                                                        std::span<const Layout> output_layouts) {
+  if (constant.size() != inputs.size()) {
+    return absl::InvalidArgumentError(StrCat(OpName(op), ": ", inputs.size(), " inputs but ",
+                                             constant.size(), " constant flags"));
+  }
+  Graph g("op");
+  std::vector<ValueId> values;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    absl::StatusOr<ValueId> v = constant[i] ? g.AddWeight(StrCat("w", i), inputs[i])
+                                            : g.AddInput(StrCat("x", i), inputs[i]);
+    if (!v.ok()) return v.status();
+    values.push_back(*v);
+  }
+  absl::StatusOr<NodeId> id = g.AddNode(op, attrs, values);
+  if (!id.ok()) return id.status();
+  for (size_t j = 0; j < output_layouts.size() && j < g.node(*id).outputs.size(); ++j) {
+    const ValueId out{*id, static_cast<int32_t>(j)};
+    if (absl::Status s = g.SetLayout(out, output_layouts[j]); !s.ok()) return s;
+  }
+  for (size_t j = 0; j < g.node(*id).outputs.size(); ++j) {
+    if (absl::Status s = g.AddOutput(StrCat("y", j), {*id, static_cast<int32_t>(j)}); !s.ok()) {
+      return s;
+    }
+  }
+  return NodeCostSeconds(g, *id);
+}
+
+std::vector<bool> MeasuredCostModel::TypicalConstantInputs(OpKind op, int inputs) {
+  std::vector<bool> constant(static_cast<size_t>(std::max(inputs, 0)), false);
+  switch (op) {
+    case OpKind::kConv2d:
+    case OpKind::kMatMul:
+      if (inputs > 1) constant[1] = true;
+      break;
+    case OpKind::kBatchNorm:
+    case OpKind::kLayerNorm:
+      for (size_t i = 1; i < constant.size(); ++i) constant[i] = true;
+      break;
+    default:
+      break;
+  }
+  return constant;
+}
+
 absl::Status MeasuredCostModel::Save() const { return cache_.Save(); }
 
 }  // namespace lemma::cpu

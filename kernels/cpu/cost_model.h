@@ -13,7 +13,9 @@
 //   costs.Save();
 
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "ir/graph.h"
@@ -50,6 +52,19 @@ class MeasuredCostModel {
   /// split, reshape); otherwise the cached or measured time of its kernel, or
   /// the analytical estimate when it cannot be measured.
   absl::StatusOr<double> NodeCostSeconds(const Graph& graph, NodeId id);
+  /// The same for an op given by its attributes and input types (layouts
+  /// included; outputs get the op's inferred types with `output_layouts`
+  /// applied when given): a one-op graph whose input i is a weight (a
+  /// constant, prepared at plan time) when constant[i], else a graph input.
+  /// This is the shape of the optimizer's CostMeasurer, keyed by op,
+  /// attributes and types.
+  absl::StatusOr<double> OpCostSeconds(OpKind op, const Attributes& attrs,
+                                       std::span<const TensorType> inputs,
+                                       const std::vector<bool>& constant,
+                                       std::span<const Layout> output_layouts = {});
+  /// Which inputs of `op` a model normally feeds from weights: conv2d's
+  /// kernel, matmul's right operand, batchnorm's and layernorm's parameters.
+  static std::vector<bool> TypicalConstantInputs(OpKind op, int inputs);
   /// The analytical estimate: FLOPs at a share of the peak plus bytes moved
   /// at the memory bandwidth.
   double AnalyticalSeconds(const Graph& graph, NodeId id) const;

@@ -204,6 +204,33 @@ TEST(CostModelTest, MeasuresCachesAndFallsBack) {
   std::remove(path.c_str());
 }
 
+TEST(CostModelTest, CostsAnOpGivenByItsTypes) {
+  absl::StatusOr<std::unique_ptr<MeasuredCostModel>> model =
+      MeasuredCostModel::Create({.threads = 2});
+  ASSERT_TRUE(model.ok());
+  Attributes attrs(OpKind::kConv2d);
+  ASSERT_TRUE(attrs.SetEnum("padding", "same").ok());
+  const std::vector<TensorType> inputs = {TensorType::Make(DType::kF32, {1, 8, 12, 12}),
+                                          TensorType::Make(DType::kF32, {16, 8, 3, 3})};
+  const std::vector<bool> constant = MeasuredCostModel::TypicalConstantInputs(OpKind::kConv2d, 2);
+  EXPECT_EQ(constant, (std::vector<bool>{false, true}));
+  absl::StatusOr<double> nchw = (*model)->OpCostSeconds(OpKind::kConv2d, attrs, inputs, constant);
+  ASSERT_TRUE(nchw.ok()) << nchw.status();
+  EXPECT_GT(*nchw, 0);
+  TensorType x_nhwc = inputs[0];
+  x_nhwc.layout = Layout::kNHWC;
+  const std::vector<Layout> out_nhwc = {Layout::kNHWC};
+  absl::StatusOr<double> nhwc = (*model)->OpCostSeconds(
+      OpKind::kConv2d, attrs, std::vector<TensorType>{x_nhwc, inputs[1]}, constant, out_nhwc);
+  ASSERT_TRUE(nhwc.ok()) << nhwc.status();
+  EXPECT_GT(*nhwc, 0);
+  EXPECT_EQ((*model)->stats().measured, 2);  // two layouts, two workloads
+  EXPECT_FALSE((*model)->OpCostSeconds(OpKind::kConv2d, attrs, inputs, std::vector<bool>{true}).ok());
+  const std::vector<TensorType> bad = {TensorType::Make(DType::kF32, {2, 3}),
+                                       TensorType::Make(DType::kF32, {4, 5})};
+  EXPECT_FALSE((*model)->OpCostSeconds(OpKind::kMatMul, Attributes(OpKind::kMatMul), bad, constant).ok());
+}
+
 TEST(MemoryPlanTest, BuffersShareOnlyWhenTheirLifetimesDoNotMeet) {
   const std::vector<BufferRequest> requests = {
       {1000, 0, 1}, {1000, 1, 2}, {1000, 2, 3}, {4000, 3, 4}, {10, 0, 4}};

@@ -12,6 +12,8 @@ packages=(
   pybind11-dev python3-dev      # the Python binding (python/)
   openmpi-bin                   # mpirun: sharded `lemma generate` runs, and their test
   libz3-dev                     # the verifier's SMT solver
+  llvm-14-dev                   # the CPU code generator (LEMMA_LLVM)
+  libdnnl-dev                   # oneDNN, the CPU vendor provider (LEMMA_ONEDNN)
 )
 
 missing=()

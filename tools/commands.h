@@ -12,6 +12,12 @@ namespace lemma::cli {
 const CommandSpec& RulesSpec();
 int RunRules(const Args& args);
 
+/// `lemma tune` and `lemma bench`: the CPU backend (tools/cpu_cmd.cc).
+const CommandSpec& TuneSpec();
+int RunTuneCommand(const Args& args);
+const CommandSpec& BenchSpec();
+int RunBenchCommand(const Args& args);
+
 }  // namespace lemma::cli
 
 #endif  // LEMMA_TOOLS_COMMANDS_H_

@@ -535,6 +535,8 @@ const std::vector<Command>& Commands() {
          {"--progress", "", "", "report how the search goes, about once a second, on stderr"}},
         1, 1},
        RunOptimize},
+      {cli::TuneSpec(), cli::RunTuneCommand},
+      {cli::BenchSpec(), cli::RunBenchCommand},
   };
   return commands;
 }
@@ -549,9 +551,7 @@ void PrintUsage(std::FILE* out) {
   }
   std::fprintf(out,
                "\nplanned, not in this build yet:\n"
-               "  explore    browse rules, where they match, and the optimizer's choices\n"
-               "  tune       tune kernel schedules for a model on this machine\n"
-               "  bench      measure a model's latency on tuned kernels\n");
+               "  explore    browse rules, where they match, and the optimizer's choices\n");
 }
 
 }  // namespace

@@ -278,5 +278,21 @@ check verify_bad_threads 1 "--threads" -- "$lemma" verify "$data/rules/data/fals
 check verify_timeout_is_unknown 0 "rules: .* timed out" -- \
   "$lemma" verify "$data/verifier/data/proved/grouped.rules" --timeout-ms 1 -o "$tmp/t.rules"
 
+# tune and bench: the CPU backend.
+"$lemma" zoo resnext_block --small -o "$tmp/rb.lemma"
+check tune 0 "tuned now +4 workloads" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune.jsonl" --threads 2
+check tune_log_records 0 '^\{"kind":"schedule","target":".*","workload":"conv2d' -- head -1 "$tmp/tune.jsonl"
+check tune_again_replays 0 "from the log +4 workloads" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune.jsonl"
+check tune_bad_budget 1 "--budget must be in" -- "$lemma" tune "$tmp/rb.lemma" --budget 0
+check tune_corrupt_log 1 "bad.jsonl:2: not a tuning record" -- bash -c "printf '\n{oops\n' > '$tmp/bad.jsonl' && '$lemma' tune '$tmp/rb.lemma' --log '$tmp/bad.jsonl'"
+check bench 0 "^latency over 5 runs: median [0-9.]+ ms" -- "$lemma" bench "$tmp/rb.lemma" --runs 5 --log "$tmp/tune.jsonl"
+check bench_profile 0 "conv2d\+ewadd\+relu .* (generated|onednn) " -- "$lemma" bench "$tmp/rb.lemma" --runs 3
+check bench_plan 0 "why: tuned schedule \(log\)" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --log "$tmp/tune.jsonl" --plan --providers generated
+check bench_bad_providers 1 "--providers must be" -- "$lemma" bench "$tmp/rb.lemma" --providers gpu
+check bench_missing_file 1 "cannot open" -- "$lemma" bench "$tmp/none.lemma"
+for c in tune bench; do
+  check "help_$c" 0 "^usage: lemma $c" -- "$lemma" "$c" --help
+done
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

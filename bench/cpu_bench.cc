@@ -1,0 +1,472 @@
+// Benchmarks of the CPU backend: GEMM and convolution GFLOP/s of generated
+// kernels (rules-of-thumb schedule and tuned) and oneDNN against the fp32
+// peak, and end-to-end latency of the zoo models against ONNX Runtime.
+//
+//   lemma_cpu_bench [--threads 2] [--ghz 4.5] [--tune N] [--log FILE]
+//                   [--sections gemm,conv,models] [--models a,b] [--runs N] [--no-ort]
+//
+// Kernel times are the fastest of repeated runs; model latencies the median
+// (with min and max) of --runs runs. The machine may be shared with other
+// work: the load average is printed, and numbers are provisional when it is
+// high. Because wall-clock times on a shared machine measure the neighbours as
+// much as the kernel, the tables also give the single-threaded kernel's
+// GFLOP/s per second of the thread's own CPU time ("1T cpu"), against the
+// FMA throughput a core of this machine is measured to reach.
+
+#include <immintrin.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bench/models.h"
+#include "ir/builder.h"
+#include "ir/strings.h"
+#include "ir/text_format.h"
+#include "kernels/cpu/compiled_group.h"
+#include "kernels/cpu/json_value.h"
+#include "kernels/cpu/onednn.h"
+#include "kernels/cpu/runtime.h"
+#include "kernels/cpu/standalone.h"
+#include "kernels/cpu/target.h"
+#include "kernels/cpu/tuning.h"
+#include "kernels/random.h"
+
+namespace lemma::cpu {
+namespace {
+
+// Each kernel of the tables runs for at least this long; its fastest run counts.
+constexpr double kBenchSeconds = 0.3;
+
+struct Options {
+  int threads = 2;
+  double ghz = 4.5;
+  int tune = 0;
+  std::string log;
+  std::set<std::string> sections = {"gemm", "conv", "models"};
+  std::vector<std::string> models;
+  int runs = 10;
+  bool ort = true;
+};
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin <= s.size()) {
+    const size_t end = std::min(s.find(',', begin), s.size());
+    if (end > begin) out.push_back(s.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return out;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return StrCat(a, " ", b, " ", c);
+}
+
+// The times of one kernel workload.
+struct KernelTimes {
+  double flops = 0;
+  double generated = 0, tuned = 0, onednn = 0;  // seconds, 0: not measured
+  double cpu = 0;  // CPU seconds of the best schedule on one thread
+};
+
+double ThreadCpuSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// The least CPU time of the calling thread that `fn` takes over `runs` runs.
+double CpuFastest(const std::function<void()>& fn, int runs) {
+  fn();
+  double best = 1e30;
+  for (int r = 0; r < runs; ++r) {
+    const double start = ThreadCpuSeconds();
+    fn();
+    best = std::min(best, ThreadCpuSeconds() - start);
+  }
+  return best;
+}
+
+// FLOP/s one core reaches with independent fused multiply-adds and no memory
+// traffic, in the thread's CPU time: the attainable peak of this machine.
+__attribute__((target("avx512f,fma"), noinline)) double FmaPeakAvx512(int64_t iters, float seed) {
+  __m512 acc[20];
+  for (int i = 0; i < 20; ++i) acc[i] = _mm512_set1_ps(seed * static_cast<float>(i));
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(seed);
+  const double start = ThreadCpuSeconds();
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 20
+    for (int i = 0; i < 20; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  }
+  const double seconds = ThreadCpuSeconds() - start;
+  float lanes[16] = {};
+  for (int i = 0; i < 20; ++i) {
+    _mm512_storeu_ps(lanes, acc[i]);
+    if (lanes[0] == 12345.f) return 0;  // keeps the results alive
+  }
+  return static_cast<double>(iters) * 20 * 16 * 2 / seconds;
+}
+
+__attribute__((target("avx2,fma"), noinline)) double FmaPeakAvx2(int64_t iters, float seed) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(seed * static_cast<float>(i));
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(seed);
+  const double start = ThreadCpuSeconds();
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  }
+  const double seconds = ThreadCpuSeconds() - start;
+  float lanes[8] = {};
+  for (int i = 0; i < 12; ++i) {
+    _mm256_storeu_ps(lanes, acc[i]);
+    if (lanes[0] == 12345.f) return 0;
+  }
+  return static_cast<double>(iters) * 12 * 8 * 2 / seconds;
+}
+
+double MeasuredCorePeak() {
+  const CpuTarget& host = HostTarget();
+  double best = 0;
+  for (int r = 0; r < 5; ++r) {
+    const float seed = 1e-7f * static_cast<float>(r + 1);
+    if (host.isa == "avx512") best = std::max(best, FmaPeakAvx512(10000000, seed));
+    if (host.isa == "avx2") best = std::max(best, FmaPeakAvx2(20000000, seed));
+  }
+  return best;
+}
+
+double Gflops(double flops, double seconds) { return seconds > 0 ? flops / seconds / 1e9 : 0; }
+
+std::string Cell(double gflops) {
+  if (gflops <= 0) return "      -";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%7.1f", gflops);
+  return buf;
+}
+
+std::string Percent(double part, double whole) {
+  if (part <= 0 || whole <= 0) return "    -";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%4.0f%%", 100 * part / whole);
+  return buf;
+}
+
+// Measures the group rooted at `node` of `g` (no chain): generated with the
+// default schedule, tuned (from the log or by tuning now), and oneDNN.
+KernelTimes MeasureNode(const Graph& g, NodeId node, const Options& o, TuningLog& log) {
+  KernelTimes t;
+  absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(g, Group{node, {}});
+  if (!ctx.ok()) return t;
+  t.flops = GroupFlops(g, (*ctx)->group());
+  ThreadPool& pool = SharedPool(o.threads);
+  std::unique_ptr<Template> tmpl = MakeTemplate((*ctx)->group(), **ctx);
+  auto time_config = [&](const Config& config) -> double {
+    absl::StatusOr<Lowered> lowered = tmpl->Lower(config);
+    if (!lowered.ok()) return 0;
+    absl::StatusOr<CompiledGroup> group = CompiledGroup::Compile(*std::move(lowered), true);
+    if (!group.ok()) return 0;
+    return TimeGroup(*group, **ctx, pool, kBenchSeconds);
+  };
+  if (tmpl != nullptr) {
+    t.generated = time_config(tmpl->DefaultConfig());
+    const std::string target = HostTarget().Key(o.threads);
+    const std::string key = WorkloadKey((*ctx)->group(), **ctx);
+    std::optional<TuningRecord> best = log.Best("schedule", target, key);
+    if (o.tune > 0) {
+      TuneOptions to;
+      to.budget = o.tune;
+      to.on_measure = [&](const Config& c, double seconds, bool) {
+        TuningRecord r;
+        r.target = target;
+        r.workload = key;
+        r.template_name = tmpl->name();
+        r.config = c;
+        r.seconds = seconds;
+        r.gflops = Gflops(t.flops, seconds);
+        log.Add(std::move(r));
+      };
+      if (Tune(*tmpl, **ctx, pool, to).ok()) best = log.Best("schedule", target, key);
+      if (absl::Status s = log.Save(); !s.ok()) std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    }
+    if (best) t.tuned = time_config(best->config);
+    // One thread, the best schedule, in CPU time.
+    ThreadPool one(1);
+    absl::StatusOr<Lowered> lowered = tmpl->Lower(best ? best->config : tmpl->DefaultConfig());
+    if (lowered.ok()) {
+      absl::StatusOr<CompiledGroup> group = CompiledGroup::Compile(*std::move(lowered), true);
+      if (group.ok()) {
+        ScratchBuffers scratch(group->lowered(), **ctx);
+        auto resolve = [&](const ArgBinding& arg) { return scratch.Resolve(arg); };
+        t.cpu = CpuFastest([&] { group->Run(resolve, one); }, 10);
+      }
+    }
+  }
+  if (OneDnnAvailable()) {
+    absl::StatusOr<std::unique_ptr<OneDnnKernel>> k =
+        MakeOneDnnKernel((*ctx)->group(), **ctx, o.threads);
+    if (k.ok()) t.onednn = TimeOneDnn(**k, **ctx, kBenchSeconds);
+  }
+  return t;
+}
+
+void PrintKernelRow(const std::string& name, const KernelTimes& t, double peak,
+                    double core_peak, double core_nominal) {
+  const double gen = Gflops(t.flops, t.generated), tuned = Gflops(t.flops, t.tuned);
+  const double dnn = Gflops(t.flops, t.onednn), cpu = Gflops(t.flops, t.cpu);
+  const double ours = std::max(gen, tuned);
+  const double peak_g = peak / 1e9;
+  char ratio[32] = "-";
+  if (dnn > 0 && ours > 0) std::snprintf(ratio, sizeof ratio, "%.2f", ours / dnn);
+  std::printf("%-34s %s %s %s %s  %s %s %s  %5s  %s %s\n", name.c_str(), Cell(gen).c_str(),
+              Cell(tuned).c_str(), Cell(dnn).c_str(), Cell(cpu).c_str(),
+              Percent(gen, peak_g).c_str(), Percent(tuned, peak_g).c_str(),
+              Percent(dnn, peak_g).c_str(), ratio, Percent(cpu, core_peak / 1e9).c_str(),
+              Percent(cpu, core_nominal / 1e9).c_str());
+}
+
+void PrintKernelHeader(const char* what, double peak) {
+  std::printf("\n%-34s %7s %7s %7s %7s  %5s %5s %5s  %5s  %s\n", what, "gen", "tuned", "oneDNN",
+              "1T cpu", "gen", "tuned", "dnn", "us/", "1T cpu % of core");
+  char label[64];
+  std::snprintf(label, sizeof label, "%% of peak %.0f", peak / 1e9);
+  std::printf("%-34s %31s  %17s  %5s  %s\n", "", "GFLOP/s", label, "dnn", "measured nominal");
+}
+
+void GemmSection(const Options& o, TuningLog& log, double peak, double core_peak,
+                 double core_nominal) {
+  PrintKernelHeader("GEMM  C[MxN] = A[MxK] B[KxN]", peak);
+  struct Shape {
+    std::string name;
+    Dims a, b;
+    bool b_weight;
+  };
+  const std::vector<Shape> shapes = {
+      {"1024^3", {1024, 1024}, {1024, 1024}, true},
+      {"2048^3", {2048, 2048}, {2048, 2048}, true},
+      {"bert dense 1024x1024x1024", {1024, 1024}, {1024, 1024}, true},
+      {"bert attention 256 x 64x64x64", {16, 16, 64, 64}, {16, 16, 64, 64}, false},
+      {"odd 1000x999x1001", {1000, 1001}, {1001, 999}, true},
+  };
+  for (const Shape& s : shapes) {
+    GraphBuilder b("gemm");
+    const Value x = b.Input("a", DType::kF32, s.a);
+    const Value w = s.b_weight ? b.Weight("b", DType::kF32, s.b) : b.Input("b", DType::kF32, s.b);
+    b.Output("c", b.MatMul(x, w));
+    absl::StatusOr<Graph> g = std::move(b).Build();
+    if (!g.ok()) continue;
+    NodeId node = -1;
+    for (NodeId id = 0; id < g->num_nodes(); ++id) {
+      if (g->node(id).op == OpKind::kMatMul) node = id;
+    }
+    PrintKernelRow(s.name, MeasureNode(*g, node, o, log), peak, core_peak, core_nominal);
+    std::fflush(stdout);
+  }
+}
+
+void ConvSection(const Options& o, TuningLog& log, double peak, double core_peak,
+                 double core_nominal) {
+  PrintKernelHeader("ResNet-50 convs (TASO), NCHW", peak);
+  absl::StatusOr<Graph> g = models::ResNet50();
+  if (!g.ok()) return;
+  std::map<std::string, int> seen;
+  std::vector<std::pair<std::string, NodeId>> layers;
+  for (NodeId id = 0; id < g->num_nodes(); ++id) {
+    const Node& n = g->node(id);
+    if (n.op != OpKind::kConv2d) continue;
+    const TensorType& x = g->type(n.inputs[0]);
+    const TensorType& w = g->type(n.inputs[1]);
+    const std::string name =
+        StrCat(x.dim(1), "x", x.dim(2), "x", x.dim(3), " ", w.dim(2), "x", w.dim(3), " s",
+               n.attrs.GetInts("stride")[0], " -> ", w.dim(0));
+    if (seen[name]++ == 0) layers.push_back({name, id});
+  }
+  for (const auto& [name, id] : layers) {
+    PrintKernelRow(StrCat(name, " (x", seen[name], ")"), MeasureNode(*g, id, o, log), peak,
+                   core_peak, core_nominal);
+    std::fflush(stdout);
+  }
+}
+
+struct Latency {
+  double median = 0, min = 0, max = 0;
+};
+
+Latency Percentiles(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  Latency l;
+  if (v.empty()) return l;
+  l.median = v[v.size() / 2];
+  l.min = v.front();
+  l.max = v.back();
+  return l;
+}
+
+// ONNX Runtime's latency of `g`, via bench/ort_latency.py; 0 when unavailable.
+Latency OrtLatency(const Graph& g, const Options& o) {
+  const std::string path = StrCat("/tmp/lemma_bench_", g.name(), ".lemma");
+  {
+    std::ofstream out(path);
+    out << PrintGraph(g);
+  }
+  // OpenBLAS settings of this environment must not bend the baseline.
+  const std::string cmd = StrCat("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 ", LEMMA_SOURCE_DIR, "/bench/ort_latency.py ", path,
+                                 " --threads ", o.threads, " --runs ", o.runs, " 2>/dev/null");
+  Latency l;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return l;
+  std::string text;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) text += buf;
+  pclose(pipe);
+  absl::StatusOr<JsonValue> v = ParseJson(text);
+  if (!v.ok() || v->kind != JsonValue::Kind::kObject) return l;
+  auto get = [&](const char* key) {
+    const JsonValue* m = v->Find(key);
+    return m != nullptr ? m->number / 1e3 : 0.0;
+  };
+  l.median = get("median_ms");
+  l.min = get("min_ms");
+  l.max = get("max_ms");
+  return l;
+}
+
+void ModelSection(const Options& o, TuningLog& log) {
+  std::printf("\n%-14s %9s %9s %7s  %9s %9s %7s  %-7s %8s %s\n", "model", "lemma ms", "min",
+              "max", "ORT ms", "min", "max", "ORT/lm", "compile", "steps (generated/onednn/builtin)");
+  std::vector<std::string> names = o.models;
+  if (names.empty()) {
+    for (const models::ModelInfo& m : models::AllModels()) names.emplace_back(m.name);
+  }
+  for (const std::string& name : names) {
+    absl::StatusOr<Graph> g = models::BuildModel(name);
+    if (!g.ok()) {
+      std::printf("%-14s %s\n", name.c_str(), std::string(g.status().message()).c_str());
+      continue;
+    }
+    const NamedTensors<F32> feeds = RandomFeeds<F32>(*g, 1);
+    RuntimeOptions ro;
+    ro.threads = o.threads;
+    ro.tuning_log = &log;
+    ro.tune_budget = o.tune;
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(*g, feeds, ro);
+    const double compile =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (o.tune > 0) (void)log.Save();
+    if (!exe.ok()) {
+      std::printf("%-14s %s\n", name.c_str(), std::string(exe.status().message()).c_str());
+      continue;
+    }
+    std::vector<double> times;
+    (void)(*exe)->Run(feeds);
+    for (int r = 0; r < o.runs; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      (void)(*exe)->Run(feeds);
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    const Latency ours = Percentiles(times);
+    const Latency theirs = o.ort ? OrtLatency(*g, o) : Latency{};
+    int gen = 0, dnn = 0, builtin = 0;
+    for (const StepInfo& s : (*exe)->steps()) {
+      if (s.provider == Provider::kOneDnn) {
+        ++dnn;
+      } else if (s.provider == Provider::kBuiltin) {
+        ++builtin;
+      } else {
+        ++gen;
+      }
+    }
+    auto ms = [](double s) { return s > 0 ? StrCat(s * 1e3) : std::string("-"); };
+    std::printf("%-14s %9s %9s %7s  %9s %9s %7s  %-7s %7.1fs %d/%d/%d\n", name.c_str(),
+                ms(ours.median).c_str(), ms(ours.min).c_str(), ms(ours.max).c_str(),
+                ms(theirs.median).c_str(), ms(theirs.min).c_str(), ms(theirs.max).c_str(),
+                theirs.median > 0 ? StrCat(theirs.median / ours.median).c_str() : "-", compile, gen,
+                dnn, builtin);
+    std::fflush(stdout);
+  }
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--threads") {
+      o.threads = std::atoi(next().c_str());
+    } else if (a == "--ghz") {
+      o.ghz = std::atof(next().c_str());
+    } else if (a == "--tune") {
+      o.tune = std::atoi(next().c_str());
+    } else if (a == "--log") {
+      o.log = next();
+    } else if (a == "--sections") {
+      const std::vector<std::string> s = SplitList(next());
+      o.sections = std::set<std::string>(s.begin(), s.end());
+    } else if (a == "--models") {
+      o.models = SplitList(next());
+    } else if (a == "--runs") {
+      o.runs = std::atoi(next().c_str());
+    } else if (a == "--no-ort") {
+      o.ort = false;
+    } else {
+      std::fprintf(stderr,
+                   "usage: lemma_cpu_bench [--threads N] [--ghz G] [--tune N] [--log FILE]\n"
+                   "                       [--sections gemm,conv,models] [--models a,b] "
+                   "[--runs N] [--no-ort]\n");
+      return 2;
+    }
+  }
+  TuningLog log;
+  if (!o.log.empty()) {
+    absl::StatusOr<TuningLog> loaded = TuningLog::Load(o.log);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
+      return 1;
+    }
+    log = *std::move(loaded);
+  }
+  const CpuTarget& host = HostTarget();
+  const double peak = PeakFlops(host, o.threads, o.ghz);
+  std::printf("lemma CPU backend benchmark\n");
+  std::printf("machine: %s\n", host.Describe().c_str());
+  std::printf("threads: %d; fp32 peak %.0f GFLOP/s (2 FMA units x %d lanes x 2 x %.2f GHz x %d)\n",
+              o.threads, peak / 1e9, host.vector_width, o.ghz, o.threads);
+  std::printf("load average at start: %s (the machine may be shared: timings are provisional)\n",
+              LoadAverage().c_str());
+  std::printf("tuning: %s\n", o.tune > 0 ? StrCat("budget ", o.tune, " per workload").c_str()
+                                         : (o.log.empty() ? "none (rules of thumb)"
+                                                          : StrCat("replayed from ", o.log).c_str()));
+  const double core_nominal = PeakFlops(host, 1, o.ghz);
+  const double core_peak = MeasuredCorePeak();
+  std::printf("measured FMA throughput of one core: %.0f GFLOP/s (CPU time; %.0f%% of the nominal %.0f)\n",
+              core_peak / 1e9, 100 * core_peak / core_nominal, core_nominal / 1e9);
+  if (o.sections.count("gemm")) GemmSection(o, log, peak, core_peak, core_nominal);
+  if (o.sections.count("conv")) ConvSection(o, log, peak, core_peak, core_nominal);
+  if (o.sections.count("models")) ModelSection(o, log);
+  std::printf("\nload average at end: %s\n", LoadAverage().c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace lemma::cpu
+
+int main(int argc, char** argv) { return lemma::cpu::Main(argc, argv); }

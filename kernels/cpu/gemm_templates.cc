@@ -1,0 +1,750 @@
+// Templates for matmul and conv2d. Both lower to one loop structure, the
+// GEMM form: out[batch.., i, j] = sum over the reduction axes of A * B, where
+// A is read by broadcast (one element for all lanes) and B by vectors along j.
+// The register tile is mr rows of i by nr columns of j (nr / vector_width
+// vectors); tiles of mc rows, nc columns and kc reduction steps keep A, B and
+// C in cache; the loop order and the parallel loops are knobs:
+//
+//   order 0: batch.. j/nc k/kc i/mc j/nr i/mr k/ku [window] k(u) i(u) j(v,u)
+//   order 1: batch.. i/mc k/kc j/nc i/mr j/nr k/ku [window] k(u) i(u) j(v,u)
+//
+// A matmul is A = the left operand, B = the right one (packed in panels of nr
+// columns when it is a constant). A conv in NCHW is A = the weights (packed in
+// panels of mr output channels), B = the input along the output width (or
+// along height x width for a 1x1 stride-1 conv, or along the columns of an
+// im2col buffer); in NHWC it is A = the input along the width and B = the
+// weights along the output channels.
+
+#include <algorithm>
+
+#include "ir/shape_functions.h"
+#include "ir/strings.h"
+#include "kernels/cpu/template_util.h"
+#include "kernels/cpu/templates.h"
+#include "kernels/tensor.h"
+
+namespace lemma::cpu {
+namespace {
+
+size_t U(int64_t i) { return static_cast<size_t>(i); }
+
+int64_t Get(const Config& config, const std::string& name, int64_t fallback) {
+  auto it = config.find(name);
+  return it == config.end() ? fallback : it->second;
+}
+
+int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+int64_t CeilDiv(int64_t x, int64_t m) { return (x + m - 1) / m; }
+
+// Accumulator vectors a register tile may use: the registers but those that
+// hold B's vectors and A's broadcast.
+int64_t MaxTileVectors(int registers) { return registers - 4; }
+
+// The axes of a GEMM-form nest.
+struct GemmAxes {
+  std::vector<int> batch;
+  int i = -1, j = -1;
+  std::vector<int> reductions;  // reductions[0] is tiled by kc and ku
+};
+
+// The tile sizes of a config, clamped to the problem.
+struct GemmTiles {
+  int64_t mr, nr, mc, nc, kc, ku;
+  int order, par;
+  bool unroll_window;
+};
+
+// What a template supplies to LowerGemm.
+struct GemmProblem {
+  std::string name;
+  std::vector<std::pair<std::string, int64_t>> batch;
+  int64_t m = 1, n = 1;
+  std::vector<std::pair<std::string, int64_t>> reductions;
+  // The product A * B at the point, for the given axes and tiles.
+  std::function<int(LaunchBuilder&, const GemmAxes&, const GemmTiles&)> product;
+  // The group output's logical dims at the point.
+  std::function<std::vector<AffineIndex>(const GemmAxes&)> out_dims;
+  Activation activation = Activation::kNone;
+};
+
+absl::StatusOr<GemmTiles> ResolveTiles(const Config& config, const GemmProblem& p, int v,
+                                       int registers) {
+  GemmTiles t;
+  t.mr = std::min(Get(config, "mr", 8), p.m);
+  t.nr = std::min(Get(config, "nr", 3) * v, RoundUp(p.n, v));
+  if (t.mr * CeilDiv(t.nr, v) > MaxTileVectors(registers)) {
+    return absl::InvalidArgumentError(
+        StrCat("a ", t.mr, "x", t.nr, " register tile needs more than ", MaxTileVectors(registers),
+               " vector registers"));
+  }
+  t.mc = t.mr * Get(config, "mc", 12);
+  t.nc = t.nr * Get(config, "nc", 8);
+  const int64_t k = p.reductions.front().second;
+  t.kc = std::min(Get(config, "kc", 256), k);
+  t.ku = std::min(Get(config, "ku", 4), t.kc);
+  if (t.kc % t.ku != 0) t.ku = 1;
+  t.order = static_cast<int>(Get(config, "order", 0));
+  t.par = static_cast<int>(Get(config, "par", 1));
+  t.unroll_window = Get(config, "unroll_window", 0) != 0;
+  return t;
+}
+
+// Level roles of an axis cut by tiles {outer?, mid?}: which level each role
+// is, or -1 when the axis has no such level.
+struct Roles {
+  int outer = -1, mid = -1, inner = -1;
+};
+
+// Tiles of an axis of `extent` with an outer tile `outer`, a register tile
+// `reg` and whether the last level is the register level (else the last level
+// is a plain loop inside `reg`-sized steps).
+Roles CutAxis(int64_t extent, int64_t outer, int64_t reg, std::vector<int64_t>& tiles) {
+  Roles r;
+  tiles.clear();
+  int level = 0;
+  if (reg <= 1) {
+    // No register tile along this axis: an outer tile and a plain loop.
+    if (outer > 1 && outer < extent) {
+      tiles.push_back(outer);
+      r.outer = level++;
+    }
+    r.mid = level;
+    return r;
+  }
+  if (outer < extent && outer > reg) {
+    tiles.push_back(outer);
+    r.outer = level++;
+  }
+  if (reg < extent) {
+    tiles.push_back(reg);
+    r.mid = level++;
+  }
+  r.inner = level;
+  return r;
+}
+
+absl::Status LowerGemm(LaunchBuilder& b, const Group& group, const GemmProblem& p,
+                       const Config& config, ValueId out) {
+  bool empty = p.m < 1 || p.n < 1;
+  for (const auto& [name, extent] : p.batch) empty = empty || extent < 1;
+  for (const auto& [name, extent] : p.reductions) empty = empty || extent < 1;
+  if (empty) return absl::InvalidArgumentError("a dimension of the product is empty");
+  // "half" picks vectors of half the target's width (ymm with AVX-512).
+  const int v = Get(config, "half", 0) != 0 && b.vector_width() >= 8 ? b.vector_width() / 2
+                                                                      : b.vector_width();
+  absl::StatusOr<GemmTiles> tiles = ResolveTiles(config, p, v, b.context().vector_registers());
+  if (!tiles.ok()) return tiles.status();
+  const GemmTiles& t = *tiles;
+  LoopNest& nest = b.nest();
+  GemmAxes ax;
+  for (const auto& [name, extent] : p.batch) ax.batch.push_back(nest.AddAxis(name, extent));
+  ax.i = nest.AddAxis("i", p.m);
+  ax.j = nest.AddAxis("j", p.n);
+  for (const auto& [name, extent] : p.reductions) ax.reductions.push_back(nest.AddReduction(name, extent));
+  const int k = ax.reductions.front();
+  const int64_t kext = p.reductions.front().second;
+
+  nest.SetReduction(Combiner::kSum, p.product(b, ax, t));
+  int expr = ApplyActivation(nest, p.activation, nest.Acc());
+  const std::vector<AffineIndex> dims = p.out_dims(ax);
+  expr = ApplyChain(b, group, expr, dims);
+  nest.SetResult(b.Value(out, true), OutIndex(b.Access(out), dims), expr);
+
+  Schedule s = Schedule::Default(nest);
+  s.order.clear();
+  const Roles ri = CutAxis(p.m, t.mc, t.mr, s.tiles[U(ax.i)]);
+  const Roles rj = CutAxis(RoundUp(p.n, 1), t.nc, t.nr, s.tiles[U(ax.j)]);
+  Roles rk;
+  {
+    std::vector<int64_t>& kt = s.tiles[U(k)];
+    int level = 0;
+    if (t.kc < kext) {
+      kt.push_back(t.kc);
+      rk.outer = level++;
+    }
+    const int64_t span = kt.empty() ? kext : kt.back();
+    if (t.ku > 1 && t.ku < span + (kt.empty() ? 1 : 0) && span % t.ku == 0) {
+      kt.push_back(t.ku);
+      rk.mid = level++;
+      rk.inner = level;
+    } else {
+      rk.mid = level;
+    }
+  }
+  auto add = [&](int axis, int level) {
+    if (level >= 0) s.order.push_back({axis, level});
+  };
+  for (int a : ax.batch) add(a, 0);
+  switch (t.order) {
+    case 0:  // j/nc k/kc i/mc j/nr i/mr
+      add(ax.j, rj.outer), add(k, rk.outer), add(ax.i, ri.outer);
+      add(ax.j, rj.mid), add(ax.i, ri.mid);
+      break;
+    case 1:  // i/mc k/kc j/nc i/mr j/nr
+      add(ax.i, ri.outer), add(k, rk.outer), add(ax.j, rj.outer);
+      add(ax.i, ri.mid), add(ax.j, rj.mid);
+      break;
+    case 2:  // j/nc i/mc k/kc j/nr i/mr
+      add(ax.j, rj.outer), add(ax.i, ri.outer), add(k, rk.outer);
+      add(ax.j, rj.mid), add(ax.i, ri.mid);
+      break;
+    default:  // i/mc j/nc k/kc i/mr j/nr
+      add(ax.i, ri.outer), add(ax.j, rj.outer), add(k, rk.outer);
+      add(ax.i, ri.mid), add(ax.j, rj.mid);
+      break;
+  }
+  add(k, rk.mid);
+  for (size_t r = 1; r < ax.reductions.size(); ++r) {
+    add(ax.reductions[r], 0);
+    if (t.unroll_window) s.unrolled.push_back({ax.reductions[r], 0});
+  }
+  add(k, rk.inner);
+  add(ax.i, ri.inner);
+  add(ax.j, rj.inner);
+  if (rk.inner >= 0) s.unrolled.push_back({k, rk.inner});
+  if (ri.inner >= 0) s.unrolled.push_back({ax.i, ri.inner});
+  s.unrolled.push_back({ax.j, rj.inner});
+  s.vector_axis = ax.j;
+  s.vector_width = v;
+  // Threads share the batch loops and up to `par` tile loops after them.
+  int parallel = static_cast<int>(ax.batch.size());
+  int extra = 0;
+  while (parallel < static_cast<int>(s.order.size()) && extra < t.par) {
+    const LoopRef l = s.order[U(parallel)];
+    if (nest.axis(l.axis).reduction || s.IsUnrolled(l)) break;
+    ++parallel;
+    ++extra;
+  }
+  s.parallel = parallel;
+  b.Finish(s);
+  return absl::OkStatus();
+}
+
+// The knob space and defaults shared by the GEMM-form templates.
+std::vector<Knob> GemmKnobs() {
+  return {{"mr", {1, 2, 4, 6, 8, 12, 14}}, {"nr", {1, 2, 3, 4}},  // nr in vectors
+          {"mc", {1, 2, 4, 8, 12, 16, 32}}, {"nc", {1, 2, 4, 8, 16}},
+          {"kc", {64, 128, 256, 384, 512, 1 << 20}}, {"ku", {1, 2, 4}},
+          {"order", {0, 1, 2, 3}},           {"par", {1, 2, 3}},
+          {"half", {0, 1}}};
+}
+
+Config GemmDefault(int64_t m, int64_t n, int v, int registers) {
+  const int64_t chunks = std::min<int64_t>(registers >= 32 ? 3 : 2, CeilDiv(n, v));
+  const int64_t mr =
+      std::min<int64_t>(std::min<int64_t>(registers >= 32 ? 8 : 6, m), MaxTileVectors(registers) / chunks);
+  return {{"mr", mr}, {"nr", chunks}, {"mc", 12}, {"nc", 8}, {"kc", 256},
+          {"ku", 4},  {"order", 2},   {"par", 2}};
+}
+
+// Packs rows(o, kk) of a [groups][rows][k] matrix into panels of `panel` rows:
+// out[g][o / panel][kk][o % panel], zero-padded.
+std::vector<float> PackPanels(int64_t groups, int64_t rows, int64_t k, int64_t panel,
+                              const std::function<float(int64_t g, int64_t o, int64_t kk)>& at) {
+  const int64_t padded = RoundUp(rows, panel);
+  std::vector<float> out(U(groups * padded * k), 0.0f);
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t o = 0; o < rows; ++o) {
+      for (int64_t kk = 0; kk < k; ++kk) {
+        out[U(((g * (padded / panel) + o / panel) * k + kk) * panel + o % panel)] = at(g, o, kk);
+      }
+    }
+  }
+  return out;
+}
+
+// The index of packed element (g, o, kk) where kk is given as an index.
+AffineIndex PackedIndex(int g_axis, int64_t groups, int o_axis, int64_t rows, const AffineIndex& kk,
+                        int64_t k, int64_t panel) {
+  const int64_t padded = RoundUp(rows, panel);
+  AffineIndex index;
+  if (groups > 1) index.Add(g_axis, padded * k);
+  if (panel > 1) {
+    index.Add(o_axis, k * panel, AxisPart::kQuotient, panel);
+    index.Add(o_axis, 1, AxisPart::kRemainder, panel);
+  } else {
+    index.Add(o_axis, k);
+  }
+  AddScaled(index, kk, panel);
+  return index;
+}
+
+// ---- matmul.
+
+class MatMulTemplate : public Template {
+ public:
+  MatMulTemplate(Group group, const LoweringContext& context)
+      : group_(std::move(group)), context_(context) {
+    const Node& n = context_.graph().node(group_.root);
+    a_ = context_.Access(n.inputs[0]);
+    b_ = context_.Access(n.inputs[1]);
+    const Dims& od = n.outputs[0].dims;
+    m_ = od[od.size() - 2];
+    n_ = od.back();
+    k_ = a_.dims.back();
+    batch_.assign(od.begin(), od.end() - 2);
+  }
+
+  std::string name() const override { return "gemm"; }
+  std::vector<Knob> Space() const override {
+    std::vector<Knob> knobs = GemmKnobs();
+    if (b_.constant != nullptr) knobs.push_back({"pack", {0, 1}});
+    return knobs;
+  }
+  Config DefaultConfig() const override {
+    Config c = GemmDefault(m_, n_, context_.vector_width(), context_.vector_registers());
+    if (b_.constant != nullptr) c["pack"] = 1;
+    return c;
+  }
+
+  absl::StatusOr<Lowered> Lower(const Config& config) const override {
+    const Graph& g = context_.graph();
+    const Node& node = g.node(group_.root);
+    Lowered lowered;
+    lowered.flops = GroupFlops(g, group_);
+    LaunchBuilder b(group_.Label(g), context_, lowered);
+    const bool pack = b_.constant != nullptr && Get(config, "pack", 1) != 0;
+    GemmProblem p;
+    for (size_t d = 0; d < batch_.size(); ++d) p.batch.push_back({StrCat("b", d), batch_[d]});
+    p.m = m_;
+    p.n = n_;
+    p.reductions = {{"k", k_}};
+    p.activation = node.attrs.GetEnum<Activation>("activation");
+    const size_t ob = batch_.size();
+    // Batch offset of an operand with batch dims `dims` (right-aligned).
+    auto batch_index = [&](const GemmAxes& ax, const Dims& dims, const std::vector<int64_t>& strides) {
+      AffineIndex index;
+      const size_t rank = dims.size() - 2;
+      for (size_t d = 0; d < rank; ++d) {
+        if (dims[d] != 1) index.Add(ax.batch[ob - rank + d], strides[d]);
+      }
+      return index;
+    };
+    p.product = [&](LaunchBuilder& lb, const GemmAxes& ax, const GemmTiles& t) {
+      LoopNest& nest = lb.nest();
+      const size_t ra = a_.dims.size();
+      AffineIndex ai = batch_index(ax, a_.dims, a_.strides);
+      ai.Add(ax.i, a_.strides[ra - 2]).Add(ax.reductions[0], a_.strides[ra - 1]);
+      const int a = nest.Load(lb.Value(node.inputs[0]), ai);
+      const size_t rb = b_.dims.size();
+      if (!pack) {
+        AffineIndex bi = batch_index(ax, b_.dims, b_.strides);
+        bi.Add(ax.reductions[0], b_.strides[rb - 2]).Add(ax.j, b_.strides[rb - 1]);
+        return nest.Mul(a, nest.Load(lb.Value(node.inputs[1]), bi));
+      }
+      // B packed per batch of B in panels of nr columns: [bb][j/nr][k][j%nr].
+      const Dims bbatch(b_.dims.begin(), b_.dims.end() - 2);
+      const int64_t batches = NumElements(bbatch);
+      const std::vector<int64_t> rm = RowMajorStrides(bbatch);
+      const int64_t nr = t.nr;
+      const int64_t panel_size = RoundUp(n_, nr) * k_;
+      std::vector<float> packed(U(batches * panel_size), 0.0f);
+      for (int64_t bb = 0; bb < batches; ++bb) {
+        int64_t base = 0, rest = bb;
+        for (size_t d = bbatch.size(); d-- > 0;) {
+          base += rest % bbatch[d] * b_.strides[d];
+          rest /= bbatch[d];
+        }
+        std::vector<float> one = PackPanels(1, n_, k_, nr, [&](int64_t, int64_t j, int64_t kk) {
+          return b_.constant[base + kk * b_.strides[rb - 2] + j * b_.strides[rb - 1]];
+        });
+        std::copy(one.begin(), one.end(), packed.begin() + bb * panel_size);
+      }
+      AffineIndex bi = batch_index(ax, b_.dims, rm.empty() ? std::vector<int64_t>{} : rm);
+      for (IndexTerm& term : bi.terms) term.coeff *= panel_size;
+      AffineIndex kk({{ax.reductions[0], 1}});
+      AddScaled(bi, PackedIndex(0, 1, ax.j, n_, kk, k_, nr), 1);
+      return nest.Mul(a, nest.Load(lb.NewConstant(std::move(packed)), bi));
+    };
+    p.out_dims = [&](const GemmAxes& ax) {
+      std::vector<AffineIndex> dims;
+      for (int a : ax.batch) dims.push_back(AffineIndex({{a, 1}}));
+      dims.push_back(AffineIndex({{ax.i, 1}}));
+      dims.push_back(AffineIndex({{ax.j, 1}}));
+      return dims;
+    };
+    if (absl::Status s = LowerGemm(b, group_, p, config, group_.output(g)); !s.ok()) return s;
+    return lowered;
+  }
+
+ private:
+  Group group_;
+  const LoweringContext& context_;
+  ValueAccess a_, b_;
+  int64_t m_ = 1, n_ = 1, k_ = 1;
+  Dims batch_;
+};
+
+// ---- conv2d.
+
+// Conv algorithms (the "algo" knob).
+constexpr int64_t kDirect = 0;  // windows read the input, guards at the borders
+constexpr int64_t kIm2col = 1;  // an im2col copy, then a GEMM (NCHW)
+constexpr int64_t kPadded = 2;  // a zero-padded copy, then windows without guards
+
+// Whether dims h, w of `a` can be walked as one axis of h * w (or w is 1).
+bool Flattenable(const ValueAccess& a) {
+  return a.dims[3] == 1 || a.dims[2] == 1 || a.strides[2] == a.dims[3] * a.strides[3];
+}
+
+class ConvTemplate : public Template {
+ public:
+  ConvTemplate(Group group, const LoweringContext& context)
+      : group_(std::move(group)), context_(context) {
+    const Graph& g = context_.graph();
+    const Node& n = g.node(group_.root);
+    x_ = context_.Access(n.inputs[0]);
+    w_ = context_.Access(n.inputs[1]);
+    out_ = context_.Access(group_.output(g));
+    groups_ = n.attrs.GetInt("groups");
+    og_ = w_.dims[0] / groups_;
+    cg_ = w_.dims[1];
+    kh_ = w_.dims[2];
+    kw_ = w_.dims[3];
+    win_ = ResolveWindow(x_.dims[2], x_.dims[3], {kh_, kw_}, n.attrs);
+    nhwc_ = out_.strides[1] == 1 && out_.dims[1] > 1;
+    pointwise_ = kh_ == 1 && kw_ == 1 && win_.ok() && win_->stride[0] == 1 &&
+                 win_->stride[1] == 1 && win_->pads[0] == 0 && win_->pads[1] == 0 &&
+                 win_->pads[2] == 0 && win_->pads[3] == 0;
+    // A 1x1 conv walks height x width as one axis when everything it reads
+    // and writes at the output point allows it.
+    flatten_ = pointwise_ && Flattenable(x_) && Flattenable(out_);
+    std::vector<NodeId> inside = {group_.root};
+    for (NodeId id : group_.chain) {
+      for (ValueId in : g.node(id).inputs) {
+        if (std::find(inside.begin(), inside.end(), in.node) != inside.end()) continue;
+        const ValueAccess a = context_.Access(in);
+        if (a.dims.size() == 4 && !Flattenable(a)) flatten_ = false;
+      }
+      inside.push_back(id);
+    }
+  }
+
+  std::string name() const override { return nhwc_ ? "conv_nhwc" : "conv_nchw"; }
+
+  std::vector<Knob> Space() const override {
+    std::vector<Knob> knobs = GemmKnobs();
+    knobs.push_back({"unroll_window", {0, 1}});
+    if (!pointwise_) {
+      knobs.push_back(nhwc_ ? Knob{"algo", {kDirect, kPadded}} : Knob{"algo", {kDirect, kIm2col, kPadded}});
+    }
+    if (w_.constant != nullptr) knobs.push_back({"pack", {0, 1}});
+    return knobs;
+  }
+
+  Config DefaultConfig() const override {
+    const int v = context_.vector_width();
+    const int64_t oh = win_.ok() ? win_->out[0] : 1, ow = win_.ok() ? win_->out[1] : 1;
+    int64_t algo = kDirect;
+    if (!pointwise_ && win_.ok()) {
+      const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
+      algo = padded ? kPadded : kDirect;
+      // Windows along a row fill ow of the lanes of ceil(ow / v) vectors; im2col
+      // walks height x width instead, at the price of a copy.
+      const double lanes = static_cast<double>(ow) / static_cast<double>(RoundUp(ow, v));
+      if (!nhwc_ && w_.constant != nullptr && (win_->stride[1] > 1 || lanes < 0.85)) {
+        algo = kIm2col;
+      }
+    }
+    // The GEMM's columns: height x width when flattened or im2col, else width.
+    const int64_t spatial = flatten_ || algo == kIm2col ? oh * ow : ow;
+    const int regs = context_.vector_registers();
+    Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs) : GemmDefault(og_, spatial, v, regs);
+    c["unroll_window"] = 1;
+    if (!pointwise_) c["algo"] = algo;
+    if (algo == kDirect || algo == kPadded) {
+      // The unrolled window already gives a long body: no unrolling of the
+      // channel loop on top, and a third loop shared by threads.
+      c["ku"] = pointwise_ ? 4 : 1;
+      c["par"] = 3;
+    }
+    if (w_.constant != nullptr) c["pack"] = 1;
+    return c;
+  }
+
+  absl::StatusOr<Lowered> Lower(const Config& config) const override {
+    if (!win_.ok()) return win_.status();
+    const Graph& g = context_.graph();
+    Lowered lowered;
+    lowered.flops = GroupFlops(g, group_);
+    const bool pack = w_.constant != nullptr && Get(config, "pack", 1) != 0;
+    const int64_t algo = pointwise_ ? kDirect : Get(config, "algo", kDirect);
+    if (algo == kIm2col && (nhwc_ || !pack)) {
+      return absl::InvalidArgumentError("im2col needs NCHW and constant (packed) weights");
+    }
+    int col = -1;
+    if (algo == kIm2col) col = Im2col(lowered);
+    InputSource source = Direct();
+    if (algo == kPadded) source = PadInput(lowered);
+    LaunchBuilder b(group_.Label(g), context_, lowered);
+    GemmProblem p = nhwc_ ? NhwcProblem(pack, source) : NchwProblem(pack, col, source);
+    if (absl::Status s = LowerGemm(b, group_, p, config, group_.output(g)); !s.ok()) return s;
+    return lowered;
+  }
+
+ private:
+  const Node& node() const { return context_.graph().node(group_.root); }
+  int64_t kk() const { return cg_ * kh_ * kw_; }
+
+  // The weights packed in panels of `panel` output channels of each group,
+  // reduction index (c, ky, kx): [g][og/panel][c*kh*kw + ky*kw + kx][og%panel].
+  std::vector<float> PackWeights(int64_t panel) const {
+    return PackPanels(groups_, og_, kk(), panel, [&](int64_t g, int64_t o, int64_t k) {
+      const int64_t c = k / (kh_ * kw_), ky = k / kw_ % kh_, kx = k % kw_;
+      return w_.constant[(g * og_ + o) * w_.strides[0] + c * w_.strides[1] + ky * w_.strides[2] +
+                         kx * w_.strides[3]];
+    });
+  }
+
+  // The weight at (g, og, reduction index) for a GEMM side of `panel`.
+  int WeightLoad(LaunchBuilder& b, int g_axis, int o_axis, const AffineIndex& k_index,
+                 const AffineIndex& c_term, const AffineIndex& ky_term, const AffineIndex& kx_term,
+                 bool pack, int64_t panel) const {
+    if (pack) {
+      return b.nest().Load(b.NewConstant(PackWeights(panel)),
+                           PackedIndex(g_axis, groups_, o_axis, og_, k_index, kk(), panel));
+    }
+    AffineIndex wi;
+    if (groups_ > 1) wi.Add(g_axis, og_ * w_.strides[0]);
+    wi.Add(o_axis, w_.strides[0]);
+    AddScaled(wi, c_term, w_.strides[1]);
+    AddScaled(wi, ky_term, w_.strides[2]);
+    AddScaled(wi, kx_term, w_.strides[3]);
+    return b.nest().Load(b.Value(node().inputs[1]), wi);
+  }
+
+  // Where the conv reads its input: the input value, with guards for the
+  // padding, or a padded copy in a temp, without.
+  struct InputSource {
+    int temp = -1;
+    std::vector<int64_t> strides;  // of dims N, C, H, W
+    int64_t h = 0, w = 0;
+    int64_t pad_top = 0, pad_left = 0;
+  };
+
+  InputSource Direct() const {
+    return {-1, x_.strides, x_.dims[2], x_.dims[3], win_->pads[0], win_->pads[1]};
+  }
+
+  // Copies the input into a temp with the padding made explicit (zeros), in
+  // the input's storage order, holding every row and column the windows read.
+  InputSource PadInput(Lowered& lowered) const {
+    const Graph& g = context_.graph();
+    const int64_t hp = (win_->out[0] - 1) * win_->stride[0] + (kh_ - 1) * win_->dilation[0] + 1;
+    const int64_t wp = (win_->out[1] - 1) * win_->stride[1] + (kw_ - 1) * win_->dilation[1] + 1;
+    const int64_t n = x_.dims[0], c = x_.dims[1];
+    ValueAccess padded;
+    padded.dims = {n, c, hp, wp};
+    padded.strides = x_.strides[1] == 1 && c > 1 ? std::vector<int64_t>{hp * wp * c, 1, wp * c, c}
+                                                 : std::vector<int64_t>{c * hp * wp, hp * wp, wp, 1};
+    padded.elements = n * c * hp * wp;
+    LaunchBuilder b(StrCat(group_.Label(g), "/pad"), context_, lowered);
+    int temp = -1;
+    const int out = b.NewTemp(padded.elements, true, &temp);
+    const std::vector<AffineIndex> dims = AxesForDims(b.nest(), padded);
+    AffineIndex y = dims[2], x = dims[3];
+    y.offset -= win_->pads[0];
+    x.offset -= win_->pads[1];
+    AffineIndex index;
+    AddScaled(index, dims[0], x_.strides[0]);
+    AddScaled(index, dims[1], x_.strides[1]);
+    AddScaled(index, y, x_.strides[2]);
+    AddScaled(index, x, x_.strides[3]);
+    const int load = b.nest().Load(b.Value(node().inputs[0]), index,
+                                   {{y, x_.dims[2]}, {x, x_.dims[3]}}, 0.0f);
+    b.nest().SetResult(out, OutIndex(padded, dims), load);
+    b.Finish(ElementwiseSchedule(b.nest(), context_.vector_width(), 2, kParallelMinElements));
+    return {temp, padded.strides, hp, wp, 0, 0};
+  }
+
+  // The input element for output (n, g, c, y, x) and window (ky, kx); y and x
+  // may be null for a flattened 1x1 conv (then `p` walks both).
+  int InputLoad(LaunchBuilder& b, const InputSource& src, int n_axis, int g_axis,
+                const AffineIndex& c, const AffineIndex& y, const AffineIndex& x, int ky,
+                int kx) const {
+    AffineIndex iy, ix;
+    AddScaled(iy, y, win_->stride[0]);
+    AddScaled(ix, x, win_->stride[1]);
+    if (ky >= 0) iy.Add(ky, win_->dilation[0]);
+    if (kx >= 0) ix.Add(kx, win_->dilation[1]);
+    iy.offset -= src.pad_top;
+    ix.offset -= src.pad_left;
+    AffineIndex index;
+    if (n_axis >= 0) index.Add(n_axis, src.strides[0]);
+    if (groups_ > 1) index.Add(g_axis, cg_ * src.strides[1]);
+    AddScaled(index, c, src.strides[1]);
+    AddScaled(index, iy, src.strides[2]);
+    AddScaled(index, ix, src.strides[3]);
+    std::vector<Guard> guards;
+    const int64_t oh = win_->out[0], ow = win_->out[1];
+    const int64_t reach_y = (oh - 1) * win_->stride[0] + (kh_ - 1) * win_->dilation[0] - src.pad_top;
+    const int64_t reach_x = (ow - 1) * win_->stride[1] + (kw_ - 1) * win_->dilation[1] - src.pad_left;
+    if (src.pad_top > 0 || reach_y >= src.h) guards.push_back({iy, src.h});
+    if (src.pad_left > 0 || reach_x >= src.w) guards.push_back({ix, src.w});
+    const int buffer = src.temp >= 0 ? b.Temp(src.temp, false) : b.Value(node().inputs[0]);
+    return b.nest().Load(buffer, index, guards, 0.0f);
+  }
+
+  // im2col into a temp: col[n][g][c*kh*kw + ky*kw + kx][y*ow + x]. Returns the temp.
+  int Im2col(Lowered& lowered) const {
+    const Graph& g = context_.graph();
+    LaunchBuilder b(StrCat(group_.Label(g), "/im2col"), context_, lowered);
+    LoopNest& nest = b.nest();
+    const int64_t n = x_.dims[0], oh = win_->out[0], ow = win_->out[1];
+    const int na = nest.AddAxis("n", n), ga = nest.AddAxis("g", groups_), ca = nest.AddAxis("c", cg_);
+    const int kya = nest.AddAxis("ky", kh_), kxa = nest.AddAxis("kx", kw_);
+    const int ya = nest.AddAxis("y", oh), xa = nest.AddAxis("x", ow);
+    int temp = -1;
+    const int64_t p = oh * ow;
+    const int col = b.NewTemp(n * groups_ * kk() * p, true, &temp);
+    // The loads read axes ky and kx as spatial axes of this copy.
+    AffineIndex iy({{ya, win_->stride[0]}, {kya, win_->dilation[0]}}, -win_->pads[0]);
+    AffineIndex ix({{xa, win_->stride[1]}, {kxa, win_->dilation[1]}}, -win_->pads[1]);
+    AffineIndex index({{na, x_.strides[0]}, {ga, cg_ * x_.strides[1]}, {ca, x_.strides[1]}});
+    AddScaled(index, iy, x_.strides[2]);
+    AddScaled(index, ix, x_.strides[3]);
+    std::vector<Guard> guards = {{iy, x_.dims[2]}, {ix, x_.dims[3]}};
+    const int load = nest.Load(b.Value(node().inputs[0]), index, guards, 0.0f);
+    AffineIndex out({{na, groups_ * kk() * p},
+                     {ga, kk() * p},
+                     {ca, kh_ * kw_ * p},
+                     {kya, kw_ * p},
+                     {kxa, p},
+                     {ya, ow},
+                     {xa, 1}});
+    nest.SetResult(col, out, load);
+    b.Finish(ElementwiseSchedule(nest, context_.vector_width(), 1, kParallelMinElements));
+    return temp;
+  }
+
+  // NCHW: i = output channel in the group (A = weights), j = output width (or
+  // height x width, or the im2col column).
+  GemmProblem NchwProblem(bool pack, int col_temp, const InputSource& src) const {
+    GemmProblem p;
+    const int64_t n = out_.dims[0], oh = win_->out[0], ow = win_->out[1];
+    const bool columns = col_temp >= 0;
+    const bool flat = flatten_ || columns;
+    p.batch = {{"n", n}, {"g", groups_}};
+    if (!flat) p.batch.push_back({"y", oh});
+    p.m = og_;
+    p.n = flat ? oh * ow : ow;
+    if (columns || pointwise_) {
+      p.reductions = {{"k", kk()}};
+    } else {
+      p.reductions = {{"c", cg_}, {"ky", kh_}, {"kx", kw_}};
+    }
+    p.activation = node().attrs.GetEnum<Activation>("activation");
+    p.product = [this, pack, columns, flat, col_temp, n, oh, ow, src](
+                    LaunchBuilder& b, const GemmAxes& ax, const GemmTiles& t) {
+      const int na = ax.batch[0], ga = ax.batch[1];
+      const bool split = ax.reductions.size() == 3;
+      const AffineIndex c = AffineIndex({{ax.reductions[0], 1}});
+      const AffineIndex ky = split ? AffineIndex({{ax.reductions[1], 1}}) : AffineIndex();
+      const AffineIndex kx = split ? AffineIndex({{ax.reductions[2], 1}}) : AffineIndex();
+      AffineIndex kflat = c;
+      if (split) {
+        kflat = AffineIndex({{ax.reductions[0], kh_ * kw_}, {ax.reductions[1], kw_}, {ax.reductions[2], 1}});
+      }
+      const int w = WeightLoad(b, ga, ax.i, kflat, c, ky, kx, pack, t.mr);
+      int x;
+      if (columns) {
+        const int64_t p_size = oh * ow;
+        AffineIndex ci({{na, groups_ * kk() * p_size}, {ax.reductions[0], p_size}, {ax.j, 1}});
+        if (groups_ > 1) ci.Add(ga, kk() * p_size);
+        x = b.nest().Load(b.Temp(col_temp, false), ci);
+      } else if (flat) {
+        // 1x1, stride 1, no padding: the input at (c, p) for p = y * w + x.
+        x = InputLoad(b, src, na, ga, c, AffineIndex(), AffineIndex({{ax.j, 1}}), -1, -1);
+      } else {
+        x = InputLoad(b, src, na, ga, c, AffineIndex({{ax.batch[2], 1}}), AffineIndex({{ax.j, 1}}),
+                      split ? ax.reductions[1] : -1, split ? ax.reductions[2] : -1);
+      }
+      (void)n;
+      return b.nest().Mul(w, x);
+    };
+    p.out_dims = [this, flat](const GemmAxes& ax) {
+      AffineIndex o({{ax.i, 1}});
+      if (groups_ > 1) o.Add(ax.batch[1], og_);
+      std::vector<AffineIndex> dims = {AffineIndex({{ax.batch[0], 1}}), o};
+      if (flat) {
+        dims.push_back(AffineIndex());
+        dims.push_back(AffineIndex({{ax.j, 1}}));
+      } else {
+        dims.push_back(AffineIndex({{ax.batch[2], 1}}));
+        dims.push_back(AffineIndex({{ax.j, 1}}));
+      }
+      return dims;
+    };
+    return p;
+  }
+
+  // NHWC: i = output width (or height x width) (A = the input), j = output
+  // channel in the group (B = weights).
+  GemmProblem NhwcProblem(bool pack, const InputSource& src) const {
+    GemmProblem p;
+    const int64_t n = out_.dims[0], oh = win_->out[0], ow = win_->out[1];
+    p.batch = {{"n", n}};
+    if (!flatten_) p.batch.push_back({"y", oh});
+    p.batch.push_back({"g", groups_});
+    p.m = flatten_ ? oh * ow : ow;
+    p.n = og_;
+    if (pointwise_) {
+      p.reductions = {{"c", cg_}};
+    } else {
+      p.reductions = {{"c", cg_}, {"ky", kh_}, {"kx", kw_}};
+    }
+    p.activation = node().attrs.GetEnum<Activation>("activation");
+    p.product = [this, pack, src](LaunchBuilder& b, const GemmAxes& ax, const GemmTiles& t) {
+      const int na = ax.batch[0], ga = ax.batch.back();
+      const bool split = ax.reductions.size() == 3;
+      const AffineIndex c = AffineIndex({{ax.reductions[0], 1}});
+      const AffineIndex ky = split ? AffineIndex({{ax.reductions[1], 1}}) : AffineIndex();
+      const AffineIndex kx = split ? AffineIndex({{ax.reductions[2], 1}}) : AffineIndex();
+      AffineIndex kflat = c;
+      if (split) {
+        kflat = AffineIndex({{ax.reductions[0], kh_ * kw_}, {ax.reductions[1], kw_}, {ax.reductions[2], 1}});
+      }
+      int x;
+      if (flatten_) {
+        x = InputLoad(b, src, na, ga, c, AffineIndex(), AffineIndex({{ax.i, 1}}), -1, -1);
+      } else {
+        x = InputLoad(b, src, na, ga, c, AffineIndex({{ax.batch[1], 1}}), AffineIndex({{ax.i, 1}}),
+                      split ? ax.reductions[1] : -1, split ? ax.reductions[2] : -1);
+      }
+      const int w = WeightLoad(b, ga, ax.j, kflat, c, ky, kx, pack, t.nr);
+      return b.nest().Mul(x, w);
+    };
+    p.out_dims = [this](const GemmAxes& ax) {
+      AffineIndex o({{ax.j, 1}});
+      if (groups_ > 1) o.Add(ax.batch.back(), og_);
+      std::vector<AffineIndex> dims = {AffineIndex({{ax.batch[0], 1}}), o};
+      if (flatten_) {
+        dims.push_back(AffineIndex());
+      } else {
+        dims.push_back(AffineIndex({{ax.batch[1], 1}}));
+      }
+      dims.push_back(AffineIndex({{ax.i, 1}}));
+      return dims;
+    };
+    return p;
+  }
+
+  Group group_;
+  const LoweringContext& context_;
+  ValueAccess x_, w_, out_;
+  int64_t groups_ = 1, og_ = 1, cg_ = 1, kh_ = 1, kw_ = 1;
+  absl::StatusOr<Window2d> win_;
+  bool nhwc_ = false, pointwise_ = false, flatten_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Template> MakeMatMulTemplate(const Group& group, const LoweringContext& c) {
+  return std::make_unique<MatMulTemplate>(group, c);
+}
+
+std::unique_ptr<Template> MakeConvTemplate(const Group& group, const LoweringContext& c) {
+  return std::make_unique<ConvTemplate>(group, c);
+}
+
+}  // namespace lemma::cpu

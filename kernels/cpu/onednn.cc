@@ -1,0 +1,291 @@
+#include "kernels/cpu/onednn.h"
+
+#include "ir/shape_functions.h"
+#include "ir/strings.h"
+#include "kernels/cpu/compiled_group.h"
+
+#ifdef LEMMA_HAS_ONEDNN
+#include "oneapi/dnnl/dnnl.hpp"
+extern "C" void omp_set_num_threads(int);
+#endif
+
+namespace lemma::cpu {
+
+#ifdef LEMMA_HAS_ONEDNN
+
+namespace {
+
+using dt = dnnl::memory::data_type;
+
+dnnl::engine& Engine() {
+  static dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *engine;
+}
+
+// A memory descriptor of `rank` dims (leading 1s added) with the value's strides.
+dnnl::memory::desc Desc(const ValueAccess& a, size_t rank) {
+  dnnl::memory::dims dims(rank, 1), strides(rank, 0);
+  const size_t skip = rank - a.dims.size();
+  int64_t outer = 1;
+  for (size_t d = 0; d < a.dims.size(); ++d) {
+    dims[skip + d] = a.dims[d];
+    strides[skip + d] = a.strides[d];
+  }
+  for (size_t d = 0; d < a.dims.size(); ++d) outer = std::max(outer, a.strides[d] * a.dims[d]);
+  for (size_t d = 0; d < skip; ++d) strides[d] = outer;
+  return dnnl::memory::desc(dims, dt::f32, strides);
+}
+
+// One binary post-op operand.
+struct Operand {
+  ValueId value;
+  dnnl::memory memory;
+  int index;  // post-op index
+};
+
+class Kernel : public OneDnnKernel {
+ public:
+  void Run(const std::function<float*(const ArgBinding&)>& resolve) override {
+    auto ptr = [&](ValueId v) { return resolve({ArgBinding::Kind::kValue, v, 0}); };
+    std::unordered_map<int, dnnl::memory> args;
+    src_.set_data_handle(ptr(src_value_));
+    dst_.set_data_handle(ptr(dst_value_));
+    if (!weights_constant_) weights_.set_data_handle(ptr(weights_value_));
+    args[DNNL_ARG_SRC] = src_;
+    args[DNNL_ARG_WEIGHTS] = weights_;
+    args[DNNL_ARG_DST] = dst_;
+    for (Operand& o : operands_) {
+      o.memory.set_data_handle(ptr(o.value));
+      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.index) | DNNL_ARG_SRC_1] = o.memory;
+    }
+    omp_set_num_threads(threads_);
+    primitive_.execute(stream_, args);
+    stream_.wait();
+  }
+  std::string Describe() const override { return description_; }
+  int64_t PreparedBytes() const override { return prepared_bytes_; }
+  std::vector<ValueId> Values() const override {
+    std::vector<ValueId> v = {src_value_, dst_value_};
+    if (!weights_constant_) v.push_back(weights_value_);
+    for (const Operand& o : operands_) v.push_back(o.value);
+    return v;
+  }
+
+  dnnl::stream stream_{Engine()};
+  dnnl::primitive primitive_;
+  dnnl::memory src_, weights_, dst_;
+  ValueId src_value_, weights_value_, dst_value_;
+  bool weights_constant_ = true;
+  std::vector<Operand> operands_;
+  std::string description_;
+  int64_t prepared_bytes_ = 0;
+  int threads_ = 1;
+};
+
+// Post-ops for the root's activation and the chain; fails for what has none.
+absl::Status PostOps(const Group& group, const LoweringContext& c, size_t rank,
+                     dnnl::post_ops& ops, std::vector<Operand>& operands) {
+  const Graph& g = c.graph();
+  using alg = dnnl::algorithm;
+  const Node& root = g.node(group.root);
+  switch (root.attrs.GetEnum<Activation>("activation")) {
+    case Activation::kNone: break;
+    case Activation::kRelu: ops.append_eltwise(1.f, alg::eltwise_relu, 0.f, 0.f); break;
+    case Activation::kSigmoid: ops.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f); break;
+    case Activation::kTanh: ops.append_eltwise(1.f, alg::eltwise_tanh, 0.f, 0.f); break;
+  }
+  ValueId running{group.root, 0};
+  for (NodeId id : group.chain) {
+    const Node& n = g.node(id);
+    switch (n.op) {
+      case OpKind::kRelu: ops.append_eltwise(1.f, alg::eltwise_relu, 0.f, 0.f); break;
+      case OpKind::kSigmoid: ops.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f); break;
+      case OpKind::kTanh: ops.append_eltwise(1.f, alg::eltwise_tanh, 0.f, 0.f); break;
+      case OpKind::kGelu: ops.append_eltwise(1.f, alg::eltwise_gelu_erf, 0.f, 0.f); break;
+      case OpKind::kEwAdd:
+      case OpKind::kBroadcastAdd:
+      case OpKind::kEwMul:
+      case OpKind::kBroadcastMul:
+      case OpKind::kScalarMul:
+      case OpKind::kBroadcastSub:
+      case OpKind::kBroadcastDiv: {
+        if (n.inputs[0] == running && n.inputs[1] == running) {
+          return absl::UnimplementedError("a binary op of the running value with itself");
+        }
+        const bool ordered = n.op == OpKind::kBroadcastSub || n.op == OpKind::kBroadcastDiv;
+        if (ordered && n.inputs[0] != running) {
+          return absl::UnimplementedError("a post-op computes running value op operand only");
+        }
+        alg algorithm = alg::binary_mul;
+        if (n.op == OpKind::kEwAdd || n.op == OpKind::kBroadcastAdd) algorithm = alg::binary_add;
+        if (n.op == OpKind::kBroadcastSub) algorithm = alg::binary_sub;
+        if (n.op == OpKind::kBroadcastDiv) algorithm = alg::binary_div;
+        const ValueId other = n.inputs[0] == running ? n.inputs[1] : n.inputs[0];
+        const dnnl::memory::desc md = Desc(c.Access(other), rank);
+        const int index = ops.len();
+        ops.append_binary(algorithm, md);
+        operands.push_back({other, dnnl::memory(md, Engine(), DNNL_MEMORY_NONE), index});
+        break;
+      }
+      default:
+        return absl::UnimplementedError(StrCat("no oneDNN post-op for ", OpName(n.op)));
+    }
+    running = ValueId{id, 0};
+  }
+  return absl::OkStatus();
+}
+
+std::string ImplName(const dnnl::primitive_desc_base& pd) {
+  const char* name = pd.impl_info_str();
+  return name == nullptr ? "?" : name;
+}
+
+absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeConv(const Group& group, const LoweringContext& c,
+                                                       int threads) {
+  const Graph& g = c.graph();
+  const Node& n = g.node(group.root);
+  const ValueAccess x = c.Access(n.inputs[0]), w = c.Access(n.inputs[1]);
+  const ValueAccess y = c.Access(group.output(g));
+  if (w.constant == nullptr) return absl::UnimplementedError("the weights are not constant");
+  absl::StatusOr<Window2d> win = ResolveWindow(x.dims[2], x.dims[3], {w.dims[2], w.dims[3]}, n.attrs);
+  if (!win.ok()) return win.status();
+  const int64_t groups = n.attrs.GetInt("groups");
+  auto k = std::make_unique<Kernel>();
+  k->threads_ = threads;
+  dnnl::post_ops ops;
+  if (absl::Status s = PostOps(group, c, 4, ops, k->operands_); !s.ok()) return s;
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  const dnnl::memory::desc src_md = Desc(x, 4), dst_md = Desc(y, 4);
+  dnnl::memory::dims wdims = {w.dims[0], w.dims[1], w.dims[2], w.dims[3]};
+  dnnl::memory::dims wstrides = {w.strides[0], w.strides[1], w.strides[2], w.strides[3]};
+  if (groups > 1) {
+    wdims = {groups, w.dims[0] / groups, w.dims[1], w.dims[2], w.dims[3]};
+    wstrides = {w.strides[0] * (w.dims[0] / groups), w.strides[0], w.strides[1], w.strides[2],
+                w.strides[3]};
+  }
+  const dnnl::memory::desc user_w(wdims, dt::f32, wstrides);
+  const dnnl::memory::desc any_w(wdims, dt::f32, dnnl::memory::format_tag::any);
+  const dnnl::memory::dims strides = {win->stride[0], win->stride[1]};
+  const dnnl::memory::dims dilates = {win->dilation[0] - 1, win->dilation[1] - 1};
+  const dnnl::memory::dims pad_l = {win->pads[0], win->pads[1]};
+  const dnnl::memory::dims pad_r = {win->pads[2], win->pads[3]};
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                             dnnl::algorithm::convolution_direct, src_md, any_w,
+                                             dst_md, strides, dilates, pad_l, pad_r);
+  const dnnl::convolution_forward::primitive_desc pd(desc, attr, Engine());
+  k->weights_ = dnnl::memory(pd.weights_desc(), Engine());
+  dnnl::memory user(user_w, Engine(), const_cast<float*>(w.constant));
+  dnnl::reorder(user, k->weights_).execute(k->stream_, user, k->weights_);
+  k->stream_.wait();
+  k->prepared_bytes_ = static_cast<int64_t>(pd.weights_desc().get_size());
+  k->src_ = dnnl::memory(src_md, Engine(), DNNL_MEMORY_NONE);
+  k->dst_ = dnnl::memory(dst_md, Engine(), DNNL_MEMORY_NONE);
+  k->primitive_ = dnnl::convolution_forward(pd);
+  k->src_value_ = n.inputs[0];
+  k->weights_value_ = n.inputs[1];
+  k->dst_value_ = group.output(g);
+  k->description_ = StrCat("oneDNN convolution ", ImplName(pd));
+  return std::unique_ptr<OneDnnKernel>(std::move(k));
+}
+
+absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeMatMul(const Group& group,
+                                                         const LoweringContext& c, int threads) {
+  const Graph& g = c.graph();
+  const Node& n = g.node(group.root);
+  const ValueAccess a = c.Access(n.inputs[0]), b = c.Access(n.inputs[1]);
+  const ValueAccess y = c.Access(group.output(g));
+  const size_t rank = y.dims.size();
+  auto k = std::make_unique<Kernel>();
+  k->threads_ = threads;
+  dnnl::post_ops ops;
+  if (absl::Status s = PostOps(group, c, rank, ops, k->operands_); !s.ok()) return s;
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  const dnnl::memory::desc src_md = Desc(a, rank), dst_md = Desc(y, rank);
+  const dnnl::memory::desc user_w = Desc(b, rank);
+  k->weights_constant_ = b.constant != nullptr;
+  const dnnl::memory::desc w_md =
+      k->weights_constant_ ? dnnl::memory::desc(user_w.dims(), dt::f32, dnnl::memory::format_tag::any)
+                           : user_w;
+  const dnnl::matmul::desc desc(src_md, w_md, dst_md);
+  const dnnl::matmul::primitive_desc pd(desc, attr, Engine());
+  if (k->weights_constant_) {
+    k->weights_ = dnnl::memory(pd.weights_desc(), Engine());
+    dnnl::memory user(user_w, Engine(), const_cast<float*>(b.constant));
+    dnnl::reorder(user, k->weights_).execute(k->stream_, user, k->weights_);
+    k->stream_.wait();
+    k->prepared_bytes_ = static_cast<int64_t>(pd.weights_desc().get_size());
+  } else {
+    k->weights_ = dnnl::memory(user_w, Engine(), DNNL_MEMORY_NONE);
+  }
+  k->src_ = dnnl::memory(src_md, Engine(), DNNL_MEMORY_NONE);
+  k->dst_ = dnnl::memory(dst_md, Engine(), DNNL_MEMORY_NONE);
+  k->primitive_ = dnnl::matmul(pd);
+  k->src_value_ = n.inputs[0];
+  k->weights_value_ = n.inputs[1];
+  k->dst_value_ = group.output(g);
+  k->description_ = StrCat("oneDNN matmul ", ImplName(pd));
+  return std::unique_ptr<OneDnnKernel>(std::move(k));
+}
+
+}  // namespace
+
+bool OneDnnAvailable() { return true; }
+
+absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group& group,
+                                                               const LoweringContext& context,
+                                                               int threads) {
+  const OpKind op = context.graph().node(group.root).op;
+  try {
+    if (op == OpKind::kConv2d) return MakeConv(group, context, threads);
+    if (op == OpKind::kMatMul) return MakeMatMul(group, context, threads);
+  } catch (const dnnl::error& e) {
+    return absl::UnimplementedError(StrCat("oneDNN: ", e.what()));
+  }
+  return absl::UnimplementedError(StrCat("oneDNN provides no ", OpName(op)));
+}
+
+double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds) {
+  return TimeOneDnnCalls(kernel, context, min_seconds).fastest;
+}
+
+Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds) {
+  std::vector<std::pair<ValueId, AlignedBuffer>> buffers;
+  std::vector<std::pair<ValueId, const float*>> constants;
+  for (ValueId v : kernel.Values()) {
+    const ValueAccess a = context.Access(v);
+    if (a.constant != nullptr) {
+      constants.push_back({v, a.constant});
+    } else {
+      buffers.push_back({v, AlignedBuffer(a.elements)});
+    }
+  }
+  auto resolve = [&](const ArgBinding& arg) -> float* {
+    for (auto& [v, data] : constants) {
+      if (v == arg.value) return const_cast<float*>(data);
+    }
+    for (auto& [v, buffer] : buffers) {
+      if (v == arg.value) return buffer.data();
+    }
+    return nullptr;
+  };
+  return TimeCalls([&] { kernel.Run(resolve); }, 3, min_seconds, 1000);
+}
+
+#else  // !LEMMA_HAS_ONEDNN
+
+bool OneDnnAvailable() { return false; }
+
+absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group&,
+                                                               const LoweringContext&, int) {
+  return absl::UnimplementedError("lemma was built without oneDNN (LEMMA_ONEDNN=OFF)");
+}
+
+double TimeOneDnn(OneDnnKernel&, const LoweringContext&, double) { return 0; }
+
+Timing TimeOneDnnCalls(OneDnnKernel&, const LoweringContext&, double) { return {}; }
+
+#endif  // LEMMA_HAS_ONEDNN
+
+}  // namespace lemma::cpu

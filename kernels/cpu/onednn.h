@@ -1,0 +1,55 @@
+#ifndef LEMMA_KERNELS_CPU_ONEDNN_H_
+#define LEMMA_KERNELS_CPU_ONEDNN_H_
+
+// The vendor provider: oneDNN primitives for conv2d and matmul groups, with
+// the group's activation and chain as oneDNN post-ops (eltwise relu, logistic,
+// tanh, gelu; binary add and mul). Constant weights are reordered once into
+// the layout the primitive picks. Built only with LEMMA_ONEDNN; without it
+// OneDnnAvailable() is false and MakeOneDnnKernel fails.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kernels/cpu/compiled_group.h"
+#include "kernels/cpu/lowering.h"
+
+namespace lemma::cpu {
+
+/// A ready oneDNN primitive for one group.
+class OneDnnKernel {
+ public:
+  virtual ~OneDnnKernel() = default;
+  /// Runs on the buffers `resolve` gives for the group's values.
+  virtual void Run(const std::function<float*(const ArgBinding&)>& resolve) = 0;
+  /// "conv jit:avx512_core (weights AcdB16b)".
+  virtual std::string Describe() const = 0;
+  /// Bytes of reordered weights it holds.
+  virtual int64_t PreparedBytes() const = 0;
+  /// The values it reads and writes (for scratch runs).
+  virtual std::vector<ValueId> Values() const = 0;
+};
+
+/// Whether lemma was built with oneDNN.
+bool OneDnnAvailable();
+
+/// A primitive for `group` running on `threads` threads, or an error saying
+/// why oneDNN does not cover it (an op other than conv2d and matmul, weights
+/// that are not constant, a chain op without a post-op).
+absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group& group,
+                                                               const LoweringContext& context,
+                                                               int threads);
+
+/// Times `kernel` on scratch buffers (the fastest of the runs made in at
+/// least `min_seconds`, in seconds).
+double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds = 0.02);
+/// Both times of `kernel` on scratch buffers.
+Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context,
+                       double min_seconds = 0.02);
+
+}  // namespace lemma::cpu
+
+#endif  // LEMMA_KERNELS_CPU_ONEDNN_H_

@@ -1,0 +1,880 @@
+#include "kernels/cpu/runtime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <optional>
+
+#include "ir/shape_functions.h"
+#include "ir/strings.h"
+#include "kernels/cpu/compiled_group.h"
+#include "kernels/cpu/lowering.h"
+#include "kernels/cpu/memory_plan.h"
+#include "kernels/cpu/onednn.h"
+#include "kernels/cpu/target.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/cpu/tuning.h"
+#include "kernels/tensor.h"
+
+namespace lemma::cpu {
+
+std::string_view ProviderName(Provider provider) {
+  switch (provider) {
+    case Provider::kGenerated:
+      return "generated";
+    case Provider::kInterpreted:
+      return "interpreted";
+    case Provider::kOneDnn:
+      return "onednn";
+    case Provider::kBuiltin:
+      return "builtin";
+  }
+  return "?";
+}
+
+namespace {
+
+size_t U(int64_t i) { return static_cast<size_t>(i); }
+
+template <typename... Args>
+absl::Status Invalid(const Args&... args) {
+  return absl::InvalidArgumentError(StrCat(args...));
+}
+
+enum class BufferKind : uint8_t { kInput, kConstant, kArena };
+
+// Storage::buffer of a value with no storage, and of a value whose strides are
+// known before its buffer is.
+constexpr int kNoBuffer = -1;
+constexpr int kProvisional = -2;
+
+// A block of floats the plan reads or writes.
+struct Buffer {
+  BufferKind kind = BufferKind::kArena;
+  int64_t elements = 0;
+  std::string input;     // kInput: the input's name
+  int constant = -1;     // kConstant: index into the plan's constants
+  int first = INT_MAX;   // kArena: first and last step that use it
+  int last = -1;
+  int64_t offset = 0;    // kArena: offset in the arena, in floats
+};
+
+// Where a value lives: a buffer, an offset and a stride per logical dim.
+struct Storage {
+  int buffer = -1;
+  int64_t offset = 0;
+  std::vector<int64_t> strides;
+};
+
+// Calls f(logical_position, physical_offset) for every element of dims in
+// row-major order.
+template <typename F>
+void ForEachStrided(const Dims& dims, const std::vector<int64_t>& strides, F f) {
+  const int64_t n = NumElements(dims);
+  if (n == 0) return;
+  std::vector<int64_t> index(dims.size(), 0);
+  int64_t offset = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    f(i, offset);
+    for (size_t d = dims.size(); d-- > 0;) {
+      offset += strides[d];
+      if (++index[d] < dims[d]) break;
+      offset -= strides[d] * dims[d];
+      index[d] = 0;
+    }
+  }
+}
+
+bool IsContiguousRowMajor(const Dims& dims, const std::vector<int64_t>& strides) {
+  const std::vector<int64_t> rm = RowMajorStrides(dims);
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (dims[d] != 1 && strides[d] != rm[d]) return false;
+  }
+  return true;
+}
+
+// oneDNN replaces a generated kernel only when its median time is below this
+// share of the generated kernel's.
+constexpr double kVendorMargin = 0.9;
+
+// A step of the plan.
+struct Step {
+  StepInfo info;
+  Group group;
+  std::vector<ValueId> reads;       // values it reads
+  std::vector<int64_t> temp_sizes;  // scratch, in floats
+  std::vector<int> temp_buffers;    // their arena buffers
+  std::function<void(const std::function<float*(const ArgBinding&)>&, ThreadPool&)> run;
+  std::shared_ptr<void> holder;  // what `run` uses
+  std::vector<ValueId> uses;     // the values `run` reads or writes through the plan
+  int64_t prepared_bytes = 0;    // packed weights `holder` keeps
+  // The generated kernels, kept while oneDNN runs the step so that the plan
+  // can be timed both ways.
+  struct Variant {
+    StepInfo info;
+    std::function<void(const std::function<float*(const ArgBinding&)>&, ThreadPool&)> run;
+    std::shared_ptr<void> holder;
+    std::vector<ValueId> uses;
+    int64_t prepared_bytes = 0;
+  };
+  std::optional<Variant> generated;
+
+  Variant Current() const { return {info, run, holder, uses, prepared_bytes}; }
+  void Use(const Variant& v) {
+    info = v.info;
+    run = v.run;
+    holder = v.holder;
+    uses = v.uses;
+    prepared_bytes = v.prepared_bytes;
+  }
+};
+
+}  // namespace
+
+struct Executable::Impl : public LoweringContext {
+  Graph g;
+  RuntimeOptions options;
+  int threads = 1;
+  std::vector<Buffer> buffers;
+  std::vector<std::vector<Storage>> storage;  // [node][output]
+  std::vector<Tensor<float>> constants;
+  std::vector<Step> steps;
+  std::vector<StepInfo> infos;
+  AlignedBuffer arena;
+  MemoryStats memory;
+  bool profiling = false;
+
+  // ---- LoweringContext.
+  const Graph& graph() const override { return g; }
+  ValueAccess Access(ValueId v) const override {
+    const Storage& s = storage[U(v.node)][U(v.index)];
+    ValueAccess a;
+    a.dims = g.type(v).dims;
+    if (s.buffer < 0) {
+      // Not stored (yet): a value inside a fused group, or one being planned.
+      a.strides = PhysicalStrides(g.type(v));
+      a.elements = g.type(v).num_elements();
+      return a;
+    }
+    const Buffer& b = buffers[U(s.buffer)];
+    a.strides = s.strides;
+    a.elements = b.elements - s.offset;
+    if (b.kind == BufferKind::kConstant) a.constant = constants[U(b.constant)].data.data() + s.offset;
+    return a;
+  }
+  int vector_width() const override { return HostTarget().vector_width; }
+
+  Storage& StorageOf(ValueId v) { return storage[U(v.node)][U(v.index)]; }
+  bool Has(ValueId v) const { return storage[U(v.node)][U(v.index)].buffer >= 0; }
+
+  int NewBuffer(Buffer b) {
+    buffers.push_back(std::move(b));
+    return static_cast<int>(buffers.size()) - 1;
+  }
+  // Gives `v` a fresh buffer in the arena in its declared layout.
+  void Materialize(ValueId v) {
+    const TensorType& t = g.type(v);
+    Buffer b;
+    b.elements = t.num_elements();
+    StorageOf(v) = {NewBuffer(b), 0, PhysicalStrides(t)};
+  }
+
+  absl::Status Build(const NamedTensors<F32>& weights);
+  absl::Status FoldConstants(const NamedTensors<F32>& weights, const std::vector<NodeId>& order,
+                             const std::vector<bool>& live, std::vector<bool>& computed);
+  bool MakeView(NodeId id);
+  std::vector<Group> FormGroups(const std::vector<NodeId>& order, const std::vector<bool>& live,
+                                const std::vector<bool>& computed);
+  absl::Status LowerStep(Step& step);
+  void Builtin(Step& step);
+  void PlanMemory();
+  void ReleaseUnusedConstants();
+  void ChoosePlanProviders();
+  absl::StatusOr<NamedTensors<F32>> Run(const NamedTensors<F32>& inputs);
+};
+
+// Constants that no step reads and no output shows (weights that every
+// kernel reads in a packed copy instead) are freed.
+void Executable::Impl::ReleaseUnusedConstants() {
+  std::vector<bool> used(buffers.size(), false);
+  auto mark = [&](ValueId v) {
+    const Storage& st = StorageOf(v);
+    if (st.buffer >= 0) used[U(st.buffer)] = true;
+  };
+  for (const Step& step : steps) {
+    for (ValueId v : step.uses) mark(v);
+  }
+  for (const GraphOutput& o : g.outputs()) mark(o.value);
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    if (buffers[i].kind != BufferKind::kConstant || used[i]) continue;
+    std::vector<float>().swap(constants[U(buffers[i].constant)].data);
+  }
+}
+
+// ---- Constants, views and groups.
+
+absl::Status Executable::Impl::FoldConstants(const NamedTensors<F32>& weights,
+                                             const std::vector<NodeId>& order,
+                                             const std::vector<bool>& live,
+                                             std::vector<bool>& computed) {
+  // Constant values as tensors in their declared layouts, by value.
+  std::map<std::pair<int, int>, int> constant_of;
+  for (NodeId id : order) {
+    if (!live[U(id)]) continue;
+    const Node& n = g.node(id);
+    if (n.op == OpKind::kInput) {
+      const TensorType& t = n.outputs[0];
+      Buffer b;
+      b.kind = BufferKind::kInput;
+      b.elements = t.num_elements();
+      b.input = n.names[0];
+      StorageOf({id, 0}) = {NewBuffer(b), 0, PhysicalStrides(t)};
+      continue;
+    }
+    std::vector<Tensor<float>> values;
+    if (n.op == OpKind::kWeight) {
+      auto it = weights.find(n.names[0]);
+      if (it == weights.end()) {
+        return Invalid("no value for weight '", n.names[0], "' (", n.outputs[0].ToString(), ")");
+      }
+      if (it->second.type.dims != n.outputs[0].dims ||
+          static_cast<int64_t>(it->second.data.size()) != n.outputs[0].num_elements()) {
+        return Invalid("weight '", n.names[0], "' has dims ", DimsToString(it->second.type.dims),
+                       " but the graph declares ", n.outputs[0].ToString());
+      }
+      values.push_back(it->second.type.layout == n.outputs[0].layout
+                           ? it->second
+                           : WithLayout(it->second, n.outputs[0].layout));
+    } else {
+      bool all_constant = true;
+      std::vector<const Tensor<float>*> args;
+      for (ValueId in : n.inputs) {
+        auto it = constant_of.find({in.node, in.index});
+        if (it == constant_of.end()) {
+          all_constant = false;
+          break;
+        }
+        args.push_back(&constants[U(it->second)]);
+      }
+      if (!all_constant) {
+        computed[U(id)] = true;
+        continue;
+      }
+      absl::StatusOr<std::vector<Tensor<float>>> out = EvaluateNode<F32>(g, id, args);
+      if (!out.ok()) return out.status();
+      values = *std::move(out);
+    }
+    for (size_t j = 0; j < values.size(); ++j) {
+      constants.push_back(std::move(values[j]));
+      const int c = static_cast<int>(constants.size()) - 1;
+      constant_of[{id, static_cast<int>(j)}] = c;
+      Buffer b;
+      b.kind = BufferKind::kConstant;
+      b.elements = static_cast<int64_t>(constants[U(c)].data.size());
+      b.constant = c;
+      StorageOf({id, static_cast<int32_t>(j)}) = {NewBuffer(b), 0, PhysicalStrides(n.outputs[j])};
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Makes the outputs of `id` views of its input when the op only moves data
+// in a way strides can describe.
+bool Executable::Impl::MakeView(NodeId id) {
+  const Node& n = g.node(id);
+  if (n.inputs.empty() || StorageOf(n.inputs[0]).buffer == kNoBuffer) return false;
+  const Storage in = StorageOf(n.inputs[0]);
+  const Dims& in_dims = g.type(n.inputs[0]).dims;
+  switch (n.op) {
+    case OpKind::kTranspose: {
+      const std::vector<int64_t>& perm = n.attrs.GetInts("perm");
+      Storage out = in;
+      for (size_t i = 0; i < perm.size(); ++i) out.strides[i] = in.strides[U(perm[i])];
+      StorageOf({id, 0}) = out;
+      return true;
+    }
+    case OpKind::kSlice: {
+      absl::StatusOr<std::vector<SliceAxis>> axes = ResolveSlice(in_dims, n.attrs);
+      if (!axes.ok()) return false;
+      Storage out = in;
+      for (const SliceAxis& s : *axes) {
+        out.offset += s.start * in.strides[U(s.axis)];
+        out.strides[U(s.axis)] *= s.step;
+      }
+      StorageOf({id, 0}) = out;
+      return true;
+    }
+    case OpKind::kSplit: {
+      absl::StatusOr<int> axis = NormalizeAxis(n.attrs.GetInt("axis"), static_cast<int>(in_dims.size()));
+      if (!axis.ok()) return false;
+      int64_t start = 0;
+      for (size_t j = 0; j < n.outputs.size(); ++j) {
+        Storage out = in;
+        out.offset += start * in.strides[U(*axis)];
+        StorageOf({id, static_cast<int32_t>(j)}) = out;
+        start += n.outputs[j].dims[U(*axis)];
+      }
+      return true;
+    }
+    case OpKind::kReshape: {
+      if (!IsContiguousRowMajor(in_dims, in.strides)) return false;
+      Storage out = in;
+      out.strides = RowMajorStrides(n.outputs[0].dims);
+      StorageOf({id, 0}) = out;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+std::vector<Group> Executable::Impl::FormGroups(const std::vector<NodeId>& order,
+                                                const std::vector<bool>& live,
+                                                const std::vector<bool>& computed) {
+  const std::vector<std::vector<NodeId>> users = g.Users();
+  std::vector<bool> is_output(U(g.num_nodes()), false);
+  for (const GraphOutput& o : g.outputs()) is_output[U(o.value.node)] = true;
+  std::vector<bool> taken(U(g.num_nodes()), false);
+  std::vector<int> position(U(g.num_nodes()), 0);
+  for (size_t i = 0; i < order.size(); ++i) position[U(order[i])] = static_cast<int>(i);
+  std::vector<std::pair<int, Group>> groups;
+  for (NodeId id : order) {
+    if (!live[U(id)] || !computed[U(id)] || taken[U(id)]) continue;
+    Group group;
+    group.root = id;
+    taken[U(id)] = true;
+    int last = position[U(id)];
+    const bool fusible_root =
+        FusesChain(g.node(id).op) && MakeTemplate(group, *this) != nullptr;
+    ValueId running{id, 0};
+    while (options.fuse && fusible_root && g.node(running.node).outputs.size() == 1 &&
+           !is_output[U(running.node)]) {
+      std::vector<NodeId> live_users;
+      for (NodeId u : users[U(running.node)]) {
+        if (live[U(u)] && std::find(live_users.begin(), live_users.end(), u) == live_users.end()) {
+          live_users.push_back(u);
+        }
+      }
+      if (live_users.size() != 1) break;
+      const NodeId u = live_users[0];
+      if (!computed[U(u)] || taken[U(u)] || !IsFusibleConsumer(g, u, running)) break;
+      group.chain.push_back(u);
+      taken[U(u)] = true;
+      last = std::max(last, position[U(u)]);
+      running = ValueId{u, 0};
+    }
+    groups.push_back({last, std::move(group)});
+  }
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Group> out;
+  for (auto& [pos, group] : groups) out.push_back(std::move(group));
+  return out;
+}
+
+// ---- Lowering one step.
+
+// "3x3/2 64x56x56->128x28x28" for a conv, "1024x1024x512" (m x n x k) for a
+// matmul, the output dims otherwise.
+std::string ShapeText(const Graph& g, NodeId id) {
+  const Node& n = g.node(id);
+  if (n.op == OpKind::kConv2d) {
+    const Dims& x = g.type(n.inputs[0]).dims;
+    const Dims& w = g.type(n.inputs[1]).dims;
+    const Dims& y = n.outputs[0].dims;
+    return StrCat(w[2], "x", w[3], "/", n.attrs.GetInts("stride")[0], " ", x[1], "x", x[2], "x",
+                  x[3], "->", y[1], "x", y[2], "x", y[3],
+                  n.attrs.GetInt("groups") > 1 ? StrCat(" g", n.attrs.GetInt("groups")) : "");
+  }
+  if (n.op == OpKind::kMatMul) {
+    const Dims& y = n.outputs[0].dims;
+    const int64_t batch = NumElements(std::span<const int64_t>(y.data(), y.size() - 2));
+    return StrCat(batch > 1 ? StrCat(batch, "x") : "", y[y.size() - 2], "x", y.back(), "x",
+                  g.type(n.inputs[0]).dims.back());
+  }
+  return DimsToString(n.outputs[0].dims);
+}
+
+// Runs node `group.root` with the reference kernels on strided buffers.
+void Executable::Impl::Builtin(Step& step) {
+  const NodeId id = step.group.root;
+  step.uses = g.node(id).inputs;
+  step.info.provider = Provider::kBuiltin;
+  step.info.why = "no template lowers this op";
+  step.info.schedule = "reference kernel";
+  const Impl* self = this;
+  step.run = [self, id](const std::function<float*(const ArgBinding&)>& resolve, ThreadPool&) {
+    const Graph& g = self->g;
+    const Node& n = g.node(id);
+    std::vector<Tensor<float>> inputs;
+    for (ValueId in : n.inputs) {
+      const Storage& s = self->storage[U(in.node)][U(in.index)];
+      Tensor<float> t;
+      t.type = TensorType::Make(DType::kF32, g.type(in).dims);
+      t.data.resize(U(t.type.num_elements()));
+      const float* base = resolve({ArgBinding::Kind::kValue, in, 0});
+      ForEachStrided(t.type.dims, s.strides, [&](int64_t i, int64_t off) { t.data[U(i)] = base[off]; });
+      inputs.push_back(std::move(t));
+    }
+    std::vector<const Tensor<float>*> args;
+    for (const Tensor<float>& t : inputs) args.push_back(&t);
+    absl::StatusOr<std::vector<Tensor<float>>> out = EvaluateNode<F32>(g, id, args);
+    if (!out.ok()) return;  // shapes were checked when the plan was made
+    for (size_t j = 0; j < out->size(); ++j) {
+      const ValueId v{id, static_cast<int32_t>(j)};
+      const Storage& s = self->storage[U(id)][j];
+      if (s.buffer < 0) continue;
+      float* base = resolve({ArgBinding::Kind::kValue, v, 0});
+      const std::vector<float> logical = ToLogical((*out)[j]);
+      ForEachStrided(g.type(v).dims, s.strides, [&](int64_t i, int64_t off) { base[off] = logical[U(i)]; });
+    }
+  };
+}
+
+absl::Status Executable::Impl::LowerStep(Step& step) {
+  const Group& group = step.group;
+  step.info.label = StrCat(group.Label(g), " ", ShapeText(g, group.root), " (",
+                           g.ValueLabel(group.output(g)), ")");
+  step.info.flops = GroupFlops(g, group);
+  if (g.type(group.output(g)).num_elements() == 0) {
+    step.info.provider = Provider::kBuiltin;
+    step.info.why = "the output has no elements";
+    step.info.schedule = "nothing to compute";
+    step.run = [](const std::function<float*(const ArgBinding&)>&, ThreadPool&) {};
+    return absl::OkStatus();
+  }
+  std::unique_ptr<Template> t = MakeTemplate(group, *this);
+  if (t == nullptr) {
+    Builtin(step);
+    return absl::OkStatus();
+  }
+  ThreadPool& pool = SharedPool(threads);
+  const std::string target = HostTarget().Key(threads);
+  const std::string key = WorkloadKey(group, *this);
+  // The schedule: from the log, tuned now, or by rules of thumb.
+  Config config = t->DefaultConfig();
+  std::string origin = "default schedule";
+  const std::vector<Knob> space = t->Space();
+  if (options.tuning_log != nullptr) {
+    if (std::optional<TuningRecord> r = options.tuning_log->Best("schedule", target, key)) {
+      config = r->config;
+      origin = "tuned schedule (log)";
+    } else if (options.tune_budget > 0 && !space.empty() && CodegenAvailable()) {
+      TuneOptions to;
+      to.budget = options.tune_budget;
+      to.on_measure = [&](const Config& c, double seconds, bool) {
+        TuningRecord rec;
+        rec.target = target;
+        rec.workload = key;
+        rec.template_name = t->name();
+        rec.config = c;
+        rec.seconds = seconds;
+        rec.gflops = step.info.flops > 0 ? step.info.flops / seconds / 1e9 : 0;
+        options.tuning_log->Add(std::move(rec));
+      };
+      absl::StatusOr<TuneResult> tuned = Tune(*t, *this, pool, to);
+      if (tuned.ok()) {
+        config = tuned->best;
+        origin = StrCat("tuned now (", tuned->measured, " candidates)");
+      }
+    }
+  }
+  absl::StatusOr<Lowered> lowered = t->Lower(config);
+  if (!lowered.ok() && origin != "default schedule") {
+    origin = StrCat("default schedule (the logged one failed: ", lowered.status().message(), ")");
+    config = t->DefaultConfig();
+    lowered = t->Lower(config);
+  }
+  if (!lowered.ok() && group.chain.empty()) {
+    Builtin(step);
+    step.info.why = StrCat("the ", t->name(), " template refused it: ", lowered.status().message());
+    return absl::OkStatus();
+  }
+  if (!lowered.ok()) {
+    return absl::Status(lowered.status().code(),
+                        StrCat(step.info.label, ": ", lowered.status().message()));
+  }
+  const std::vector<int64_t> temps = lowered->temps;
+  int64_t packed_bytes = 0;
+  for (const auto& c : lowered->constants) packed_bytes += static_cast<int64_t>(c.size()) * 4;
+  step.prepared_bytes = packed_bytes;
+  absl::StatusOr<CompiledGroup> compiled = CompiledGroup::Compile(*std::move(lowered), true);
+  if (!compiled.ok()) {
+    return absl::Status(compiled.status().code(),
+                        StrCat(step.info.label, ": ", compiled.status().message()));
+  }
+  auto generated = std::make_shared<CompiledGroup>(*std::move(compiled));
+  step.info.provider = generated->generated() ? Provider::kGenerated : Provider::kInterpreted;
+  step.info.schedule = StrCat(t->name(), " {", ConfigToString(config), "}");
+  step.info.why = origin;
+  step.temp_sizes = temps;
+  step.holder = generated;
+  step.uses.clear();
+  for (const Launch& launch : generated->lowered().launches) {
+    for (const ArgBinding& arg : launch.args) {
+      if (arg.kind == ArgBinding::Kind::kValue) step.uses.push_back(arg.value);
+    }
+  }
+  step.run = [generated](const std::function<float*(const ArgBinding&)>& resolve, ThreadPool& p) {
+    generated->Run(resolve, p);
+  };
+
+  // The vendor's kernel, when it covers the group: keep the faster.
+  if (options.providers == ProviderChoice::kGenerated || !OneDnnAvailable()) {
+    return absl::OkStatus();
+  }
+  if (options.providers == ProviderChoice::kMeasure && step.info.flops < options.onednn_min_flops) {
+    step.info.why = StrCat(origin, "; too small to try onednn");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::unique_ptr<OneDnnKernel>> vendor = MakeOneDnnKernel(group, *this, threads);
+  if (!vendor.ok()) return absl::OkStatus();
+  std::shared_ptr<OneDnnKernel> v = *std::move(vendor);
+  auto ms = [](double s) {
+    char buf[32];
+    if (s < 1e-3) {
+      std::snprintf(buf, sizeof buf, "%.1f us", s * 1e6);
+    } else {
+      std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
+    }
+    return std::string(buf);
+  };
+  std::string why = "oneDNN requested";
+  if (options.providers == ProviderChoice::kMeasure) {
+    // Medians, not best runs: oneDNN's OpenMP team can stall for long when
+    // other work shares the cores, and a plan should not bet on quiet times.
+    // oneDNN must also win clearly: switching thread runtimes costs too.
+    const Timing ours = TimeGroupCalls(*generated, *this, pool);
+    const Timing theirs = TimeOneDnnCalls(*v, *this);
+    if (theirs.median >= kVendorMargin * ours.median) {
+      step.info.why = StrCat(origin, "; generated ", ms(ours.median), " vs onednn ",
+                             ms(theirs.median), " (medians)");
+      return absl::OkStatus();
+    }
+    why = StrCat("onednn ", ms(theirs.median), " < generated ", ms(ours.median), " (medians; ",
+                 origin, ")");
+  }
+  step.generated = step.Current();
+  step.info.provider = Provider::kOneDnn;
+  step.info.schedule = v->Describe();
+  step.info.why = why;
+  step.holder = v;
+  step.uses = v->Values();
+  step.prepared_bytes = v->PreparedBytes();
+  step.run = [v](const std::function<float*(const ArgBinding&)>& resolve, ThreadPool& p) {
+    p.Park();
+    v->Run(resolve);
+  };
+  return absl::OkStatus();
+}
+
+// ---- Memory.
+
+void Executable::Impl::PlanMemory() {
+  const int end = static_cast<int>(steps.size());
+  for (size_t s = 0; s < steps.size(); ++s) {
+    Step& step = steps[s];
+    const int at = static_cast<int>(s);
+    Buffer& out = buffers[U(StorageOf(step.group.output(g)).buffer)];
+    if (step.group.chain.empty()) {
+      // Every output of the root (a multi-output builtin writes them all).
+      for (size_t j = 0; j < g.node(step.group.root).outputs.size(); ++j) {
+        const Storage& st = storage[U(step.group.root)][j];
+        if (st.buffer >= 0) buffers[U(st.buffer)].first = std::min(buffers[U(st.buffer)].first, at);
+      }
+    }
+    out.first = std::min(out.first, at);
+    for (ValueId v : step.reads) {
+      Buffer& b = buffers[U(StorageOf(v).buffer)];
+      b.last = std::max(b.last, at);
+    }
+    for (int64_t size : step.temp_sizes) {
+      Buffer t;
+      t.elements = size;
+      t.first = t.last = at;
+      step.temp_buffers.push_back(NewBuffer(t));
+    }
+  }
+  for (const GraphOutput& o : g.outputs()) {
+    Buffer& b = buffers[U(StorageOf(o.value).buffer)];
+    b.last = end;
+  }
+  std::vector<BufferRequest> requests;
+  std::vector<int> which;
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    Buffer& b = buffers[i];
+    if (b.kind != BufferKind::kArena) continue;
+    if (b.first == INT_MAX) b.first = b.last < 0 ? 0 : b.last;
+    if (b.last < b.first) b.last = b.first;
+    requests.push_back({b.elements * 4, b.first, b.last});
+    which.push_back(static_cast<int>(i));
+  }
+  const MemoryPlacement placement = cpu::PlanMemory(requests);
+  for (size_t r = 0; r < which.size(); ++r) buffers[U(which[r])].offset = placement.offsets[r] / 4;
+  arena = AlignedBuffer(placement.arena_bytes / 4);
+  memory.arena_bytes = placement.arena_bytes;
+  memory.naive_bytes = placement.naive_bytes;
+  memory.buffers = static_cast<int>(requests.size());
+}
+
+absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
+  if (absl::Status s = g.Validate(); !s.ok()) return s;
+  for (NodeId id = 0; id < g.num_nodes(); ++id) {
+    for (const TensorType& t : g.node(id).outputs) {
+      if (t.dtype != DType::kF32) {
+        return Invalid(g.Describe(id), ": the CPU runtime computes in f32 only, not ",
+                       DTypeName(t.dtype));
+      }
+    }
+  }
+  threads = options.threads > 0 ? options.threads : HostTarget().cores;
+  storage.resize(U(g.num_nodes()));
+  for (NodeId id = 0; id < g.num_nodes(); ++id) storage[U(id)].resize(g.node(id).outputs.size());
+  const std::vector<NodeId> order = g.TopologicalOrder();
+  std::vector<bool> live(U(g.num_nodes()), false);
+  {
+    std::vector<NodeId> stack;
+    for (const GraphOutput& o : g.outputs()) stack.push_back(o.value.node);
+    while (!stack.empty()) {
+      const NodeId id = stack.back();
+      stack.pop_back();
+      if (live[U(id)]) continue;
+      live[U(id)] = true;
+      for (ValueId in : g.node(id).inputs) stack.push_back(in.node);
+    }
+  }
+  std::vector<bool> computed(U(g.num_nodes()), false);
+  if (absl::Status s = FoldConstants(weights, order, live, computed); !s.ok()) return s;
+  // Views: decided in order on strides alone (computed values get their
+  // declared strides provisionally), made once every buffer exists.
+  std::vector<bool> view(U(g.num_nodes()), false);
+  for (NodeId id : order) {
+    if (!live[U(id)] || !computed[U(id)]) continue;
+    if (MakeView(id)) {
+      view[U(id)] = true;
+      computed[U(id)] = false;
+      continue;
+    }
+    for (size_t j = 0; j < g.node(id).outputs.size(); ++j) {
+      StorageOf({id, static_cast<int32_t>(j)}) = {kProvisional, 0,
+                                                  PhysicalStrides(g.node(id).outputs[j])};
+    }
+  }
+  for (auto& outputs : storage) {
+    for (Storage& st : outputs) {
+      if (st.buffer == kProvisional) st.buffer = kNoBuffer;
+    }
+  }
+  const std::vector<Group> groups = FormGroups(order, live, computed);
+  for (const Group& group : groups) {
+    const Node& root = g.node(group.root);
+    if (group.chain.empty()) {
+      for (size_t j = 0; j < root.outputs.size(); ++j) Materialize({group.root, static_cast<int32_t>(j)});
+    } else {
+      Materialize(group.output(g));
+    }
+  }
+  for (NodeId id : order) {
+    if (view[U(id)] && !MakeView(id)) {
+      return absl::InternalError(StrCat(g.Describe(id), ": a view lost its input"));
+    }
+  }
+  for (const Group& group : groups) {
+    Step step;
+    step.group = group;
+    std::vector<NodeId> nodes = {group.root};
+    nodes.insert(nodes.end(), group.chain.begin(), group.chain.end());
+    for (NodeId id : nodes) {
+      for (ValueId in : g.node(id).inputs) {
+        if (std::find(nodes.begin(), nodes.end(), in.node) != nodes.end()) continue;
+        if (!Has(in)) {
+          return absl::InternalError(StrCat(g.Describe(id), ": input ", g.ValueLabel(in),
+                                            " has no storage"));
+        }
+        step.reads.push_back(in);
+      }
+    }
+    steps.push_back(std::move(step));
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (absl::Status s = LowerStep(steps[i]); !s.ok()) return s;
+    if (options.on_step) options.on_step(static_cast<int>(i), static_cast<int>(steps.size()), steps[i].info);
+  }
+  for (const GraphOutput& o : g.outputs()) {
+    if (!Has(o.value)) return absl::InternalError(StrCat("output ", o.name, " has no storage"));
+  }
+  PlanMemory();
+  for (const Step& step : steps) infos.push_back(step.info);
+  ChoosePlanProviders();
+  ReleaseUnusedConstants();
+  for (Step& step : steps) step.generated.reset();
+  memory.constant_bytes = 0;
+  for (const Tensor<float>& c : constants) memory.constant_bytes += static_cast<int64_t>(c.data.size()) * 4;
+  for (const Step& step : steps) memory.constant_bytes += step.prepared_bytes;
+  return absl::OkStatus();
+}
+
+// Steps for which oneDNN measured faster on its own may still slow the whole
+// plan down: its OpenMP team and the kernels' pool take turns with the cores.
+// When some step uses oneDNN, the plan is timed with and without those picks
+// and the faster kept.
+void Executable::Impl::ChoosePlanProviders() {
+  if (options.providers != ProviderChoice::kMeasure) return;
+  std::vector<size_t> vendor;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].generated) vendor.push_back(i);
+  }
+  if (vendor.empty()) return;
+  NamedTensors<F32> feeds;
+  for (NodeId id : g.InputNodes()) {
+    const TensorType& t = g.node(id).outputs[0];
+    feeds.emplace(g.node(id).names[0],
+                  Tensor<float>{t, std::vector<float>(U(t.num_elements()), 0.5f)});
+  }
+  auto time_plan = [&] {
+    return TimeCalls([&] { (void)Run(feeds); }, 5, 0.05, 20).median;
+  };
+  const double mixed = time_plan();
+  std::vector<Step::Variant> onednn;
+  for (size_t i : vendor) {
+    onednn.push_back(steps[i].Current());
+    steps[i].Use(*steps[i].generated);
+  }
+  const double generated = time_plan();
+  auto ms = [](double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
+    return std::string(buf);
+  };
+  const bool keep_vendor = mixed < kVendorMargin * generated;
+  for (size_t k = 0; k < vendor.size(); ++k) {
+    Step& step = steps[vendor[k]];
+    if (keep_vendor) {
+      step.Use(onednn[k]);
+      StrAppend(&step.info.why, "; the whole plan ran ", ms(mixed), " with onednn vs ",
+                ms(generated), " without");
+    } else {
+      step.info.why = StrCat(onednn[k].info.why, "; yet the whole plan ran ", ms(generated),
+                             " without onednn vs ", ms(mixed), " with");
+    }
+    infos[vendor[k]] = step.info;
+  }
+}
+
+absl::StatusOr<NamedTensors<F32>> Executable::Impl::Run(const NamedTensors<F32>& inputs) {
+  Impl& m = *this;
+  std::vector<float*> base(m.buffers.size(), nullptr);
+  std::vector<Tensor<float>> converted;
+  converted.reserve(m.buffers.size());
+  for (size_t i = 0; i < m.buffers.size(); ++i) {
+    const Buffer& b = m.buffers[i];
+    switch (b.kind) {
+      case BufferKind::kArena:
+        base[i] = m.arena.data() + b.offset;
+        break;
+      case BufferKind::kConstant:
+        base[i] = m.constants[U(b.constant)].data.data();
+        break;
+      case BufferKind::kInput: {
+        auto it = inputs.find(b.input);
+        if (it == inputs.end()) return Invalid("no feed for input '", b.input, "'");
+        const std::optional<ValueId> v = m.g.FindValue(b.input);
+        const TensorType& declared = m.g.type(*v);
+        if (it->second.type.dims != declared.dims ||
+            static_cast<int64_t>(it->second.data.size()) != declared.num_elements()) {
+          return Invalid("feed '", b.input, "' has dims ", DimsToString(it->second.type.dims),
+                         " but the graph declares ", declared.ToString());
+        }
+        if (it->second.type.layout == declared.layout) {
+          base[i] = const_cast<float*>(it->second.data.data());
+        } else {
+          converted.push_back(WithLayout(it->second, declared.layout));
+          base[i] = converted.back().data.data();
+        }
+        break;
+      }
+    }
+  }
+  ThreadPool& pool = SharedPool(m.threads);
+  for (size_t s = 0; s < m.steps.size(); ++s) {
+    const Step& step = m.steps[s];
+    auto resolve = [&](const ArgBinding& arg) -> float* {
+      if (arg.kind == ArgBinding::Kind::kTemp) return base[U(step.temp_buffers[U(arg.index)])];
+      const Storage& st = m.storage[U(arg.value.node)][U(arg.value.index)];
+      return base[U(st.buffer)] + st.offset;
+    };
+    if (m.profiling) {
+      const auto start = std::chrono::steady_clock::now();
+      step.run(resolve, pool);
+      m.infos[s].seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } else {
+      step.run(resolve, pool);
+    }
+  }
+  NamedTensors<F32> out;
+  for (const GraphOutput& o : m.g.outputs()) {
+    const Storage& st = m.storage[U(o.value.node)][U(o.value.index)];
+    const TensorType& type = m.g.type(o.value);
+    const float* data = base[U(st.buffer)] + st.offset;
+    const size_t n = U(type.num_elements());
+    if (st.strides == PhysicalStrides(type)) {
+      // Stored as the output's layout stores it: one copy.
+      out.emplace(o.name, Tensor<float>{type, std::vector<float>(data, data + n)});
+      continue;
+    }
+    std::vector<float> logical(n);
+    ForEachStrided(type.dims, st.strides, [&](int64_t i, int64_t off) { logical[U(i)] = data[off]; });
+    out.emplace(o.name, FromLogical(type, std::move(logical)));
+  }
+  return out;
+}
+
+// ---- Executable.
+
+Executable::Executable(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Executable::~Executable() = default;
+
+absl::StatusOr<std::unique_ptr<Executable>> Executable::Compile(const Graph& graph,
+                                                                const NamedTensors<F32>& weights,
+                                                                const RuntimeOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->g = graph;
+  impl->options = options;
+  if (absl::Status s = impl->Build(weights); !s.ok()) {
+    return absl::Status(s.code(), StrCat("compiling '", graph.name(), "' for the CPU: ", s.message()));
+  }
+  return std::unique_ptr<Executable>(new Executable(std::move(impl)));
+}
+
+absl::StatusOr<NamedTensors<F32>> Executable::Run(const NamedTensors<F32>& inputs) {
+  return impl_->Run(inputs);
+}
+
+void Executable::set_profiling(bool on) { impl_->profiling = on; }
+const std::vector<StepInfo>& Executable::steps() const { return impl_->infos; }
+MemoryStats Executable::memory() const { return impl_->memory; }
+int Executable::threads() const { return impl_->threads; }
+
+std::string Executable::PlanText() const {
+  const Impl& m = *impl_;
+  std::string out = StrCat("plan of ", m.g.name(), ": ", m.infos.size(), " steps on ", m.threads,
+                           " threads, ", HostTarget().Describe(), "\n");
+  for (size_t i = 0; i < m.infos.size(); ++i) {
+    const StepInfo& s = m.infos[i];
+    StrAppend(&out, "  [", i, "] ", s.label, "\n      ", ProviderName(s.provider), ": ", s.schedule,
+              "\n      why: ", s.why, "\n");
+  }
+  char line[160];
+  std::snprintf(line, sizeof line,
+                "memory: arena %.2f MB in %d buffers (%.2f MB without reuse), constants %.2f MB\n",
+                m.memory.arena_bytes / 1e6, m.memory.buffers, m.memory.naive_bytes / 1e6,
+                m.memory.constant_bytes / 1e6);
+  out += line;
+  return out;
+}
+
+}  // namespace lemma::cpu

@@ -1,0 +1,37 @@
+#ifndef LEMMA_KERNELS_CPU_TARGET_H_
+#define LEMMA_KERNELS_CPU_TARGET_H_
+
+// The machine kernels are generated for and measured on: detected once at run
+// time (LLVM's host CPU name and features when lemma is built with LLVM, the
+// compiler's CPU checks otherwise).
+
+#include <string>
+
+namespace lemma::cpu {
+
+/// What the code generator and the tuning log need to know about the host.
+struct CpuTarget {
+  std::string cpu;       // LLVM's name of the host CPU ("znver3", "generic", ...)
+  std::string features;  // LLVM feature string ("+avx2,+fma,...")
+  std::string isa;       // "avx512", "avx2" or "sse"
+  int vector_width = 4;  // floats per vector register of that ISA
+  std::string model;     // the processor's marketing name (/proc/cpuinfo)
+  int cores = 1;         // hardware threads available to this process
+
+  /// The key under which tuning records and measured costs are stored:
+  /// processor model, ISA and the number of threads kernels use.
+  std::string Key(int threads) const;
+  /// "AMD EPYC, avx512 (16 floats/vector), 2 cores".
+  std::string Describe() const;
+};
+
+/// The host, detected on first use.
+const CpuTarget& HostTarget();
+
+/// The fp32 peak of the host in FLOP/s for `threads` threads: two fused
+/// multiply-add units per core of vector_width lanes at `ghz` GHz.
+double PeakFlops(const CpuTarget& target, int threads, double ghz);
+
+}  // namespace lemma::cpu
+
+#endif  // LEMMA_KERNELS_CPU_TARGET_H_

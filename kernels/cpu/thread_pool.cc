@@ -1,0 +1,114 @@
+#include "kernels/cpu/thread_pool.h"
+
+#include <algorithm>
+#include <memory>
+
+namespace lemma::cpu {
+namespace {
+
+// How long a worker spins for the next job before it sleeps.
+constexpr int kSpinIterations = 1 << 16;
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Waits until done() holds: spins a little, then yields the core, which on a
+// machine shared with other work lets the thread being waited for run.
+template <typename F>
+void WaitUntil(F done) {
+  for (int i = 0; !done(); ++i) {
+    if (i < 2000) {
+      CpuRelax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { Worker(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_.store(true, std::memory_order_release);
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::RunChunks() {
+  for (;;) {
+    const int64_t c = next_.fetch_add(1, std::memory_order_acq_rel);
+    if (c >= chunks_) return;
+    const int64_t begin = job_n_ * c / chunks_, end = job_n_ * (c + 1) / chunks_;
+    if (begin < end) (*job_)(begin, end);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
+void ThreadPool::Worker() {
+  uint64_t seen = 0;
+  auto ready = [&] {
+    const uint64_t g = generation_.load(std::memory_order_acquire);
+    return (g % 2 == 0 && g != seen) || stop_.load(std::memory_order_acquire);
+  };
+  for (;;) {
+    for (int spin = 0; !ready() && spin < kSpinIterations && !park_.load(std::memory_order_relaxed);
+         ++spin) {
+      CpuRelax();
+    }
+    if (!ready()) {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, ready);
+    }
+    if (stop_.load(std::memory_order_acquire)) return;
+    const uint64_t g = generation_.load(std::memory_order_acquire);
+    busy_.fetch_add(1, std::memory_order_acq_rel);
+    // The job may have been finished and replaced meanwhile; then skip it.
+    if (generation_.load(std::memory_order_acquire) == g && g % 2 == 0) RunChunks();
+    busy_.fetch_sub(1, std::memory_order_acq_rel);
+    seen = g;
+  }
+}
+
+void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  if (threads_ == 1 || n == 1) {
+    fn(0, n);
+    return;
+  }
+  park_.store(false, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_acq_rel);  // odd: rewriting
+  WaitUntil([&] { return busy_.load(std::memory_order_acquire) == 0; });
+  job_ = &fn;
+  job_n_ = n;
+  chunks_ = std::min<int64_t>(n, 8 * threads_);
+  next_.store(0, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation_.fetch_add(1, std::memory_order_acq_rel);  // even: published
+  }
+  wake_.notify_all();
+  RunChunks();
+  WaitUntil([&] { return done_.load(std::memory_order_acquire) >= chunks_; });
+}
+
+void ThreadPool::Park() { park_.store(true, std::memory_order_relaxed); }
+
+ThreadPool& SharedPool(int threads) {
+  static std::mutex mu;
+  static std::unique_ptr<ThreadPool> pool;
+  std::lock_guard<std::mutex> lock(mu);
+  if (pool == nullptr || pool->threads() != threads) pool = std::make_unique<ThreadPool>(threads);
+  return *pool;
+}
+
+}  // namespace lemma::cpu

@@ -1,0 +1,247 @@
+#include "kernels/cpu/tuning.h"
+
+#include <algorithm>
+#include <set>
+
+#include "ir/file_io.h"
+#include "ir/json.h"
+#include "ir/strings.h"
+#include "kernels/cpu/compiled_group.h"
+#include "kernels/cpu/json_value.h"
+#include "kernels/random.h"
+
+namespace lemma::cpu {
+namespace {
+
+size_t U(int64_t i) { return static_cast<size_t>(i); }
+
+}  // namespace
+
+std::string TuningRecord::ToJson() const {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("kind").String(kind);
+  w.Key("target").String(target);
+  w.Key("workload").String(workload);
+  w.Key("template").String(template_name);
+  w.Key("config").BeginObject();
+  for (const auto& [name, value] : config) w.Key(name).Int(value);
+  w.EndObject();
+  w.Key("seconds").Double(seconds);
+  w.Key("gflops").Double(gflops);
+  w.EndObject();
+  std::string text = std::move(w).Finish();
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+absl::StatusOr<TuningRecord> TuningRecord::FromJson(std::string_view line) {
+  absl::StatusOr<JsonValue> v = ParseJson(line);
+  if (!v.ok()) return v.status();
+  if (v->kind != JsonValue::Kind::kObject) return absl::InvalidArgumentError("not an object");
+  TuningRecord r;
+  auto string = [&](std::string_view key, std::string& out) -> absl::Status {
+    const JsonValue* m = v->Find(key);
+    if (m == nullptr || m->kind != JsonValue::Kind::kString) {
+      return absl::InvalidArgumentError(StrCat("no string '", key, "'"));
+    }
+    out = m->string;
+    return absl::OkStatus();
+  };
+  for (auto [key, out] : {std::pair<std::string_view, std::string*>{"kind", &r.kind},
+                          {"target", &r.target},
+                          {"workload", &r.workload},
+                          {"template", &r.template_name}}) {
+    if (absl::Status s = string(key, *out); !s.ok()) return s;
+  }
+  const JsonValue* config = v->Find("config");
+  if (config == nullptr || config->kind != JsonValue::Kind::kObject) {
+    return absl::InvalidArgumentError("no object 'config'");
+  }
+  for (const auto& [name, value] : config->object) {
+    if (value.kind != JsonValue::Kind::kNumber) {
+      return absl::InvalidArgumentError(StrCat("config value '", name, "' is not a number"));
+    }
+    r.config[name] = static_cast<int64_t>(value.number);
+  }
+  const JsonValue* seconds = v->Find("seconds");
+  if (seconds == nullptr || seconds->kind != JsonValue::Kind::kNumber) {
+    return absl::InvalidArgumentError("no number 'seconds'");
+  }
+  r.seconds = seconds->number;
+  if (const JsonValue* g = v->Find("gflops"); g != nullptr && g->kind == JsonValue::Kind::kNumber) {
+    r.gflops = g->number;
+  }
+  return r;
+}
+
+absl::StatusOr<TuningLog> TuningLog::Load(const std::string& path) {
+  TuningLog log;
+  log.path_ = path;
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    if (absl::IsNotFound(text.status())) return log;
+    return text.status();
+  }
+  size_t begin = 0;
+  int line_number = 0;
+  while (begin < text->size()) {
+    size_t end = text->find('\n', begin);
+    if (end == std::string::npos) end = text->size();
+    ++line_number;
+    const std::string_view line(text->data() + begin, end - begin);
+    begin = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    absl::StatusOr<TuningRecord> r = TuningRecord::FromJson(line);
+    if (!r.ok()) {
+      return absl::InvalidArgumentError(
+          StrCat(path, ":", line_number, ": not a tuning record: ", r.status().message()));
+    }
+    log.records_.push_back(*std::move(r));
+  }
+  return log;
+}
+
+std::optional<TuningRecord> TuningLog::Best(std::string_view kind, std::string_view target,
+                                            std::string_view workload) const {
+  std::optional<TuningRecord> best;
+  for (const TuningRecord& r : records_) {
+    if (r.kind != kind || r.target != target || r.workload != workload) continue;
+    if (!best || r.seconds < best->seconds) best = r;
+  }
+  return best;
+}
+
+void TuningLog::Add(TuningRecord record) { records_.push_back(std::move(record)); }
+
+absl::Status TuningLog::Save() const {
+  if (path_.empty()) return absl::OkStatus();
+  std::string text;
+  for (const TuningRecord& r : records_) StrAppend(&text, r.ToJson(), "\n");
+  return WriteFileAtomically(path_, text);
+}
+
+// ---- The search.
+
+namespace {
+
+int64_t Pick(SplitMix64& rng, int64_t n) { return n <= 1 ? 0 : static_cast<int64_t>(rng.Next() % U(n)); }
+
+Config RandomConfig(const std::vector<Knob>& space, SplitMix64& rng) {
+  Config c;
+  for (const Knob& k : space) {
+    c[k.name] = k.values[U(Pick(rng, static_cast<int64_t>(k.values.size())))];
+  }
+  return c;
+}
+
+// Changes one or two knobs: to a neighbouring value (more often) or any value.
+Config Mutate(const Config& parent, const std::vector<Knob>& space, SplitMix64& rng) {
+  Config c = parent;
+  const int changes = 1 + static_cast<int>(Pick(rng, 2));
+  for (int i = 0; i < changes; ++i) {
+    const Knob& k = space[U(Pick(rng, static_cast<int64_t>(space.size())))];
+    const int64_t n = static_cast<int64_t>(k.values.size());
+    auto it = std::find(k.values.begin(), k.values.end(), c[k.name]);
+    int64_t at = it == k.values.end() ? 0 : it - k.values.begin();
+    if (Pick(rng, 3) != 0) {
+      at = std::clamp<int64_t>(at + (Pick(rng, 2) == 0 ? -1 : 1), 0, n - 1);
+    } else {
+      at = Pick(rng, n);
+    }
+    c[k.name] = k.values[U(at)];
+  }
+  return c;
+}
+
+Config Cross(const Config& a, const Config& b, SplitMix64& rng) {
+  Config c = a;
+  for (auto& [name, value] : c) {
+    if (Pick(rng, 2) == 0) {
+      if (auto it = b.find(name); it != b.end()) value = it->second;
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+absl::StatusOr<TuneResult> Tune(const Template& t, const LoweringContext& context,
+                                ThreadPool& pool, const TuneOptions& options) {
+  const std::vector<Knob> space = t.Space();
+  SplitMix64 rng(options.seed);
+  TuneResult result;
+  result.seconds = 1e30;
+  std::set<std::string> seen;
+  std::vector<std::pair<double, Config>> measured;
+  absl::Status last_error = absl::OkStatus();
+  std::set<std::string> lowered_seen;
+  auto measure = [&](const Config& config) {
+    const std::string key = ConfigToString(config);
+    if (!seen.insert(key).second) return;
+    absl::StatusOr<Lowered> lowered = t.Lower(config);
+    if (lowered.ok()) {
+      // Configs that differ only in knobs clamped away lower to the same
+      // kernels: measure those once.
+      std::string signature;
+      for (const Launch& l : lowered->launches) {
+        StrAppend(&signature, l.nest.Key(), "#", l.schedule.ToString(l.nest), ";");
+      }
+      if (!lowered_seen.insert(signature).second) {
+        ++result.duplicates;
+        return;
+      }
+    }
+    absl::StatusOr<CompiledGroup> group =
+        lowered.ok() ? CompiledGroup::Compile(*std::move(lowered), true)
+                     : absl::StatusOr<CompiledGroup>(lowered.status());
+    if (!group.ok()) {
+      ++result.rejected;
+      last_error = group.status();
+      return;
+    }
+    const double seconds = TimeGroup(*group, context, pool);
+    ++result.measured;
+    const bool best = seconds < result.seconds;
+    if (best) {
+      result.seconds = seconds;
+      result.best = config;
+    }
+    measured.push_back({seconds, config});
+    if (options.on_measure) options.on_measure(config, seconds, best);
+  };
+  measure(t.DefaultConfig());
+  const int budget = std::max(1, options.budget);
+  const int random_until = std::max(1, static_cast<int>(budget * options.random_fraction));
+  // Attempts are capped so that a space of few valid configs ends the search.
+  int attempts = 0;
+  const int max_attempts = budget * 20;
+  while (result.measured < random_until && attempts++ < max_attempts && !space.empty()) {
+    measure(RandomConfig(space, rng));
+  }
+  while (result.measured < budget && attempts++ < max_attempts && !space.empty()) {
+    std::sort(measured.begin(), measured.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    const int64_t top = std::min<int64_t>(options.population, static_cast<int64_t>(measured.size()));
+    if (top == 0) {
+      measure(RandomConfig(space, rng));
+      continue;
+    }
+    const Config& a = measured[U(Pick(rng, top))].second;
+    const int64_t choice = Pick(rng, 10);
+    if (choice < 6) {
+      measure(Mutate(a, space, rng));
+    } else if (choice < 9) {
+      measure(Mutate(Cross(a, measured[U(Pick(rng, top))].second, rng), space, rng));
+    } else {
+      measure(RandomConfig(space, rng));
+    }
+  }
+  if (result.measured == 0) {
+    return absl::Status(last_error.code(),
+                        StrCat("no schedule of ", t.name(), " works: ", last_error.message()));
+  }
+  return result;
+}
+
+}  // namespace lemma::cpu

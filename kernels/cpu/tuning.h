@@ -1,0 +1,97 @@
+#ifndef LEMMA_KERNELS_CPU_TUNING_H_
+#define LEMMA_KERNELS_CPU_TUNING_H_
+
+// Schedule tuning in the spirit of AutoTVM and Ansor: a template's knobs are
+// searched by measuring candidates on this machine (random sampling, then
+// evolutionary refinement of the best), and every measurement goes to a
+// TuningLog, so that a workload is tuned once and its best schedule replayed.
+//
+// The log is a text file with one JSON record per line:
+//
+//   {"kind":"schedule","target":"AMD EPYC/avx512/2t","workload":"matmul|...",
+//    "template":"gemm","config":{"kc":256,"mr":8,...},"seconds":0.00093,"gflops":230.9}
+//
+// keyed by target (CpuTarget::Key) and workload (WorkloadKey). The measured
+// cost model stores its measurements in the same format with "kind":"cost".
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kernels/cpu/lowering.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace lemma::cpu {
+
+/// One measurement.
+struct TuningRecord {
+  std::string kind = "schedule";  // "schedule" (a tuned config) or "cost" (a node's cost)
+  std::string target;
+  std::string workload;
+  std::string template_name;  // the template, or for costs the provider
+  Config config;
+  double seconds = 0;
+  double gflops = 0;
+
+  /// The record as one line of JSON (no newline).
+  std::string ToJson() const;
+  /// Parses a line written by ToJson.
+  static absl::StatusOr<TuningRecord> FromJson(std::string_view line);
+};
+
+class TuningLog {
+ public:
+  /// An empty log kept in memory.
+  TuningLog() = default;
+  /// The log in `path`: its records when the file exists (errors name the
+  /// line), empty otherwise. Save() writes back there.
+  static absl::StatusOr<TuningLog> Load(const std::string& path);
+
+  /// The fastest record of `kind` for (target, workload), if any.
+  std::optional<TuningRecord> Best(std::string_view kind, std::string_view target,
+                                   std::string_view workload) const;
+  void Add(TuningRecord record);
+  /// Rewrites the file atomically (no-op for a log kept in memory).
+  absl::Status Save() const;
+
+  const std::vector<TuningRecord>& records() const { return records_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<TuningRecord> records_;
+};
+
+struct TuneOptions {
+  /// Candidates measured (the default config included).
+  int budget = 32;
+  /// Seed of the search; the same seed explores the same candidates.
+  uint64_t seed = 1;
+  /// Share of the budget spent on random sampling before evolution.
+  double random_fraction = 0.4;
+  /// The best candidates that evolution mutates and crosses.
+  int population = 6;
+  /// Called after each measurement (for progress output).
+  std::function<void(const Config&, double seconds, bool best)> on_measure = nullptr;
+};
+
+struct TuneResult {
+  Config best;
+  double seconds = 0;
+  int measured = 0;  // candidates timed
+  int rejected = 0;    // candidates the template or the compiler refused
+  int duplicates = 0;  // candidates that lowered to kernels measured already
+};
+
+/// Searches the knobs of `t` by measurement on scratch buffers. The default
+/// config is always measured first. Fails only when no candidate works.
+absl::StatusOr<TuneResult> Tune(const Template& t, const LoweringContext& context,
+                                ThreadPool& pool, const TuneOptions& options);
+
+}  // namespace lemma::cpu
+
+#endif  // LEMMA_KERNELS_CPU_TUNING_H_

@@ -1,0 +1,184 @@
+// Generated kernels against the interpreter of the loop-nest IR, over random
+// schedules (tiles that do not divide the extents, partial vectors, unrolled
+// register tiles, parallel loops) and nests with odd sizes.
+
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernels/cpu/codegen.h"
+#include "kernels/cpu/loop_nest.h"
+#include "kernels/cpu/schedule_space.h"
+#include "kernels/cpu/target.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/random.h"
+
+namespace lemma::cpu {
+namespace {
+
+struct NestCase {
+  std::string name;
+  std::function<LoopNest()> build;
+};
+
+void PrintTo(const NestCase& c, std::ostream* os) { *os << c.name; }
+
+// C[i,j] = relu(sum_k A[i,k] B[k,j] + bias[j]).
+LoopNest MatMul(int64_t m, int64_t n, int64_t k) {
+  LoopNest nest("matmul");
+  const int i = nest.AddAxis("i", m), j = nest.AddAxis("j", n), r = nest.AddReduction("k", k);
+  const int a = nest.AddBuffer("a", m * k), b = nest.AddBuffer("b", k * n);
+  const int bias = nest.AddBuffer("bias", n), c = nest.AddBuffer("c", m * n, true);
+  nest.SetReduction(Combiner::kSum,
+                    nest.Mul(nest.Load(a, {{i, k}, {r, 1}}), nest.Load(b, {{r, n}, {j, 1}})));
+  const int sum = nest.Add(nest.Acc(), nest.Load(bias, {{j, 1}}));
+  nest.SetResult(c, {{i, n}, {j, 1}}, nest.Unary(ExprOp::kRelu, sum));
+  return nest;
+}
+
+// B packed in panels of 8 columns: Bp[j/8][k][j%8].
+LoopNest PackedMatMul(int64_t m, int64_t n, int64_t k) {
+  LoopNest nest("packed_matmul");
+  const int i = nest.AddAxis("i", m), j = nest.AddAxis("j", n), r = nest.AddReduction("k", k);
+  const int a = nest.AddBuffer("a", m * k);
+  const int b = nest.AddBuffer("bp", (n + 7) / 8 * 8 * k);
+  const int c = nest.AddBuffer("c", m * n, true);
+  AffineIndex bi;
+  bi.Add(j, 8 * k, AxisPart::kQuotient, 8).Add(r, 8).Add(j, 1, AxisPart::kRemainder, 8);
+  nest.SetReduction(Combiner::kSum, nest.Mul(nest.Load(a, {{i, k}, {r, 1}}), nest.Load(b, bi)));
+  nest.SetResult(c, {{i, n}, {j, 1}}, nest.Acc());
+  return nest;
+}
+
+// A 3x3 convolution with padding 1 over x[c][h][w], written with guards.
+LoopNest Conv(int64_t o_n, int64_t c_n, int64_t h, int64_t w) {
+  LoopNest nest("conv");
+  const int o = nest.AddAxis("o", o_n), y = nest.AddAxis("y", h), x = nest.AddAxis("x", w);
+  const int c = nest.AddReduction("c", c_n), ky = nest.AddReduction("ky", 3),
+            kx = nest.AddReduction("kx", 3);
+  const int in = nest.AddBuffer("x", c_n * h * w), wt = nest.AddBuffer("w", o_n * c_n * 9);
+  const int out = nest.AddBuffer("y", o_n * h * w, true);
+  const std::vector<Guard> guards = {{AffineIndex({{y, 1}, {ky, 1}}, -1), h},
+                                     {AffineIndex({{x, 1}, {kx, 1}}, -1), w}};
+  const int xv = nest.Load(in, AffineIndex({{c, h * w}, {y, w}, {ky, w}, {x, 1}, {kx, 1}}, -w - 1),
+                           guards, 0.0f);
+  const int wv = nest.Load(wt, {{o, c_n * 9}, {c, 9}, {ky, 3}, {kx, 1}});
+  nest.SetReduction(Combiner::kSum, nest.Mul(wv, xv));
+  nest.SetResult(out, {{o, h * w}, {y, w}, {x, 1}}, nest.Acc());
+  return nest;
+}
+
+// 3x3 max pool with stride 2 and padding 1: gathers, guards, -inf fill.
+LoopNest MaxPool(int64_t c_n, int64_t h, int64_t w) {
+  LoopNest nest("maxpool");
+  const int64_t oh = (h + 1) / 2, ow = (w + 1) / 2;
+  const int c = nest.AddAxis("c", c_n), y = nest.AddAxis("y", oh), x = nest.AddAxis("x", ow);
+  const int ky = nest.AddReduction("ky", 3), kx = nest.AddReduction("kx", 3);
+  const int in = nest.AddBuffer("x", c_n * h * w), out = nest.AddBuffer("y", c_n * oh * ow, true);
+  const std::vector<Guard> guards = {{AffineIndex({{y, 2}, {ky, 1}}, -1), h},
+                                     {AffineIndex({{x, 2}, {kx, 1}}, -1), w}};
+  const float inf = std::numeric_limits<float>::infinity();
+  const int v = nest.Load(in, AffineIndex({{c, h * w}, {y, 2 * w}, {ky, w}, {x, 2}, {kx, 1}}, -w - 1),
+                          guards, -inf);
+  nest.SetReduction(Combiner::kMax, v);
+  nest.SetResult(out, {{c, oh * ow}, {y, ow}, {x, 1}}, nest.Acc());
+  return nest;
+}
+
+// Every unary function on a broadcast sum, stored transposed (a scatter).
+LoopNest Elementwise(int64_t m, int64_t n) {
+  LoopNest nest("elementwise");
+  const int i = nest.AddAxis("i", m), j = nest.AddAxis("j", n);
+  const int a = nest.AddBuffer("a", m * n), b = nest.AddBuffer("b", n);
+  const int out = nest.AddBuffer("out", m * n, true);
+  const int x = nest.Add(nest.Load(a, {{i, n}, {j, 1}}), nest.Load(b, {{j, 1}}));
+  int y = nest.Unary(ExprOp::kSigmoid, x);
+  y = nest.Add(y, nest.Unary(ExprOp::kTanh, x));
+  y = nest.Add(y, nest.Unary(ExprOp::kGelu, x));
+  y = nest.Add(y, nest.Unary(ExprOp::kExp, x));
+  y = nest.Add(y, nest.Unary(ExprOp::kRsqrt, nest.Add(nest.Mul(x, x), nest.Const(0.5f))));
+  y = nest.Binary(ExprOp::kMax, y, nest.Binary(ExprOp::kDiv, x, nest.Const(3)));
+  y = nest.Binary(ExprOp::kMin, y, nest.Unary(ExprOp::kNeg, nest.Binary(ExprOp::kSub, x, y)));
+  nest.SetResult(out, {{j, m}, {i, 1}}, y);
+  return nest;
+}
+
+std::vector<NestCase> Cases() {
+  return {
+      {"matmul_13x37x19", [] { return MatMul(13, 37, 19); }},
+      {"matmul_1x1x1", [] { return MatMul(1, 1, 1); }},
+      {"matmul_40x64x33", [] { return MatMul(40, 64, 33); }},
+      {"packed_matmul_9x21x7", [] { return PackedMatMul(9, 21, 7); }},
+      {"conv_5x3x7x11", [] { return Conv(5, 3, 7, 11); }},
+      {"maxpool_3x9x13", [] { return MaxPool(3, 9, 13); }},
+      {"elementwise_7x29", [] { return Elementwise(7, 29); }},
+  };
+}
+
+class CodegenTest : public ::testing::TestWithParam<NestCase> {};
+
+// Random schedules per nest; LEMMA_CODEGEN_TRIALS raises it for long runs.
+const int kTrials = [] {
+  const char* env = std::getenv("LEMMA_CODEGEN_TRIALS");
+  return env != nullptr ? std::atoi(env) : 8;
+}();
+
+TEST_P(CodegenTest, RandomSchedulesMatchTheInterpreter) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const LoopNest nest = GetParam().build();
+  ASSERT_TRUE(nest.Validate().ok()) << nest.Validate();
+  std::vector<std::vector<float>> inputs;
+  for (size_t b = 0; b < nest.buffers().size(); ++b) {
+    SplitMix64 rng(b + 1);
+    std::vector<float> data(static_cast<size_t>(nest.buffers()[b].elements));
+    for (float& v : data) v = static_cast<float>(static_cast<double>(rng.Next() >> 11) * 0x1p-53 * 2 - 1);
+    inputs.push_back(std::move(data));
+  }
+  std::vector<std::vector<float>> want = inputs;
+  std::vector<float*> want_ptrs;
+  for (auto& v : want) want_ptrs.push_back(v.data());
+  InterpretNest(nest, want_ptrs.data());
+
+  ThreadPool pool(2);
+  SplitMix64 rng(7);
+  const int vector_width = HostTarget().vector_width;
+  int compiled = 0;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    const Schedule schedule = RandomSchedule(nest, vector_width, rng);
+    ASSERT_TRUE(schedule.Validate(nest).ok()) << schedule.Validate(nest);
+    absl::StatusOr<std::shared_ptr<const CompiledKernel>> kernel = CompileKernel(nest, schedule);
+    ASSERT_TRUE(kernel.ok()) << kernel.status() << "\n" << schedule.ToString(nest);
+    ++compiled;
+    std::vector<std::vector<float>> got = inputs;
+    std::vector<float*> ptrs;
+    for (auto& v : got) ptrs.push_back(v.data());
+    (*kernel)->Run(ptrs.data(), pool);
+    const int out = nest.out_buffer();
+    for (size_t e = 0; e < got[static_cast<size_t>(out)].size(); ++e) {
+      const float g = got[static_cast<size_t>(out)][e], w = want[static_cast<size_t>(out)][e];
+      ASSERT_NEAR(g, w, 2e-5 * (1 + std::fabs(w)))
+          << "element " << e << " with schedule " << schedule.ToString(nest);
+    }
+  }
+  EXPECT_EQ(compiled, kTrials);
+}
+
+INSTANTIATE_TEST_SUITE_P(Nests, CodegenTest, ::testing::ValuesIn(Cases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(CodegenTest, RejectsABlockThatIsNotATile) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const LoopNest nest = PackedMatMul(4, 20, 3);
+  Schedule s = Schedule::Default(nest);
+  s.tiles[1] = {4};
+  s.order = {{0, 0}, {1, 0}, {2, 0}, {1, 1}};
+  EXPECT_FALSE(CompileKernel(nest, s).ok());
+  s.tiles[1] = {8};
+  EXPECT_TRUE(CompileKernel(nest, s).ok());
+}
+
+}  // namespace
+}  // namespace lemma::cpu

@@ -1,0 +1,179 @@
+// Every template against the reference evaluator over its knob space: random
+// configs (and each conv algorithm) of matmul, conv (NCHW and NHWC, odd
+// sizes, strides, groups, padding) and pooling, lowered, compiled and run.
+
+#include <cmath>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "ir/builder.h"
+#include "kernels/cpu/compiled_group.h"
+#include "kernels/cpu/standalone.h"
+#include "kernels/random.h"
+#include "kernels/reference.h"
+
+namespace lemma::cpu {
+namespace {
+
+struct TemplateCase {
+  std::string name;
+  std::function<Graph()> build;  // the group is the last node
+};
+
+void PrintTo(const TemplateCase& c, std::ostream* os) { *os << c.name; }
+
+Graph Finish(GraphBuilder& b, bool nhwc = false) {
+  absl::StatusOr<Graph> g = std::move(b).Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  if (nhwc) {
+    for (NodeId id = 0; id < g->num_nodes(); ++id) {
+      if (g->node(id).outputs[0].rank() == 4 && g->node(id).op != OpKind::kWeight) {
+        EXPECT_TRUE(g->SetLayout({id, 0}, Layout::kNHWC).ok());
+      }
+    }
+  }
+  return *std::move(g);
+}
+
+std::vector<TemplateCase> Cases() {
+  std::vector<TemplateCase> cases;
+  auto conv = [&](std::string name, Dims x, int64_t out, std::array<int64_t, 2> k,
+                  Conv2dOptions o, bool nhwc) {
+    cases.push_back({name, [=] {
+                       GraphBuilder b(name);
+                       b.Output("y", b.Conv2d(b.Input("x", DType::kF32, x), out, k, o));
+                       return Finish(b, nhwc);
+                     }});
+  };
+  const Conv2dOptions same{.padding = Padding::kSame, .activation = Activation::kRelu};
+  conv("conv3x3_nchw", {1, 5, 11, 19}, 13, {3, 3}, same, false);
+  conv("conv3x3_nhwc", {1, 5, 11, 19}, 13, {3, 3}, same, true);
+  conv("conv_strided_nchw", {2, 6, 13, 9}, 10, {3, 3},
+       {.stride = {2, 2}, .padding = Padding::kSame, .groups = 2}, false);
+  conv("conv_strided_nhwc", {1, 6, 13, 9}, 10, {5, 3},
+       {.stride = {2, 1}, .pads = {2, 1, 1, 0}, .groups = 2}, true);
+  conv("conv1x1_nchw", {1, 7, 9, 9}, 21, {1, 1}, {}, false);
+  conv("conv1x1_nhwc", {1, 7, 9, 9}, 21, {1, 1}, {}, true);
+  conv("conv_depthwise", {1, 8, 10, 12}, 8, {3, 3},
+       {.padding = Padding::kSame, .dilation = {2, 2}, .groups = 8}, false);
+  cases.push_back({"matmul", [] {
+                     GraphBuilder b("matmul");
+                     const Value x = b.Input("x", DType::kF32, {3, 29, 41});
+                     b.Output("y", b.MatMul(x, b.Weight("w", DType::kF32, {41, 35}), Activation::kTanh));
+                     return Finish(b);
+                   }});
+  cases.push_back({"matmul_activations", [] {
+                     GraphBuilder b("matmul_activations");
+                     const Value x = b.Input("x", DType::kF32, {2, 1, 17, 9});
+                     b.Output("y", b.MatMul(x, b.Input("y", DType::kF32, {3, 9, 40})));
+                     return Finish(b);
+                   }});
+  cases.push_back({"pool", [] {
+                     GraphBuilder b("pool");
+                     const Value x = b.Input("x", DType::kF32, {1, 3, 19, 21});
+                     b.Output("y", b.AvgPool2d(x, {.kernel = {3, 3}, .stride = {2, 2},
+                                                   .padding = Padding::kSame}));
+                     return Finish(b);
+                   }});
+  auto unary = [&](std::string name, std::function<Value(GraphBuilder&, Value)> op, Dims dims,
+                   bool transposed) {
+    cases.push_back({name, [=] {
+                       GraphBuilder b(name);
+                       Value x = b.Input("x", DType::kF32, dims);
+                       if (transposed) x = b.Transpose(x, {2, 0, 1});
+                       b.Output("y", op(b, x));
+                       return Finish(b);
+                     }});
+  };
+  unary("reduce_sum", [](GraphBuilder& b, Value x) { return b.ReduceSum(x, {0, 2}); }, {5, 7, 19}, false);
+  unary("reduce_mean", [](GraphBuilder& b, Value x) { return b.ReduceMean(x, {1}, false); }, {5, 7, 19}, true);
+  unary("reduce_max_all", [](GraphBuilder& b, Value x) { return b.ReduceMax(x, {0, 1, 2}); }, {3, 4, 5}, false);
+  unary("softmax", [](GraphBuilder& b, Value x) { return b.Softmax(x, -1); }, {3, 5, 37}, false);
+  unary("softmax_middle", [](GraphBuilder& b, Value x) { return b.Softmax(x, 1); }, {3, 5, 37}, true);
+  unary("layernorm", [](GraphBuilder& b, Value x) {
+          return b.LayerNorm(x, b.Weight("s", DType::kF32, {17, 3}), b.Weight("t", DType::kF32, {17, 3}), 1);
+        }, {3, 17, 3}, false);
+  unary("reshape_copy", [](GraphBuilder& b, Value x) { return b.Reshape(x, {-1, 5}); }, {5, 7, 4}, true);
+  return cases;
+}
+
+class TemplateTest : public ::testing::TestWithParam<TemplateCase> {};
+
+TEST_P(TemplateTest, RandomConfigsMatchTheReference) {
+  const Graph g = GetParam().build();
+  const NodeId node = g.outputs()[0].value.node;
+  absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(g, Group{node, {}});
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
+  ASSERT_NE(t, nullptr);
+  // Inputs: constants from the context, random tensors otherwise.
+  std::vector<Tensor<float>> inputs;
+  for (ValueId in : g.node(node).inputs) {
+    const ValueAccess a = (*ctx)->Access(in);
+    if (a.constant != nullptr) {
+      inputs.push_back({g.type(in), std::vector<float>(a.constant, a.constant + a.elements)});
+    } else {
+      inputs.push_back(RandomTensor<F32>(g.type(in), 7 + static_cast<uint64_t>(in.node)));
+    }
+  }
+  std::vector<const Tensor<float>*> args;
+  for (const Tensor<float>& x : inputs) args.push_back(&x);
+  absl::StatusOr<std::vector<Tensor<float>>> want = EvaluateNode<F32>(g, node, args);
+  ASSERT_TRUE(want.ok()) << want.status();
+
+  // The configs: the default, each algorithm and packing, random ones.
+  std::vector<Config> configs = {t->DefaultConfig()};
+  for (const Knob& k : t->Space()) {
+    if (k.name != "algo" && k.name != "pack" && k.name != "unroll") continue;
+    for (int64_t v : k.values) {
+      Config c = t->DefaultConfig();
+      c[k.name] = v;
+      configs.push_back(c);
+    }
+  }
+  SplitMix64 rng(3);
+  for (int i = 0; i < 3; ++i) {
+    Config c;
+    for (const Knob& k : t->Space()) c[k.name] = k.values[rng.Next() % k.values.size()];
+    configs.push_back(c);
+  }
+  std::set<std::string> seen;
+  int ran = 0;
+  ThreadPool& pool = SharedPool(2);
+  for (const Config& config : configs) {
+    if (!seen.insert(ConfigToString(config)).second) continue;
+    absl::StatusOr<Lowered> lowered = t->Lower(config);
+    if (!lowered.ok()) continue;  // a config the template refuses
+    absl::StatusOr<CompiledGroup> group = CompiledGroup::Compile(*std::move(lowered), true);
+    ASSERT_TRUE(group.ok()) << group.status() << " for " << ConfigToString(config);
+    std::vector<AlignedBuffer> temps;
+    for (int64_t size : group->lowered().temps) temps.emplace_back(size);
+    AlignedBuffer out(g.node(node).outputs[0].num_elements());
+    auto resolve = [&](const ArgBinding& arg) -> float* {
+      if (arg.kind == ArgBinding::Kind::kTemp) return temps[static_cast<size_t>(arg.index)].data();
+      if (arg.value.node == node) return out.data();
+      for (size_t i = 0; i < g.node(node).inputs.size(); ++i) {
+        if (g.node(node).inputs[i] == arg.value) return inputs[i].data.data();
+      }
+      return nullptr;
+    };
+    group->Run(resolve, pool);
+    ++ran;
+    const std::vector<float>& w = (*want)[0].data;
+    for (size_t e = 0; e < w.size(); ++e) {
+      ASSERT_NEAR(out.data()[e], w[e], 1e-4 * (1 + std::fabs(w[e])))
+          << "element " << e << " with " << t->name() << " {" << ConfigToString(config) << "}\n"
+          << group->ScheduleText();
+    }
+  }
+  EXPECT_GE(ran, 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Templates, TemplateTest, ::testing::ValuesIn(Cases()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace lemma::cpu

@@ -1,0 +1,254 @@
+// Tuning, the tuning log, replay, the measured cost model, the memory planner
+// and the JSON reader of the CPU backend. Budgets are tiny: these test the
+// machinery, not the speed.
+
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "ir/builder.h"
+#include "ir/file_io.h"
+#include "kernels/cpu/codegen.h"
+#include "kernels/cpu/cost_model.h"
+#include "kernels/cpu/json_value.h"
+#include "kernels/cpu/memory_plan.h"
+#include "kernels/cpu/runtime.h"
+#include "kernels/cpu/standalone.h"
+#include "kernels/cpu/target.h"
+#include "kernels/cpu/tuning.h"
+#include "kernels/random.h"
+
+namespace lemma::cpu {
+namespace {
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("lemma_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+Graph Block() {
+  GraphBuilder b("block");
+  const Value x = b.Input("x", DType::kF32, {1, 6, 9, 11});
+  const Value c = b.Conv2d(x, 8, {3, 3}, {.padding = Padding::kSame, .activation = Activation::kRelu});
+  const Value m = b.MatMul(b.Reshape(c, {8, 99}), b.Weight("w", DType::kF32, {99, 21}));
+  b.Output("y", b.Sigmoid(m));
+  absl::StatusOr<Graph> g = std::move(b).Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  return *std::move(g);
+}
+
+TEST(JsonTest, ParsesWhatTheWriterWrites) {
+  absl::StatusOr<JsonValue> v =
+      ParseJson(R"({"a":[1,2.5,-3e2],"b":{"c":"x\"y\\n\u00e9"},"t":true,"n":null})");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->Find("a")->array.size(), 3u);
+  EXPECT_DOUBLE_EQ(v->Find("a")->array[2].number, -300);
+  EXPECT_EQ(v->Find("b")->Find("c")->string, "x\"y\\n\xc3\xa9");
+  EXPECT_TRUE(v->Find("t")->boolean);
+  EXPECT_EQ(v->Find("n")->kind, JsonValue::Kind::kNull);
+  EXPECT_FALSE(ParseJson("{\"a\":}").ok());
+  EXPECT_FALSE(ParseJson("[1,2").ok());
+  EXPECT_FALSE(ParseJson("{} x").ok());
+}
+
+TEST(TuningLogTest, RecordsRoundTripAndTheFastestWins) {
+  TuningRecord r;
+  r.target = "cpu \"x\"/avx512/2t";
+  r.workload = "conv2d|stride=[2,2] [1,3,8,8]/[192,64,8,1]";
+  r.template_name = "conv_nchw";
+  r.config = {{"mr", 6}, {"nr", 2}};
+  r.seconds = 0.00125;
+  r.gflops = 12.5;
+  absl::StatusOr<TuningRecord> back = TuningRecord::FromJson(r.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->target, r.target);
+  EXPECT_EQ(back->workload, r.workload);
+  EXPECT_EQ(back->config, r.config);
+  EXPECT_DOUBLE_EQ(back->seconds, r.seconds);
+  EXPECT_EQ(r.ToJson().find('\n'), std::string::npos);
+
+  const std::string path = TempPath("log.jsonl");
+  std::remove(path.c_str());
+  absl::StatusOr<TuningLog> log = TuningLog::Load(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_TRUE(log->records().empty());
+  log->Add(r);
+  TuningRecord faster = r;
+  faster.config["mr"] = 8;
+  faster.seconds = 0.001;
+  log->Add(faster);
+  TuningRecord cost = r;
+  cost.kind = "cost";
+  cost.seconds = 1e-9;
+  log->Add(cost);
+  ASSERT_TRUE(log->Save().ok());
+  absl::StatusOr<TuningLog> again = TuningLog::Load(path);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->records().size(), 3u);
+  std::optional<TuningRecord> best = again->Best("schedule", r.target, r.workload);
+  ASSERT_TRUE(best);
+  EXPECT_EQ(best->config.at("mr"), 8);
+  EXPECT_FALSE(again->Best("schedule", "other", r.workload));
+
+  ASSERT_TRUE(WriteFileAtomically(path, r.ToJson() + "\n{\"kind\":3}\n").ok());
+  absl::StatusOr<TuningLog> bad = TuningLog::Load(path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(":2: not a tuning record"), std::string::npos)
+      << bad.status();
+  std::remove(path.c_str());
+}
+
+TEST(TuneTest, SearchesDistinctValidConfigsStartingFromTheDefault) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  GraphBuilder b("mm");
+  const Value x = b.Input("x", DType::kF32, {37, 50});
+  b.Output("y", b.MatMul(x, b.Weight("w", DType::kF32, {50, 45})));
+  absl::StatusOr<Graph> g = std::move(b).Build();
+  ASSERT_TRUE(g.ok());
+  absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(*g, Group{2, {}});
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
+  ASSERT_NE(t, nullptr);
+  std::vector<Config> seen;
+  TuneOptions options;
+  options.budget = 8;
+  options.on_measure = [&](const Config& c, double seconds, bool) {
+    EXPECT_GT(seconds, 0);
+    seen.push_back(c);
+  };
+  absl::StatusOr<TuneResult> r = Tune(*t, **ctx, SharedPool(2), options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->measured, 8);
+  ASSERT_EQ(seen.size(), 8u);
+  EXPECT_EQ(seen.front(), t->DefaultConfig());
+  std::set<std::string> distinct;
+  for (const Config& c : seen) distinct.insert(ConfigToString(c));
+  EXPECT_EQ(distinct.size(), seen.size());
+  EXPECT_TRUE(distinct.count(ConfigToString(r->best)));
+}
+
+// A graph tuned once and compiled again from the log runs the same schedules
+// and gives the same results, bit for bit.
+TEST(TuneTest, ReplayFromTheLogGivesTheSameResults) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const Graph g = Block();
+  const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 5);
+  TuningLog log;
+  RuntimeOptions options{.threads = 2, .tuning_log = &log, .tune_budget = 4,
+                         .providers = ProviderChoice::kGenerated};
+  absl::StatusOr<std::unique_ptr<Executable>> tuned = Executable::Compile(g, feeds, options);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_GE(log.records().size(), 8u);
+  options.tune_budget = 0;
+  absl::StatusOr<std::unique_ptr<Executable>> replayed = Executable::Compile(g, feeds, options);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  ASSERT_EQ((*tuned)->steps().size(), (*replayed)->steps().size());
+  for (size_t i = 0; i < (*tuned)->steps().size(); ++i) {
+    const StepInfo& a = (*tuned)->steps()[i];
+    const StepInfo& b = (*replayed)->steps()[i];
+    if (a.provider == Provider::kBuiltin) continue;
+    EXPECT_NE(a.why.find("tuned now"), std::string::npos) << a.why;
+    EXPECT_NE(b.why.find("tuned schedule (log)"), std::string::npos) << b.why;
+    EXPECT_EQ(a.schedule, b.schedule);
+  }
+  absl::StatusOr<NamedTensors<F32>> x = (*tuned)->Run(feeds);
+  absl::StatusOr<NamedTensors<F32>> y = (*replayed)->Run(feeds);
+  ASSERT_TRUE(x.ok() && y.ok());
+  EXPECT_EQ(x->at("y").data, y->at("y").data);
+  absl::StatusOr<NamedTensors<F32>> want = Evaluate<F32>(g, feeds);
+  ASSERT_TRUE(want.ok());
+  for (size_t i = 0; i < want->at("y").data.size(); ++i) {
+    EXPECT_NEAR(x->at("y").data[i], want->at("y").data[i], 1e-4);
+  }
+}
+
+TEST(CostModelTest, MeasuresCachesAndFallsBack) {
+  const Graph g = Block();
+  const std::string path = TempPath("costs.jsonl");
+  std::remove(path.c_str());
+  absl::StatusOr<std::unique_ptr<MeasuredCostModel>> model =
+      MeasuredCostModel::Create({.threads = 2, .cache_path = path});
+  ASSERT_TRUE(model.ok()) << model.status();
+  int measured_nodes = 0;
+  for (NodeId id = 0; id < g.num_nodes(); ++id) {
+    absl::StatusOr<double> s = (*model)->NodeCostSeconds(g, id);
+    ASSERT_TRUE(s.ok()) << s.status();
+    const OpKind op = g.node(id).op;
+    if (op == OpKind::kInput || op == OpKind::kWeight || op == OpKind::kReshape) {
+      EXPECT_EQ(*s, 0) << OpName(op);
+    } else {
+      EXPECT_GT(*s, 0) << OpName(op);
+      ++measured_nodes;
+    }
+  }
+  EXPECT_EQ((*model)->stats().measured, measured_nodes);
+  ASSERT_TRUE((*model)->Save().ok());
+  absl::StatusOr<std::unique_ptr<MeasuredCostModel>> again =
+      MeasuredCostModel::Create({.threads = 2, .cache_path = path});
+  ASSERT_TRUE(again.ok());
+  for (NodeId id = 0; id < g.num_nodes(); ++id) ASSERT_TRUE((*again)->NodeCostSeconds(g, id).ok());
+  EXPECT_EQ((*again)->stats().cached, measured_nodes);
+  EXPECT_EQ((*again)->stats().measured, 0);
+  absl::StatusOr<std::unique_ptr<MeasuredCostModel>> analytical =
+      MeasuredCostModel::Create({.threads = 2, .measure = false});
+  ASSERT_TRUE(analytical.ok());
+  for (NodeId id = 0; id < g.num_nodes(); ++id) {
+    absl::StatusOr<double> s = (*analytical)->NodeCostSeconds(g, id);
+    ASSERT_TRUE(s.ok());
+    EXPECT_DOUBLE_EQ(*s, (*analytical)->AnalyticalSeconds(g, id));
+  }
+  EXPECT_FALSE((*model)->NodeCostSeconds(g, 1000).ok());
+  std::remove(path.c_str());
+}
+
+TEST(CostModelTest, CostsAnOpGivenByItsTypes) {
+  absl::StatusOr<std::unique_ptr<MeasuredCostModel>> model =
+      MeasuredCostModel::Create({.threads = 2});
+  ASSERT_TRUE(model.ok());
+  Attributes attrs(OpKind::kConv2d);
+  ASSERT_TRUE(attrs.SetEnum("padding", "same").ok());
+  const std::vector<TensorType> inputs = {TensorType::Make(DType::kF32, {1, 8, 12, 12}),
+                                          TensorType::Make(DType::kF32, {16, 8, 3, 3})};
+  const std::vector<bool> constant = MeasuredCostModel::TypicalConstantInputs(OpKind::kConv2d, 2);
+  EXPECT_EQ(constant, (std::vector<bool>{false, true}));
+  absl::StatusOr<double> nchw = (*model)->OpCostSeconds(OpKind::kConv2d, attrs, inputs, constant);
+  ASSERT_TRUE(nchw.ok()) << nchw.status();
+  EXPECT_GT(*nchw, 0);
+  TensorType x_nhwc = inputs[0];
+  x_nhwc.layout = Layout::kNHWC;
+  const std::vector<Layout> out_nhwc = {Layout::kNHWC};
+  absl::StatusOr<double> nhwc = (*model)->OpCostSeconds(
+      OpKind::kConv2d, attrs, std::vector<TensorType>{x_nhwc, inputs[1]}, constant, out_nhwc);
+  ASSERT_TRUE(nhwc.ok()) << nhwc.status();
+  EXPECT_GT(*nhwc, 0);
+  EXPECT_EQ((*model)->stats().measured, 2);  // two layouts, two workloads
+  EXPECT_FALSE((*model)->OpCostSeconds(OpKind::kConv2d, attrs, inputs, std::vector<bool>{true}).ok());
+  const std::vector<TensorType> bad = {TensorType::Make(DType::kF32, {2, 3}),
+                                       TensorType::Make(DType::kF32, {4, 5})};
+  EXPECT_FALSE((*model)->OpCostSeconds(OpKind::kMatMul, Attributes(OpKind::kMatMul), bad, constant).ok());
+}
+
+TEST(MemoryPlanTest, BuffersShareOnlyWhenTheirLifetimesDoNotMeet) {
+  const std::vector<BufferRequest> requests = {
+      {1000, 0, 1}, {1000, 1, 2}, {1000, 2, 3}, {4000, 3, 4}, {10, 0, 4}};
+  const MemoryPlacement p = PlanMemory(requests, 64);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(p.offsets[i] % 64, 0);
+    for (size_t j = i + 1; j < requests.size(); ++j) {
+      const bool meet = !(requests[i].last < requests[j].first || requests[j].last < requests[i].first);
+      const bool overlap = p.offsets[i] < p.offsets[j] + requests[j].bytes &&
+                           p.offsets[j] < p.offsets[i] + requests[i].bytes;
+      if (meet) {
+        EXPECT_FALSE(overlap) << i << " and " << j;
+      }
+    }
+  }
+  EXPECT_LT(p.arena_bytes, p.naive_bytes);
+  EXPECT_EQ(p.naive_bytes, 1024 * 3 + 4032 + 64);
+}
+
+}  // namespace
+}  // namespace lemma::cpu

@@ -1,0 +1,246 @@
+// lemma tune and lemma bench: the CPU backend from the command line.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "ir/strings.h"
+#include "ir/text_format.h"
+#include "kernels/cpu/runtime.h"
+#include "kernels/cpu/target.h"
+#include "kernels/cpu/tuning.h"
+#include "kernels/random.h"
+#include "tools/commands.h"
+#include "tools/common.h"
+
+namespace lemma::cli {
+namespace {
+
+constexpr std::string_view kDefaultLog = "lemma.tuning.jsonl";
+
+// The graph of FILE, its weights (random, from --seed) and the options shared
+// by tune and bench.
+struct Setup {
+  Graph graph;
+  NamedTensors<F32> feeds;
+  int threads = 0;
+};
+
+absl::StatusOr<Setup> Prepare(const Args& args) {
+  absl::StatusOr<Graph> g = ReadGraphFile(args.positional()[0]);
+  if (!g.ok()) return g.status();
+  absl::StatusOr<int64_t> seed = args.GetInt("--seed", 1);
+  if (!seed.ok()) return seed.status();
+  absl::StatusOr<int64_t> threads = args.GetInt("--threads", 0);
+  if (!threads.ok()) return threads.status();
+  if (*threads < 0 || *threads > 1024) {
+    return absl::InvalidArgumentError(StrCat("--threads must be in [0, 1024], not ", *threads));
+  }
+  Setup s;
+  s.feeds = RandomFeeds<F32>(*g, static_cast<uint64_t>(*seed));
+  s.graph = *std::move(g);
+  s.threads = static_cast<int>(*threads);
+  return s;
+}
+
+std::string Ms(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", seconds * 1e3);
+  return buf;
+}
+
+// ---- tune
+
+int RunTune(const Args& args) {
+  absl::StatusOr<Setup> setup = Prepare(args);
+  if (!setup.ok()) return Fail("tune", setup.status());
+  absl::StatusOr<int64_t> budget = args.GetInt("--budget", 32);
+  if (!budget.ok()) return Fail("tune", budget.status());
+  if (*budget < 1 || *budget > 100000) {
+    return Fail("tune", absl::InvalidArgumentError(
+                            StrCat("--budget must be in [1, 100000], not ", *budget)));
+  }
+  const std::string path = args.Get("--log", kDefaultLog);
+  absl::StatusOr<cpu::TuningLog> log = cpu::TuningLog::Load(path);
+  if (!log.ok()) return Fail("tune", log.status());
+  const size_t before = log->records().size();
+  cpu::RuntimeOptions options;
+  options.threads = setup->threads;
+  options.tuning_log = &*log;
+  options.tune_budget = static_cast<int>(*budget);
+  options.on_step = [&](int i, int n, const cpu::StepInfo& s) {
+    std::fprintf(stderr, "[%d/%d] %s: %s, %s\n", i + 1, n, s.label.c_str(),
+                 std::string(cpu::ProviderName(s.provider)).c_str(), s.why.c_str());
+  };
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<cpu::Executable>> exe =
+      cpu::Executable::Compile(setup->graph, setup->feeds, options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Measurements made before a failure are kept too.
+  if (absl::Status s = log->Save(); !s.ok()) return Fail("tune", s);
+  if (!exe.ok()) return Fail("tune", exe.status());
+  int tuned = 0, replayed = 0;
+  for (const cpu::StepInfo& s : (*exe)->steps()) {
+    if (s.why.find("tuned now") != std::string::npos) ++tuned;
+    if (s.why.find("(log)") != std::string::npos) ++replayed;
+  }
+  std::printf("graph %s: %zu steps on %d threads (%s)\n", setup->graph.name().c_str(),
+              (*exe)->steps().size(), (*exe)->threads(),
+              cpu::HostTarget().Key((*exe)->threads()).c_str());
+  std::printf("  tuned now        %d workloads, %zu measurements\n", tuned,
+              log->records().size() - before);
+  std::printf("  from the log     %d workloads\n", replayed);
+  std::printf("  log              %s (%zu records)\n", path.c_str(), log->records().size());
+  std::fprintf(stderr, "tuned in %.1f s\n", seconds);
+  return kExitOk;
+}
+
+// ---- bench
+
+int RunBench(const Args& args) {
+  absl::StatusOr<Setup> setup = Prepare(args);
+  if (!setup.ok()) return Fail("bench", setup.status());
+  absl::StatusOr<int64_t> runs = args.GetInt("--runs", 20);
+  if (!runs.ok()) return Fail("bench", runs.status());
+  if (*runs < 1 || *runs > 1000000) {
+    return Fail("bench",
+                absl::InvalidArgumentError(StrCat("--runs must be in [1, 1000000], not ", *runs)));
+  }
+  cpu::TuningLog log;
+  cpu::RuntimeOptions options;
+  options.threads = setup->threads;
+  if (args.Has("--log")) {
+    absl::StatusOr<cpu::TuningLog> loaded = cpu::TuningLog::Load(args.Get("--log"));
+    if (!loaded.ok()) return Fail("bench", loaded.status());
+    log = *std::move(loaded);
+    options.tuning_log = &log;
+  }
+  const std::string providers = args.Get("--providers", "measure");
+  if (providers == "generated") {
+    options.providers = cpu::ProviderChoice::kGenerated;
+  } else if (providers == "onednn") {
+    options.providers = cpu::ProviderChoice::kOneDnn;
+  } else if (providers != "measure") {
+    return Fail("bench", absl::InvalidArgumentError(StrCat(
+                             "--providers must be measure, generated or onednn, not '", providers, "'")));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<cpu::Executable>> exe =
+      cpu::Executable::Compile(setup->graph, setup->feeds, options);
+  if (!exe.ok()) return Fail("bench", exe.status());
+  const double compile =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  cpu::Executable& e = **exe;
+  if (absl::StatusOr<NamedTensors<F32>> warm = e.Run(setup->feeds); !warm.ok()) {
+    return Fail("bench", warm.status());
+  }
+  std::vector<double> times;
+  const size_t n_steps = e.steps().size();
+  std::vector<std::vector<double>> step_times(n_steps);
+  for (int64_t r = 0; r < *runs; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    (void)e.Run(setup->feeds);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  // The per-step profile comes from separate runs: timing each step adds
+  // overhead the latency runs should not have.
+  e.set_profiling(true);
+  const int64_t profile_runs = std::min<int64_t>(*runs, 10);
+  for (int64_t r = 0; r < profile_runs; ++r) {
+    (void)e.Run(setup->feeds);
+    for (size_t i = 0; i < n_steps; ++i) step_times[i].push_back(e.steps()[i].seconds);
+  }
+  std::sort(times.begin(), times.end());
+  auto at = [&](double q) { return times[static_cast<size_t>(q * static_cast<double>(times.size() - 1))]; };
+  std::printf("graph %s on %s, %d threads\n", setup->graph.name().c_str(),
+              cpu::HostTarget().Describe().c_str(), e.threads());
+  std::printf("latency over %lld runs: median %s ms, min %s, p90 %s, max %s (compile %.2f s)\n",
+              static_cast<long long>(*runs), Ms(at(0.5)).c_str(), Ms(times.front()).c_str(),
+              Ms(at(0.9)).c_str(), Ms(times.back()).c_str(), compile);
+  struct Row {
+    size_t index;
+    double seconds;
+  };
+  std::vector<Row> rows;
+  double total = 0;
+  for (size_t i = 0; i < n_steps; ++i) {
+    std::vector<double>& t = step_times[i];
+    std::sort(t.begin(), t.end());
+    rows.push_back({i, t[t.size() / 2]});
+    total += t[t.size() / 2];
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.seconds > b.seconds; });
+  std::printf("\nprofile (median of %lld runs per step, slowest first):\n", static_cast<long long>(profile_runs));
+  std::printf("  %4s %-40s %-11s %9s %6s %9s\n", "step", "op", "provider", "ms", "share", "GFLOP/s");
+  const size_t shown = args.Has("--all") ? rows.size() : std::min<size_t>(rows.size(), 25);
+  for (size_t r = 0; r < shown; ++r) {
+    const cpu::StepInfo& s = e.steps()[rows[r].index];
+    char gflops[32] = "";
+    if (s.flops > 0 && rows[r].seconds > 0) {
+      std::snprintf(gflops, sizeof gflops, "%.1f", s.flops / rows[r].seconds / 1e9);
+    }
+    std::printf("  %4zu %-40.40s %-11s %9s %5.1f%% %9s\n", rows[r].index, s.label.c_str(),
+                std::string(cpu::ProviderName(s.provider)).c_str(), Ms(rows[r].seconds).c_str(),
+                total > 0 ? 100 * rows[r].seconds / total : 0.0, gflops);
+  }
+  if (shown < rows.size()) std::printf("  ... %zu more steps (--all lists them)\n", rows.size() - shown);
+  const cpu::MemoryStats m = e.memory();
+  std::printf("\nmemory: arena %.2f MB (%.2f MB without reuse), constants %.2f MB\n",
+              m.arena_bytes / 1e6, m.naive_bytes / 1e6, m.constant_bytes / 1e6);
+  if (args.Has("--plan")) std::printf("\n%s", e.PlanText().c_str());
+  return kExitOk;
+}
+
+const OptionSpec kThreads = {"--threads", "", "N", "threads kernels use (default: every core)"};
+const OptionSpec kSeed = {"--seed", "", "N", "seed of the random weights and inputs (default 1)"};
+
+}  // namespace
+
+const CommandSpec& TuneSpec() {
+  static const CommandSpec spec = {
+      "tune",
+      "tune kernel schedules for a graph on this machine",
+      "lemma tune FILE [--budget N] [--log FILE] [--threads N]",
+      "Plans the graph for the CPU and, for each kernel workload the tuning log\n"
+      "lacks, searches its schedule (tiles, loop order, unrolling, parallel loops)\n"
+      "by measurement: random sampling, then evolution of the best. Every\n"
+      "measurement is appended to the log (one JSON record per line, keyed by\n"
+      "op, attributes, shapes, layout and target), so a workload is tuned once;\n"
+      "`lemma bench FILE --log FILE` replays the best schedules.",
+      {{"--budget", "", "N", "candidates measured per workload (default 32)"},
+       {"--log", "", "FILE", "the tuning log (default lemma.tuning.jsonl)"},
+       kThreads,
+       kSeed},
+      1,
+      1};
+  return spec;
+}
+
+const CommandSpec& BenchSpec() {
+  static const CommandSpec spec = {
+      "bench",
+      "measure a graph's latency on the CPU backend",
+      "lemma bench FILE [--runs N] [--log FILE] [--threads N] [--providers P] [--plan] [--all]",
+      "Compiles the graph for the CPU (generated kernels and oneDNN, the faster\n"
+      "of the two for each conv and matmul) and runs it on random inputs:\n"
+      "prints the latency's median and spread, then the per-step profile with\n"
+      "each step's provider and GFLOP/s.",
+      {{"--runs", "", "N", "timed runs (default 20)"},
+       {"--log", "", "FILE", "replay the tuned schedules of this tuning log"},
+       {"--providers", "", "P", "measure (default), generated or onednn"},
+       {"--plan", "", "", "also print the plan: schedules and why each provider"},
+       {"--all", "", "", "list every step in the profile"},
+       kThreads,
+       kSeed},
+      1,
+      1};
+  return spec;
+}
+
+int RunTuneCommand(const Args& args) { return RunTune(args); }
+int RunBenchCommand(const Args& args) { return RunBench(args); }
+
+}  // namespace lemma::cli

@@ -170,7 +170,7 @@ void ProjectDepth4(const Flags& f, const std::optional<GenerateSummary>& depth3)
 int main(int argc, char** argv) {
   using namespace lemma;
   const Flags f = ParseFlags(argc, argv);
-  std::printf("lemma generate benchmark: default universe (22 tensors), 28 op templates, seed 1\n");
+  std::printf("lemma generate benchmark: default universe (24 tensors), 28 op templates, seed 1\n");
   std::optional<GenerateSummary> depth3;
   for (int d : f.depths) {
     std::optional<GenerateSummary> s = RunDepth(d, f.threads);

@@ -495,6 +495,16 @@ absl::StatusOr<Pattern> BuildPattern(const SearchSpace& space, const Side& side,
   return p;
 }
 
+// The convs and matmuls of a graph: the ops that cost the most.
+int CountGemms(const SearchSpace& space, const DecodedGraph& graph) {
+  int n = 0;
+  for (const GraphOp& op : graph.ops) {
+    const OpKind kind = space.templates()[static_cast<size_t>(op.tmpl)].op;
+    if (kind == OpKind::kConv2d || kind == OpKind::kMatMul) ++n;
+  }
+  return n;
+}
+
 // The rule source -> target: inputs those the source reads, ordered by
 // `targets` (their tensors after renaming), outputs in the source's sink
 // order. Fails when the rule does not pass CheckRule.
@@ -853,11 +863,18 @@ absl::StatusOr<CandidateResult> ProcessCandidates(const Enumerator& e,
       }
       const Canonical canon = Canonicalize(space, classes, *an);
       t->canon_text = canon.text;
-      // The side with more ops is the source; on a tie, the one the
-      // canonical text writes first.
+      // The side with more convs and matmuls is the source (merging two
+      // convs that read one input into one conv of concatenated weights is
+      // the rewrite worth making, although it adds a concat and a split);
+      // then the side with more ops; on a tie, the one the canonical text
+      // writes first.
+      const int gemms_a = CountGemms(space, an->a.graph);
+      const int gemms_b = CountGemms(space, an->b.graph);
       const int ops_a = static_cast<int>(an->a.graph.ops.size());
       const int ops_b = static_cast<int>(an->b.graph.ops.size());
-      bool a_first = ops_a != ops_b ? ops_a > ops_b : !canon.swapped;
+      bool a_first = gemms_a != gemms_b ? gemms_a > gemms_b
+                     : ops_a != ops_b   ? ops_a > ops_b
+                                        : !canon.swapped;
       std::vector<std::pair<int, int>> flipped;
       for (const auto& [sa, sb] : an->outs) flipped.emplace_back(sb, sa);
       absl::StatusOr<Rule> rule = a_first ? MakeRule(space, an->a, an->b, an->outs, canon.names, canon.targets, "candidate")

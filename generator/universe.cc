@@ -64,25 +64,36 @@ int Universe::FindTensor(std::string_view name) const {
 
 Universe DefaultUniverse() {
   Universe u;
-  u.variables = {{"m", 2, 3}, {"k", 5, 4}, {"n", 2, 3}, {"c", 4, 6}, {"h", 5, 4}, {"w", 6, 7}};
+  u.variables = {{"m", 2, 3}, {"k", 5, 4}, {"n", 2, 3}, {"c", 4, 6}, {"h", 5, 4},
+                 {"w", 6, 7}, {"j", 8, 2}, {"l", 10, 9}, {"o", 7, 5}, {"e", 9, 11}};
   const SymSize m = SymSize::Var(0), k = SymSize::Var(1), n = SymSize::Var(2),
-                c = SymSize::Var(3), h = SymSize::Var(4), w = SymSize::Var(5);
+                c = SymSize::Var(3), h = SymSize::Var(4), w = SymSize::Var(5),
+                j = SymSize::Var(6), l = SymSize::Var(7), o = SymSize::Var(8),
+                e = SymSize::Var(9);
   const SymSize one = SymSize::Const(1), three = SymSize::Const(3);
-  auto add = [&](std::string_view prefix, int copies, std::vector<SymSize> dims) {
-    for (int i = 1; i <= copies; ++i) {
-      u.tensors.push_back({copies == 1 && prefix == "s" ? std::string(prefix) : StrCat(prefix, i),
-                           SymShape{dims}});
-    }
+  auto add = [&](std::string name, std::vector<SymSize> dims) {
+    u.tensors.push_back({std::move(name), SymShape{std::move(dims)}});
   };
-  add("a", 3, {m, k});
-  add("b", 3, {k, k});
-  add("x", 3, {n, c, h, w});
-  add("f", 3, {c, c, three, three});
-  add("u", 3, {c, c, one, three});
-  add("v", 3, {c, c, three, one});
-  add("p", 2, {c, c, one, one});
-  add("d", 1, {c, one, three, three});
-  add("s", 1, {});
+  for (const char* name : {"a1", "a2", "a3"}) add(name, {m, k});
+  add("b1", {k, k});
+  add("b2", {k, k});
+  add("b3", {k, j});
+  add("b4", {k, l});
+  for (const char* name : {"x1", "x2", "x3"}) add(name, {n, c, h, w});
+  add("f1", {c, c, three, three});
+  add("f2", {c, c, three, three});
+  add("f3", {o, c, three, three});
+  add("f4", {e, c, three, three});
+  add("u1", {c, c, one, three});
+  add("u2", {o, c, one, three});
+  add("v1", {c, c, three, one});
+  add("v2", {o, c, three, one});
+  add("p1", {c, c, one, one});
+  add("p2", {c, c, one, one});
+  add("p3", {o, c, one, one});
+  add("p4", {e, c, one, one});
+  add("d1", {c, one, three, three});
+  add("s", {});
   return u;
 }
 

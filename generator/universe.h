@@ -48,15 +48,26 @@ struct Universe {
   int FindTensor(std::string_view name) const;
 };
 
-/// The default universe, TASO's tensors with every size a variable:
-///   a1 a2 a3: [m, k]         b1 b2 b3: [k, k]          (matrices)
-///   x1 x2 x3: [n, c, h, w]                             (images)
-///   f1 f2 f3: [c, c, 3, 3]   u1 u2 u3: [c, c, 1, 3]   v1 v2 v3: [c, c, 3, 1]
-///   p1 p2:    [c, c, 1, 1]   d1: [c, 1, 3, 3]          (conv kernels)
-///   s: []                                              (a scalar)
-/// with A = {m=2, k=5, n=2, c=4, h=5, w=6} and B = {m=3, k=4, n=3, c=6, h=4, w=7}.
-/// The values of A are distinct, and differ from the kernel constants, so
-/// that each size is recognisable by value.
+/// The default universe, TASO's tensors with every size a variable (24, the
+/// most a graph code addresses):
+///   a1 a2 a3: [m, k]   b1 b2: [k, k]   b3: [k, j]   b4: [k, l]      (matrices)
+///   x1 x2 x3: [n, c, h, w]                                          (images)
+///   f1 f2: [c, c, 3, 3]   f3: [o, c, 3, 3]   f4: [e, c, 3, 3]
+///   u1: [c, c, 1, 3]      u2: [o, c, 1, 3]
+///   v1: [c, c, 3, 1]      v2: [o, c, 3, 1]
+///   p1 p2: [c, c, 1, 1]   p3: [o, c, 1, 1]   p4: [e, c, 1, 1]
+///   d1: [c, 1, 3, 3]                                         (conv kernels)
+///   s: []                                                    (a scalar)
+/// with A = {m=2, k=5, n=2, c=4, h=5, w=6, j=8, l=10, o=7, e=9} and B = {m=3,
+/// k=4, n=3, c=6, h=4, w=7, j=2, l=9, o=5, e=11}. The values of A are
+/// distinct, and differ from the kernel constants, so that each size is
+/// recognisable by value. Weights come in two kinds: square ones (an output
+/// that feeds the next op of the same kind: associativity, chains of convs,
+/// residual sums) and ones whose output size is a variable of its own (j and
+/// l for matrices, o and e for kernels), so that merging two matmuls or convs
+/// that read the same input is found for any two output sizes. o and e are
+/// odd at both assignments, so a kernel of theirs never divides into the
+/// groups of a concatenated input.
 Universe DefaultUniverse();
 
 /// How a template gets attributes that depend on its inputs.

@@ -85,6 +85,8 @@ INSTANTIATE_TEST_SUITE_P(
         IdentityCase{"matmul_merge", 3, {"matmul", "concat2d_axis1", "split2d_axis1"}, {"a1", "b1", "b2"}},
         IdentityCase{"matmul_associative", 2, {"matmul"}, {"a1", "b1", "b2"}},
         IdentityCase{"conv_merge", 3, {"conv2d", "concat4d_axis0", "split4d_axis1"}, {"x1", "f1", "f2"}},
+        IdentityCase{"matmul_merge_any_widths", 3, {"matmul", "concat2d_axis1", "split2d_axis1"}, {"a1", "b3", "b4"}},
+        IdentityCase{"conv_merge_any_widths", 3, {"conv2d_relu", "concat4d_axis0", "split4d_axis1"}, {"x1", "p3", "p4"}},
         IdentityCase{"conv_enlarge", 2, {"conv2d", "enlarge"}, {"x1", "u1"}},
         IdentityCase{"conv_identity", 2, {"conv2d", "const_iconv"}, {"x1"}},
         IdentityCase{"conv_fused_relu", 2, {"conv2d", "conv2d_relu", "relu"}, {"x1", "f1"}},
@@ -94,6 +96,25 @@ INSTANTIATE_TEST_SUITE_P(
         IdentityCase{"scalar_mul_matmul", 2, {"matmul", "scalar_mul"}, {"a1", "b1", "s"}},
         IdentityCase{"transpose_matmul", 3, {"matmul", "transpose"}, {"a1", "b1"}}),
     [](const ::testing::TestParamInfo<IdentityCase>& info) { return info.param.rule; });
+
+// A merge adds a concat and a split but leaves one conv where there were two:
+// the generator writes it from two convs to one, the rewrite worth making.
+TEST(Generate, MergesGoFromTwoConvsToOne) {
+  const GenerateResult r =
+      MustGenerate(Small(3, {"conv2d_relu", "concat4d_axis0", "split4d_axis1"}, {"x1", "p3", "p4"}));
+  const std::string want = RuleKey(*Identities().Find("conv_merge_any_widths"));
+  int merges = 0;
+  for (const Rule& rule : r.rules.rules()) {
+    if (RuleKey(rule) != want) continue;
+    ++merges;
+    int source_convs = 0, target_convs = 0;
+    for (const PatternNode& n : rule.source.nodes) source_convs += n.op == OpKind::kConv2d;
+    for (const PatternNode& n : rule.target.nodes) target_convs += n.op == OpKind::kConv2d;
+    EXPECT_EQ(source_convs, 2) << PrintRule(rule);
+    EXPECT_EQ(target_convs, 1) << PrintRule(rule);
+  }
+  EXPECT_EQ(merges, 1);
+}
 
 // Rules true for uniform random inputs but false for inputs of one sign are
 // refuted, not emitted.

@@ -9,6 +9,7 @@
 #include "ir/text_format.h"
 #include "kernels/compare.h"
 #include "optimizer/graph_cost.h"
+#include "rules/rule_text.h"
 #include "tests/optimizer/small_models.h"
 #include "tests/optimizer/test_util.h"
 
@@ -246,6 +247,31 @@ TEST(Optimize, ZooModelsAtASmallBudget) {
     EXPECT_TRUE(r->graph.Validate().ok());
     EXPECT_LE(r->cost_after, r->cost_before);
     EXPECT_EQ(r->graph.outputs().size(), g->outputs().size());
+  }
+}
+
+// The shipped rules (rules/default.rules, proved rules only) make small zoo
+// models cheaper than choosing layouts alone does, and the optimized graphs
+// compute what the originals do.
+TEST(Optimize, DefaultRulesBeatLayoutsOnSmallZooModels) {
+  absl::StatusOr<RuleSet> rules = ReadRuleFile(::lemma::testing::DataPath("../rules/default.rules"));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  for (const char* name : {"resnet50", "bert"}) {
+    SCOPED_TRACE(name);
+    absl::StatusOr<Graph> g = models::BuildModel(name, {.scale = models::ModelScale::kSmall});
+    ASSERT_TRUE(g.ok()) << g.status();
+    const OptimizeOptions options = {.budget = 20, .time_limit = std::chrono::seconds(120)};
+    absl::StatusOr<OptimizeResult> layouts_only = Optimize(*g, RuleSet(), options);
+    ASSERT_TRUE(layouts_only.ok()) << layouts_only.status();
+    absl::StatusOr<OptimizeResult> r = Optimize(*g, *rules, options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    int rewrites = 0;
+    for (const AppliedStep& s : r->steps) rewrites += s.kind == AppliedStep::Kind::kRule;
+    EXPECT_GT(rewrites, 0) << StepsText(*r);
+    EXPECT_LT(r->cost_after, 0.99 * layouts_only->cost_after) << StepsText(*r);
+    absl::StatusOr<Comparison> c = CompareOnRandomInputs<F64>(*g, r->graph, 11, 2, 1e-9);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(c->equal) << c->mismatch << "\n" << StepsText(*r);
   }
 }
 

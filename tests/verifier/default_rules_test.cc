@@ -10,6 +10,7 @@
 #include "kernels/compare.h"
 #include "rules/rule_text.h"
 #include "tests/common/error_cases.h"
+#include "tests/generator/rule_key.h"
 #include "verifier/axioms.h"
 #include "verifier/prove.h"
 
@@ -62,6 +63,33 @@ TEST_F(DefaultRules, EveryProvedRuleHoldsOnRandomInputs) {
     ++tested;
   }
   EXPECT_GT(tested, 0);
+}
+
+int CountGemms(const Pattern& p) {
+  int n = 0;
+  for (const PatternNode& node : p.nodes) n += node.op == OpKind::kConv2d || node.op == OpKind::kMatMul;
+  return n;
+}
+
+// TASO's classic merges are among the proved rules, for any two output
+// widths, and rewrite two convs or matmuls that read one input into one.
+TEST_F(DefaultRules, ProveTheMergesOfConvsAndMatmulsThatShareAnInput) {
+  absl::StatusOr<RuleSet> identities = ReadRuleFile(DataPath("generator/data/identities.rules"));
+  ASSERT_TRUE(identities.ok()) << identities.status();
+  for (const char* name : {"matmul_merge_any_widths", "conv_merge_any_widths"}) {
+    SCOPED_TRACE(name);
+    const Rule* want = identities->Find(name);
+    ASSERT_NE(want, nullptr);
+    const std::string key = generator_test::RuleKey(*want);
+    const Rule* found = nullptr;
+    for (const Rule& rule : rules_.rules()) {
+      if (generator_test::RuleKey(rule) == key) found = &rule;
+    }
+    ASSERT_NE(found, nullptr) << "rules/default.rules has no rule stating " << name;
+    EXPECT_EQ(found->status, RuleStatus::kProved) << found->id;
+    EXPECT_EQ(CountGemms(found->source), 2) << found->id;
+    EXPECT_EQ(CountGemms(found->target), 1) << found->id;
+  }
 }
 
 // A refuted rule carries a counterexample the reference evaluator confirms.

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "ir/strings.h"
+#include "ir/text_format.h"
 #include "optimizer/graph_cost.h"
 #include "optimizer/layout.h"
 #include "optimizer/optimize.h"
@@ -15,7 +16,9 @@ MatchListing ListMatches(const SearchState& state, const RuleSet& rules,
                          std::span<const uint8_t> enabled, CostModel& model, bool choose_layouts) {
   MatchListing listing;
   listing.cost = state.cost;
-  const std::vector<std::string> labels = NodeLabels(state.graph);
+  const std::vector<std::vector<std::string>> value_labels = PrintedValueLabels(state.graph);
+  std::vector<std::string> labels;
+  for (const std::vector<std::string>& l : value_labels) labels.push_back(l.empty() ? "" : l[0]);
   TargetPlanCache plans;
   CandidateEvaluator evaluator(state, model, choose_layouts, &plans);
   for (Match& m : state.matcher->FindAll(rules, enabled)) {
@@ -35,7 +38,7 @@ MatchListing ListMatches(const SearchState& state, const RuleSet& rules,
     e.rule_id = rule.id;
     e.status = rule.status;
     e.nodes = std::move(nodes);
-    e.where = DescribeMatch(state.graph, rule, m);
+    e.where = DescribeMatch(state.graph, value_labels, rule, m);
     e.cost_before = state.cost;
     e.cost_after = eval->cost;
     e.layouts = std::move(eval->layouts);

@@ -56,6 +56,11 @@ class Printer {
     return std::move(out_);
   }
 
+  std::vector<std::vector<std::string>> Labels() && {
+    for (NodeId id : PrintOrder(graph_)) Assign(id);
+    return std::move(labels_);
+  }
+
  private:
   // Gives the outputs of `id` their labels: the name, or the next %K.
   void Assign(NodeId id) {
@@ -504,6 +509,10 @@ class Parser : private TokenCursor {
 }  // namespace
 
 std::string PrintGraph(const Graph& graph) { return Printer(graph).Print(); }
+
+std::vector<std::vector<std::string>> PrintedValueLabels(const Graph& graph) {
+  return Printer(graph).Labels();
+}
 
 absl::StatusOr<Graph> ParseGraph(std::string_view text, std::string_view filename) {
   absl::StatusOr<std::vector<Token>> tokens = Tokenize(text, filename);

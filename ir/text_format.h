@@ -60,6 +60,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -72,6 +73,11 @@ inline constexpr int kMaxParseRank = 32;
 
 /// The text form of `graph`, ending with a newline. Never fails.
 std::string PrintGraph(const Graph& graph);
+
+/// The label PrintGraph gives each value, by node then output: its name, or
+/// "%K" for the K-th anonymous value in print order. Tools name values to
+/// users by these labels.
+std::vector<std::vector<std::string>> PrintedValueLabels(const Graph& graph);
 
 /// Parses the text form of one graph. Errors are InvalidArgumentError reading
 /// "FILENAME:LINE:COL: reason".

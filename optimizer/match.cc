@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "ir/strings.h"
+#include "ir/text_format.h"
 
 namespace lemma {
 namespace {
@@ -395,6 +396,11 @@ absl::StatusOr<Bindings> BindMatch(const Graph& graph, const Rule& rule,
 }
 
 std::string DescribeMatch(const Graph& graph, const Rule& rule, const Match& match) {
+  return DescribeMatch(graph, PrintedValueLabels(graph), rule, match);
+}
+
+std::string DescribeMatch(const Graph& graph, std::span<const std::vector<std::string>> labels,
+                          const Rule& rule, const Match& match) {
   std::vector<std::string> parts;
   std::vector<NodeId> seen;
   for (ValueId v : match.OutputValues(rule)) {
@@ -402,7 +408,11 @@ std::string DescribeMatch(const Graph& graph, const Rule& rule, const Match& mat
     seen.push_back(v.node);
     const Node& n = graph.node(v.node);
     std::vector<std::string> args;
-    for (ValueId in : n.inputs) args.push_back(graph.ValueLabel(in));
+    for (ValueId in : n.inputs) {
+      const size_t node = static_cast<size_t>(in.node), index = static_cast<size_t>(in.index);
+      args.push_back(node < labels.size() && index < labels[node].size() ? labels[node][index]
+                                                                         : graph.ValueLabel(in));
+    }
     parts.push_back(StrCat(OpName(n.op), "(", StrJoin(args, ", "), ")"));
   }
   return StrJoin(parts, " + ");

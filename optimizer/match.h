@@ -94,8 +94,13 @@ absl::StatusOr<Bindings> BindMatch(const Graph& graph, const Rule& rule,
                                    std::span<const NodeId> nodes, std::span<const ValueId> inputs);
 
 /// "conv2d(x, w1) + conv2d(x, w2)": the matched source outputs' nodes with
-/// their input values, for explanations.
+/// their input values, for explanations. Values are named by the labels
+/// PrintGraph gives them (a name, or "%K").
 std::string DescribeMatch(const Graph& graph, const Rule& rule, const Match& match);
+/// DescribeMatch with the labels given: PrintedValueLabels(graph), computed
+/// once for many matches.
+std::string DescribeMatch(const Graph& graph, std::span<const std::vector<std::string>> labels,
+                          const Rule& rule, const Match& match);
 
 }  // namespace lemma
 

@@ -268,8 +268,17 @@ absl::Status Search::Describe(int32_t best, OptimizeResult& result) {
     if (!self.ok()) return self.status();
     const Rule& rule = rules_.rules()[static_cast<size_t>(entry.rule)];
     pool_.Get(entry.data, rule, entry.num_layouts, match, layouts);
-    result.steps.push_back({AppliedStep::Kind::kRule, rule.id,
-                            DescribeMatch((*parent)->graph, rule, match), (*self)->cost});
+    const Graph& before = (*parent)->graph;
+    AppliedStep step{AppliedStep::Kind::kRule, rule.id, DescribeMatch(before, rule, match),
+                     (*self)->cost};
+    step.nodes = MatchNodeLabels(before, NodeLabels(before), match);
+    if (absl::StatusOr<Bindings> b = BindMatch(before, rule, match.nodes, match.inputs); b.ok()) {
+      match.bindings = *std::move(b);
+      if (absl::StatusOr<RewriteRegion> r = MatchRegion(before, rule, match, layouts); r.ok()) {
+        step.region = *std::move(r);
+      }
+    }
+    result.steps.push_back(std::move(step));
   }
   return absl::OkStatus();
 }

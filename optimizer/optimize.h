@@ -38,6 +38,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@
 #include "ir/stop_reason.h"
 #include "ir/graph.h"
 #include "optimizer/cost_model.h"
+#include "optimizer/region.h"
 #include "rules/rule.h"
 
 namespace lemma {
@@ -101,6 +103,11 @@ struct AppliedStep {
   std::string where;
   /// The graph's cost after this step, in seconds.
   double cost_after = 0;
+  /// kRule: the matched ops, by the labels users see (NodeLabels of the
+  /// graph before the step), in pattern order.
+  std::vector<std::string> nodes = {};
+  /// kRule: the matched region before and after the step (for pictures).
+  std::optional<RewriteRegion> region = {};
 };
 
 /// What the search did.

@@ -323,12 +323,15 @@ int RunOptimize(const Args& args) {
                    p.elapsed_seconds);
     };
   }
+  if (args.Has("--json") && args.Get("--output") == "-") {
+    return Fail("optimize", absl::InvalidArgumentError("--json and -o - both write to standard output"));
+  }
   absl::StatusOr<OptimizeResult> r = Optimize(*g, *rules, options);
   if (!r.ok()) return Fail("optimize", r.status());
 
   // The report goes to stdout, or to stderr when the graph does.
   const std::string out = args.Get("--output");
-  std::FILE* report = out == "-" ? stderr : stdout;
+  std::FILE* report = out == "-" || args.Has("--json") ? stderr : stdout;
   const char* statuses = options.min_status == RuleStatus::kTested ? "proved or tested" : "proved";
   std::fprintf(report, "graph %s: %d nodes; %d of %d rules usable (%s), from %s\n",
                g->name().c_str(), g->num_nodes(), r->rules_used, rules->size(), statuses,
@@ -349,19 +352,8 @@ int RunOptimize(const Args& args) {
                static_cast<long long>(r->stats.pruned),
                static_cast<int>(StopReasonName(r->stats.stop).size()),
                StopReasonName(r->stats.stop).data());
-  if (args.Has("--explain")) {
-    std::fprintf(report, "steps (cost after each):\n");
-    if (r->steps.empty()) std::fprintf(report, "  none: no rewrite lowers the cost\n");
-    for (size_t i = 0; i < r->steps.size(); ++i) {
-      const AppliedStep& s = r->steps[i];
-      if (s.kind == AppliedStep::Kind::kRule) {
-        std::fprintf(report, "  %2zu. rule %s at %s -> %s\n", i + 1, s.rule_id.c_str(),
-                     s.where.c_str(), Millis(s.cost_after).c_str());
-      } else {
-        std::fprintf(report, "  %2zu. layouts: %s -> %s\n", i + 1, s.where.c_str(),
-                     Millis(s.cost_after).c_str());
-      }
-    }
+  if (absl::Status s = cli::ExplainOptimize(args, *g, *rules, rules_path, *r, report); !s.ok()) {
+    return Fail("optimize", s);
   }
   std::fflush(report);
   // Timing goes to stderr so that stdout is the same for the same inputs.
@@ -514,10 +506,12 @@ const std::vector<Command>& Commands() {
         {kDim, kNoFuse}, 1, 1},
        RunStats},
       {cli::RulesSpec(), cli::RunRules},
+      {cli::ExploreSpec(), cli::RunExplore},
       {cli::GenerateCommandSpec(), cli::RunGenerateCommand},
       {{"optimize", "rewrite a graph with rules under a cost model",
         "lemma optimize FILE [-o OUT] [--rules FILES] [--alpha A] [--budget B] [--time-limit S]\n"
-        "                      [--explain] [--allow-tested] [--keep-layouts] [--progress]",
+        "                      [--explain] [--explain-dir DIR] [--json] [--allow-tested] [--keep-layouts]\n"
+        "                      [--progress]",
         "Searches for a cheaper equivalent graph: TASO's cost-based backtracking search\n"
         "over the rules' rewrites, with layouts (NCHW/NHWC, row/column-major) chosen\n"
         "for every tensor, under lemma's analytical cost model of this machine. Ops\n"
@@ -530,6 +524,8 @@ const std::vector<Command>& Commands() {
          {"--budget", "", "B", "expand at most B graphs (default 1000)"},
          {"--time-limit", "", "S", "stop searching after S seconds (default 60)"},
          {"--explain", "", "", "list the rules applied, where, and the cost after each"},
+         {"--explain-dir", "", "DIR", "draw each rewrite's region before and after in DIR"},
+         {"--json", "", "", "print the report as JSON (the text report goes to stderr)"},
          {"--allow-tested", "", "", "also apply rules that are only random-tested"},
          {"--keep-layouts", "", "", "do not change layouts"},
          {"--progress", "", "", "report how the search goes, about once a second, on stderr"}},
@@ -549,9 +545,6 @@ void PrintUsage(std::FILE* out) {
     std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(c.spec.name.size()), c.spec.name.data(),
                  static_cast<int>(c.spec.summary.size()), c.spec.summary.data());
   }
-  std::fprintf(out,
-               "\nplanned, not in this build yet:\n"
-               "  explore    browse rules, where they match, and the optimizer's choices\n");
 }
 
 }  // namespace

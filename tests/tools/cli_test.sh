@@ -30,10 +30,10 @@ same() {  # same NAME FILE_A FILE_B
 }
 
 # Help and usage.
-check help 0 "planned, not in this build yet" -- "$lemma" --help
+check help 0 "^  explore +where rules match" -- "$lemma" --help
 check no_args 2 "usage: lemma" -- "$lemma"
 check unknown_command 2 "unknown command 'frobnicate'" -- "$lemma" frobnicate
-for c in print dot run zoo stats rules import export generate optimize verify; do
+for c in print dot run zoo stats rules import export generate optimize verify explore; do
   check "help_$c" 0 "^usage: lemma $c" -- "$lemma" "$c" --help
 done
 check unknown_option 2 "unknown option '--bogus'" -- "$lemma" print x --bogus
@@ -251,6 +251,114 @@ check optimize_progress 0 " 1 explored .* best [0-9.]+ ms" -- \
   "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --progress
 check optimize_graph_to_stdout 0 "^graph cell" -- \
   bash -c "'$lemma' optimize '$tmp/cell.lemma' --rules '$rules' --allow-tested -o - 2>/dev/null"
+# optimize --explain-dir: a before/after picture of each rewrite; --json.
+check optimize_explain_dir 0 "picture .*/steps/step-01-[a-z_]+\.dot" -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --explain-dir "$tmp/steps"
+step_dot=$(ls "$tmp"/steps/step-01-*.dot 2>/dev/null | head -1)
+check optimize_explain_dir_before 0 'label="before"' -- cat "$step_dot"
+check optimize_explain_dir_after 0 'label="after"' -- cat "$step_dot"
+check optimize_explain_dir_title 0 'digraph "step 1: rule [a-z_]+ at ' -- cat "$step_dot"
+if command -v dot >/dev/null; then
+  check optimize_explain_dir_svg 0 "<svg" -- cat "${step_dot%.dot}.svg"
+fi
+check optimize_explain_delta 0 "^ +1\. rule [a-z_]+ at .* \[[a-z%0-9, ]+\] -> [0-9.]+ ms \(-[0-9.]+ ms\)" -- cat "$tmp/explain1"
+"$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --explain --explain-dir "$tmp/steps2" --json \
+  > "$tmp/opt.json" 2>"$tmp/opt.json.err"
+check optimize_json 0 "" -- "$validate" "$schemas/optimize.schema.json" "$tmp/opt.json"
+check optimize_json_step 0 '"steps":\[\{"index":1,"kind":"rule","rule":"[a-z_]+"' -- cat "$tmp/opt.json"
+check optimize_json_picture 0 '"picture_dot":"[^"]*/steps2/step-01-' -- cat "$tmp/opt.json"
+check optimize_json_text_on_stderr 0 "^cost after " -- cat "$tmp/opt.json.err"
+check optimize_json_wrong_schema 1 "missing required 'matches'" -- "$validate" "$schemas/explore.schema.json" "$tmp/opt.json"
+check optimize_json_stdout_twice 1 "both write to standard output" -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --json -o -
+
+# explore: every match with its cost effect, best first; JSON; the command loop.
+check explore 0 "^ +1\. -[0-9.]+ ms -> [0-9.]+ ms  rule [a-z_]+ at [a-z%0-9, ]+ \[" -- \
+  "$lemma" explore "$tmp/cell.lemma" --rules "$rules" --allow-tested
+check explore_limit 0 "^[0-9]+ matches, best first \(3 shown\)" -- \
+  "$lemma" explore "$tmp/cell.lemma" --rules "$rules" --allow-tested --limit 3
+check explore_proved_only 0 "no rule is usable" -- "$lemma" explore "$tmp/cell.lemma" --rules "$rules"
+check explore_op 0 "^[0-9]+ matches on ewmul" -- \
+  "$lemma" explore "$tmp/cell.lemma" --rules "$rules" --allow-tested --op ewmul
+if "$lemma" explore "$tmp/cell.lemma" --rules "$rules" --allow-tested --op ewmul | grep -q "matmul_merge"; then
+  echo "FAIL explore_op_filters"; failed=$((failed + 1)); else echo "ok   explore_op_filters"; passed=$((passed + 1)); fi
+check explore_bad_op 1 "unknown op 'conv9d'" -- "$lemma" explore "$tmp/cell.lemma" --rules "$rules" --op conv9d
+check explore_bad_limit 1 "--limit must not be negative" -- "$lemma" explore "$tmp/cell.lemma" --rules "$rules" --limit -1
+check explore_missing_model 1 "none.lemma" -- "$lemma" explore "$tmp/none.lemma" --rules "$rules"
+check explore_missing_rules 1 "none.rules" -- "$lemma" explore "$tmp/cell.lemma" --rules "$tmp/none.rules"
+"$lemma" explore "$tmp/cell.lemma" --rules "$rules" --allow-tested --limit 0 \
+  | sed -n 's/^ *[0-9]*\. \([-+][0-9.]*\) ms.*/\1/p' > "$tmp/deltas"
+check explore_sorted 0 "" -- sort -g -c "$tmp/deltas"
+check explore_all_listed 0 "^1[0-9]$" -- wc -l < "$tmp/deltas"
+"$lemma" explore "$tmp/cell.lemma" --rules "$rules" --allow-tested --json --limit 0 --verbose > "$tmp/explore.json"
+check explore_json 0 "" -- "$validate" "$schemas/explore.schema.json" "$tmp/explore.json"
+check explore_json_first 0 '"matches":\[\{"index":1,"rule":"[a-z_]+","status":"tested","nodes":\["' -- cat "$tmp/explore.json"
+"$lemma" explore "$tmp/cell.lemma" --rules "$rules" --allow-tested --json --limit 0 > "$tmp/explore2.json"
+same explore_json_deterministic "$tmp/explore.json" "$tmp/explore2.json"
+check explore_json_wrong_schema 1 "missing required 'steps'" -- "$validate" "$schemas/optimize.schema.json" "$tmp/explore.json"
+check explore_json_onnx_model 0 "" -- bash -c "'$lemma' export '$tmp/cell.lemma' -o '$tmp/cell.onnx' && \
+  '$lemma' explore '$tmp/cell.onnx' --rules '$rules' --allow-tested --json | '$validate' '$schemas/explore.schema.json'"
+# The command loop, scripted through standard input.
+cat > "$tmp/session.in" <<SESSION
+list 2
+apply 1
+cost
+history
+frobnicate
+apply 99
+show s
+show nope
+picture 1 $tmp/match.dot
+picture 1 $tmp/match.png
+undo
+undo
+cost
+apply 1
+apply 1
+export $tmp/explored.lemma
+export $tmp/explored.onnx
+export $tmp/missing/dir/x.lemma
+quit
+list
+SESSION
+"$lemma" explore "$tmp/cell.lemma" --rules "$rules" --allow-tested -i < "$tmp/session.in" > "$tmp/session.out" 2>&1
+check explore_session_exit 0 "" -- test $? -eq 0
+check explore_session_list 0 "^12 matches, best first \(2 shown\)" -- cat "$tmp/session.out"
+check explore_session_apply 0 "^applied rule matmul_merge at a, c: cost [0-9.]+ ms -> [0-9.]+ ms \(-[0-9.]+ ms\); [0-9]+ matches now" -- cat "$tmp/session.out"
+check explore_session_cost 0 "^cost [0-9.]+ ms \(as given [0-9.]+ ms, 1\.[0-9]*[1-9][0-9]*x\); 14 nodes; 1 rewrites applied" -- cat "$tmp/session.out"
+check explore_session_history 0 "^ +1\. rule matmul_merge at a, c: [0-9.]+ ms -> " -- cat "$tmp/session.out"
+check explore_session_bad_command 0 "^error: unknown command 'frobnicate'" -- cat "$tmp/session.out"
+check explore_session_bad_number 0 "^error: '99' is not a match number" -- cat "$tmp/session.out"
+check explore_session_show 0 "^  s = ewadd\(a, b\) : f32\[1,64\]" -- cat "$tmp/session.out"
+check explore_session_show_missing 0 "^error: no node 'nope'" -- cat "$tmp/session.out"
+check explore_session_picture 0 "^wrote .*/match.dot" -- cat "$tmp/session.out"
+check explore_session_picture_ext 0 "^error: picture file '.*match.png' must end in .dot or .svg" -- cat "$tmp/session.out"
+check explore_session_undo 0 "^undid rule matmul_merge: cost [0-9.]+ ms; 12 matches now" -- cat "$tmp/session.out"
+check explore_session_undo_empty 0 "^error: nothing to undo" -- cat "$tmp/session.out"
+check explore_session_cost_back 0 "^cost [0-9.]+ ms \(as given [0-9.]+ ms, 1\.000x\); 13 nodes; 0 rewrites" -- cat "$tmp/session.out"
+check explore_session_export_error 0 "^error: .*missing/dir" -- cat "$tmp/session.out"
+check explore_session_quit 0 "^1$" -- bash -c "grep -c 'matches, best first' '$tmp/session.out'"
+check explore_session_no_prompt 1 "" -- grep -q "explore>" "$tmp/session.out"
+check explore_picture_panels 0 'label="before"' -- cat "$tmp/match.dot"
+check explore_picture_after 0 'label="after"' -- cat "$tmp/match.dot"
+check explore_picture_title 0 '^digraph "match 1: rule [a-z_]+ at [a-z%0-9, ]+ \([-+][0-9.]+ ms\)"' -- cat "$tmp/match.dot"
+if command -v dot >/dev/null; then
+  check explore_picture_svg 0 "^wrote .*/m.svg" -- bash -c "printf 'picture 1 $tmp/m.svg\n' | '$lemma' explore '$tmp/cell.lemma' --rules '$rules' --allow-tested -i"
+  check explore_picture_svg_content 0 "<svg" -- cat "$tmp/m.svg"
+fi
+# The exported graphs are rewritten and compute what the original computes.
+check explore_export_rewritten 0 "split\(" -- cat "$tmp/explored.lemma"
+"$lemma" run "$tmp/cell.lemma" --seed 1 > "$tmp/orig.run" 2>/dev/null
+for f in explored.lemma explored.onnx; do
+  "$lemma" run "$tmp/$f" --seed 1 > "$tmp/$f.run" 2>/dev/null
+  if [[ -s "$tmp/$f.run" && "$(round "$tmp/orig.run")" == "$(round "$tmp/$f.run")" ]]; then
+    echo "ok   explore_export_same_outputs_$f"; passed=$((passed + 1))
+  else
+    echo "FAIL explore_export_same_outputs_$f"; cat "$tmp/orig.run" "$tmp/$f.run"; failed=$((failed + 1))
+  fi
+done
+check explore_session_bad_model 1 "none.lemma" -- bash -c "echo list | '$lemma' explore '$tmp/none.lemma' --rules '$rules' -i"
+check explore_json_interactive 1 "does not go with -i" -- "$lemma" explore "$tmp/cell.lemma" --rules "$rules" --json -i </dev/null
 # verify: proves the hand-written rules, refutes the planted false ones, and
 # names the file, line and rule of a bad one.
 check verify_proves 0 "11 rules: 11 proved, 0 refuted" -- \

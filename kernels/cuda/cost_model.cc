@@ -17,7 +17,7 @@ std::string OpWorkloadKey(OpKind op, const Attributes& attrs, std::span<const Te
   for (size_t i = 0; i < attrs.values().size(); ++i) {
     if (!attrs.values()[i].has_value()) continue;
     if (s.back() != '{') s += ',';
-    s += attrs.FormatValue(i);
+    s += StrCat(attrs.schema()[i].name, "=", attrs.FormatValue(i));
   }
   s += "}(";
   for (size_t i = 0; i < inputs.size(); ++i) {

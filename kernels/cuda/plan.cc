@@ -1,6 +1,8 @@
 #include "kernels/cuda/plan.h"
 
 #include <algorithm>
+#include <limits>
+#include <tuple>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -91,6 +93,7 @@ class Planner {
   absl::Status Copy(Step& step, NodeId id, const BufferRef& out);
   absl::Status RowOp(Step& step, NodeId id, const BufferRef& out);
   absl::Status CheckLibraryOp(NodeId id);
+  absl::Status PadExplicitly(Step& step);
   template <typename Why>
   std::string Error(NodeId id, const Why& why) const {
     return StrCat(g_.Describe(id), ": ", why);
@@ -188,6 +191,11 @@ std::vector<NodeId> Planner::Chain(NodeId root) {
     const Node& n = g_.node(u);
     if (!ElementwiseOp(n.op) || constant_[static_cast<size_t>(u)] || !live_[static_cast<size_t>(u)]) break;
     if (n.outputs[0].dims != g_.node(cur).outputs[0].dims) break;
+    // Its other operands must exist when the root runs.
+    const bool ready = std::all_of(n.inputs.begin(), n.inputs.end(), [&](ValueId v) {
+      return v.node == cur || plan_.value_buffers.contains(v);
+    });
+    if (!ready) break;
     inputs += static_cast<int>(n.inputs.size()) - 1;
     if (inputs > kMaxInputs) break;
     chain.push_back(u);
@@ -209,13 +217,18 @@ absl::Status Planner::CheckLibraryOp(NodeId id) {
     }
     absl::StatusOr<Window2d> win = ResolveWindow(x.dim(2), x.dim(3), kernel, n.attrs);
     if (!win.ok()) return absl::InvalidArgumentError(Error(id, win.status().message()));
-    if (win->pads[0] != win->pads[2] || win->pads[1] != win->pads[3]) {
+    const bool symmetric = win->pads[0] == win->pads[2] && win->pads[1] == win->pads[3];
+    if (!symmetric && n.op == OpKind::kAvgPool2d && n.attrs.GetInt("count_include_pad") == 0) {
       return absl::UnimplementedError(Error(
-          id, StrCat("cuDNN needs symmetric padding; pads are [", win->pads[0], ",", win->pads[1], ",",
-                     win->pads[2], ",", win->pads[3], "]")));
+          id, StrCat("cuDNN pads symmetrically and an average pool that excludes padding cannot be padded "
+                     "explicitly; pads are [", win->pads[0], ",", win->pads[1], ",", win->pads[2], ",",
+                     win->pads[3], "]")));
     }
-    if (n.op != OpKind::kConv2d && (win->out[0] != (x.dim(2) + 2 * win->pads[0] - kernel[0]) / win->stride[0] + 1 ||
-                                    win->out[1] != (x.dim(3) + 2 * win->pads[1] - kernel[1]) / win->stride[1] + 1)) {
+    // With explicit padding the window sees pads 0 on a larger input.
+    const int64_t h = symmetric ? x.dim(2) + 2 * win->pads[0] : x.dim(2) + win->pads[0] + win->pads[2];
+    const int64_t w = symmetric ? x.dim(3) + 2 * win->pads[1] : x.dim(3) + win->pads[1] + win->pads[3];
+    if (n.op != OpKind::kConv2d && (win->out[0] != (h - kernel[0]) / win->stride[0] + 1 ||
+                                    win->out[1] != (w - kernel[1]) / win->stride[1] + 1)) {
       return absl::UnimplementedError(Error(id, "the pool's output size differs from cuDNN's"));
     }
   }
@@ -237,6 +250,41 @@ absl::Status Planner::CheckLibraryOp(NodeId id) {
       }
     }
   }
+  return absl::OkStatus();
+}
+
+// Conv and pools with asymmetric padding read an explicitly padded copy.
+absl::Status Planner::PadExplicitly(Step& step) {
+  const Node& n = g_.node(step.node);
+  if (n.op != OpKind::kConv2d && n.op != OpKind::kAvgPool2d && n.op != OpKind::kMaxPool2d) {
+    return absl::OkStatus();
+  }
+  const TensorType& xt = g_.type(n.inputs[0]);
+  const std::array<int64_t, 2> kernel =
+      n.op == OpKind::kConv2d ? std::array<int64_t, 2>{g_.type(n.inputs[1]).dim(2), g_.type(n.inputs[1]).dim(3)}
+                              : std::array<int64_t, 2>{n.attrs.GetInts("kernel")[0], n.attrs.GetInts("kernel")[1]};
+  absl::StatusOr<Window2d> win = ResolveWindow(xt.dim(2), xt.dim(3), kernel, n.attrs);
+  if (!win.ok()) return absl::InvalidArgumentError(Error(step.node, win.status().message()));
+  if (win->pads[0] == win->pads[2] && win->pads[1] == win->pads[3]) return absl::OkStatus();
+  TensorType padded = xt;
+  padded.dims[2] += win->pads[0] + win->pads[2];
+  padded.dims[3] += win->pads[1] + win->pads[3];
+  const BufferRef scratch = Scratch(padded);
+  const Strides ps = PhysicalStrides(padded);
+  EwProgram fill;
+  fill.Const(n.op == OpKind::kMaxPool2d ? -std::numeric_limits<float>::infinity() : 0.0f);
+  EwProgram copy;
+  copy.Load(0);
+  for (auto [p, dims, out, in] :
+       {std::tuple{&fill, padded.dims, Operand{scratch, 0, ps}, std::vector<Operand>{}},
+        std::tuple{&copy, xt.dims, Operand{scratch, win->pads[0] * ps[2] + win->pads[1] * ps[3], ps},
+                   std::vector<Operand>{{step.inputs[0], 0, PhysicalStrides(xt)}}}}) {
+    absl::StatusOr<KernelLaunch> l = EwLaunch(*p, dims, padded.layout, out, in);
+    if (!l.ok()) return absl::UnimplementedError(Error(step.node, l.status().message()));
+    step.pre_launches.push_back(*std::move(l));
+  }
+  step.inputs[0] = scratch;
+  step.padded_input = padded;
   return absl::OkStatus();
 }
 
@@ -463,6 +511,7 @@ absl::Status Planner::PlanNode(NodeId id) {
         LEMMA_ASSIGN_OR_RETURN(BufferRef b, Read(v));
         step.inputs.push_back(b);
       }
+      LEMMA_RETURN_IF_ERROR(PadExplicitly(step));
     }
     root_out = chained ? Scratch(n.outputs[0]) : Write(ValueId{id, 0});
     step.output = root_out;
@@ -599,6 +648,7 @@ std::string Plan::Text(const Graph& graph) const {
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& st = steps[i];
     s += StrCat(i, ": ", st.label, " [", StepKindName(st.kind), "]");
+    if (st.padded_input) s += StrCat(" {padded to ", st.padded_input->ToString(), "}");
     for (const KernelLaunch& l : st.launches) s += StrCat(" {", l.what, "}");
     s += "\n";
   }

@@ -20,6 +20,7 @@
 // An op the GPU has no kernel for is an error naming the node and the op.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,12 @@ struct Step {
   std::vector<BufferRef> inputs;  // library steps: the root's inputs
   BufferRef output;               // library steps: where the root writes
   std::vector<KernelLaunch> launches;  // generated kernels, in order
+  /// Library steps whose padding cuDNN cannot express (asymmetric): input 0
+  /// is first copied into a scratch buffer of this type with the padding
+  /// explicit (zeros, or -inf for max pooling) by `pre_launches`, and the
+  /// library call then pads nothing.
+  std::optional<TensorType> padded_input;
+  std::vector<KernelLaunch> pre_launches;
 };
 
 struct Plan {

@@ -242,14 +242,15 @@ absl::Status Executable::Impl::SetUpConv(size_t i, cpu::TuningLog* log) {
   const TensorType& wt = graph.type(n.inputs[1]);
   const TensorType& yt = n.outputs[0];
   const std::string what = graph.Describe(step.node);
-  LEMMA_ASSIGN_OR_RETURN(c.x, Tensor4d(xt));
+  LEMMA_ASSIGN_OR_RETURN(Window2d win, ResolveWindow(xt.dim(2), xt.dim(3), {wt.dim(2), wt.dim(3)}, n.attrs));
+  if (step.padded_input) win.pads = {0, 0, 0, 0};
+  LEMMA_ASSIGN_OR_RETURN(c.x, Tensor4d(step.padded_input ? *step.padded_input : xt));
   LEMMA_ASSIGN_OR_RETURN(c.y, Tensor4d(yt));
   LEMMA_RETURN_IF_ERROR(CudnnError(cudnnCreateFilterDescriptor(&c.w), what));
   LEMMA_RETURN_IF_ERROR(CudnnError(
       cudnnSetFilter4dDescriptor(c.w, CUDNN_DATA_FLOAT, Format(wt.layout), static_cast<int>(wt.dim(0)),
                                  static_cast<int>(wt.dim(1)), static_cast<int>(wt.dim(2)), static_cast<int>(wt.dim(3))),
       StrCat(what, ": filter")));
-  LEMMA_ASSIGN_OR_RETURN(Window2d win, ResolveWindow(xt.dim(2), xt.dim(3), {wt.dim(2), wt.dim(3)}, n.attrs));
   LEMMA_RETURN_IF_ERROR(CudnnError(cudnnCreateConvolutionDescriptor(&c.conv), what));
   LEMMA_RETURN_IF_ERROR(CudnnError(
       cudnnSetConvolution2dDescriptor(c.conv, static_cast<int>(win.pads[0]), static_cast<int>(win.pads[1]),
@@ -329,7 +330,8 @@ absl::Status Executable::Impl::SetUpPool(size_t i) {
   const std::string what = graph.Describe(step.node);
   const std::vector<int64_t>& k = n.attrs.GetInts("kernel");
   LEMMA_ASSIGN_OR_RETURN(Window2d win, ResolveWindow(xt.dim(2), xt.dim(3), {k[0], k[1]}, n.attrs));
-  LEMMA_ASSIGN_OR_RETURN(p.x, Tensor4d(xt));
+  if (step.padded_input) win.pads = {0, 0, 0, 0};
+  LEMMA_ASSIGN_OR_RETURN(p.x, Tensor4d(step.padded_input ? *step.padded_input : xt));
   LEMMA_ASSIGN_OR_RETURN(p.y, Tensor4d(n.outputs[0]));
   cudnnPoolingMode_t mode = CUDNN_POOLING_MAX;
   if (n.op == OpKind::kAvgPool2d) {
@@ -452,6 +454,7 @@ absl::Status Executable::Impl::RunStep(size_t i) {
   const Step& step = plan.steps[i];
   const std::string& what = step.label;
   const float one = 1.0f, zero = 0.0f;
+  for (const KernelLaunch& l : step.pre_launches) LEMMA_RETURN_IF_ERROR(Launch(l));
   switch (step.kind) {
     case StepKind::kGenerated:
       break;

@@ -103,7 +103,8 @@ struct MatMulState {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t p = nullptr, q = nullptr, d = nullptr;
   cublasLtMatmulAlgo_t algo{};
-  bool swap = true;  // P is B and Q is A (row-major output)
+  bool swap = true;   // P is B and Q is A (row-major output)
+  bool empty = false;  // a zero dimension: nothing to multiply
   size_t workspace = 0;
 };
 
@@ -380,6 +381,12 @@ absl::Status Executable::Impl::SetUpMatMul(size_t i) {
   const int64_t b_batch = NumElements(std::span(bt.dims).first(bt.dims.size() - 2));
   const Layout al = at.rank() == 2 ? at.layout : Layout::kRowMajor;
   const Layout bl = bt.rank() == 2 ? bt.layout : Layout::kRowMajor;
+  if (m == 0 || nn == 0 || k == 0 || batch == 0) {
+    // cuBLASLt refuses empty matrices: the output is empty or all zeros.
+    mm.empty = true;
+    steps[i].detail = "empty";
+    return absl::OkStatus();
+  }
   mm.swap = !(ct.rank() == 2 && ct.layout == Layout::kColMajor);
   // Row-major output: D = C^T = B^T A^T (column-major); column-major: D = A B.
   const LtMatrix p = mm.swap ? Present(k, nn, bl, true) : Present(m, k, al, false);
@@ -488,6 +495,11 @@ absl::Status Executable::Impl::RunStep(size_t i) {
     }
     case StepKind::kMatMul: {
       const MatMulState& mm = lib[i].mm;
+      if (mm.empty) {
+        const size_t bytes = static_cast<size_t>(graph.node(step.node).outputs[0].num_elements()) * sizeof(float);
+        if (bytes > 0) LEMMA_RETURN_IF_ERROR(CudaError(cudaMemsetAsync(Ptr(step.output), 0, bytes, stream), what));
+        break;
+      }
       const void* p = Ptr(step.inputs[mm.swap ? 1 : 0]);
       const void* q = Ptr(step.inputs[mm.swap ? 0 : 1]);
       LEMMA_RETURN_IF_ERROR(CublasError(cublasLtMatmul(lt, mm.desc, &one, p, mm.p, q, mm.q, &zero, Ptr(step.output),

@@ -212,6 +212,19 @@ inline std::vector<GraphCase> Cases() {
     b.Output("q", b.Relu(b.Slice(b.Pad(x, {0, 1, 1, 0, 0, 0}), {1}, {1}, {6})));
     return Finish(b);
   });
+  add("edges", [] {
+    GraphBuilder b("edges");
+    const Value x = b.Input("x", DType::kF32, {3, 4});
+    const Value w = b.Weight("w", DType::kF32, {4, 2});
+    const Value e = b.Input("e", DType::kF32, {0, 4});
+    b.Output("x", x);
+    b.Output("x_again", x);
+    b.Output("w", w);
+    b.Output("folded", b.Relu(b.Transpose(w, {1, 0})));
+    b.Output("empty", b.Relu(b.MatMul(e, w)));
+    b.Output("zero_k", b.MatMul(b.Input("z", DType::kF32, {2, 0}), b.Input("v", DType::kF32, {0, 3})));
+    return Finish(b);
+  });
   add("long_chain_reuse", [] {
     GraphBuilder b("chain");
     Value x = b.Input("x", DType::kF32, {1, 8, 16, 16});

@@ -24,6 +24,9 @@ const CommandSpec& TuneSpec();
 int RunTuneCommand(const Args& args);
 const CommandSpec& BenchSpec();
 int RunBenchCommand(const Args& args);
+/// `lemma bench --device cuda`: the CUDA backend (tools/cuda_cmd.cc); without
+/// a device or a CUDA build, an error and a non-zero exit.
+int RunCudaBench(const Args& args);
 
 /// `lemma explore`: rule matches in a model with their cost effect, and a
 /// command loop that applies them (tools/explore_cmd.cc).

@@ -101,6 +101,11 @@ int RunTune(const Args& args) {
 // ---- bench
 
 int RunBench(const Args& args) {
+  const std::string device = args.Get("--device", "cpu");
+  if (device == "cuda") return RunCudaBench(args);
+  if (device != "cpu") {
+    return Fail("bench", absl::InvalidArgumentError(StrCat("--device must be cpu or cuda, not '", device, "'")));
+  }
   absl::StatusOr<Setup> setup = Prepare(args);
   if (!setup.ok()) return Fail("bench", setup.status());
   absl::StatusOr<int64_t> runs = args.GetInt("--runs", 20);
@@ -223,7 +228,7 @@ const CommandSpec& BenchSpec() {
   static const CommandSpec spec = {
       "bench",
       "measure a graph's latency on the CPU backend",
-      "lemma bench FILE [--runs N] [--log FILE] [--threads N] [--providers P] [--plan] [--all]",
+      "lemma bench FILE [--runs N] [--log FILE] [--threads N] [--providers P] [--device D] [--plan] [--all]",
       "Compiles the graph for the CPU (generated kernels and oneDNN, the faster\n"
       "of the two for each conv and matmul) and runs it on random inputs:\n"
       "prints the latency's median and spread, then the per-step profile with\n"
@@ -233,6 +238,7 @@ const CommandSpec& BenchSpec() {
        {"--providers", "", "P", "measure (default), generated or onednn"},
        {"--plan", "", "", "also print the plan: schedules and why each provider"},
        {"--all", "", "", "list every step in the profile"},
+       {"--device", "", "D", "cpu (default) or cuda (cuDNN, cuBLASLt and generated kernels on the GPU)"},
        kThreads,
        kSeed},
       1,

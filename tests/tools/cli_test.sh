@@ -398,6 +398,15 @@ check bench_profile 0 "conv2d\+ewadd\+relu .* (generated|onednn) " -- "$lemma" b
 check bench_plan 0 "why: tuned schedule \(log\)" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --log "$tmp/tune.jsonl" --plan --providers generated
 check bench_bad_providers 1 "--providers must be" -- "$lemma" bench "$tmp/rb.lemma" --providers gpu
 check bench_missing_file 1 "cannot open" -- "$lemma" bench "$tmp/none.lemma"
+# bench on the GPU: a latency line where a device is present; elsewhere a
+# clear error (no device or driver, or a build without CUDA) and exit 1.
+if "$lemma" bench "$tmp/rb.lemma" --device cuda --runs 1 > /dev/null 2>&1; then
+  check bench_cuda 0 "^latency over 3 runs" -- "$lemma" bench "$tmp/rb.lemma" --device cuda --runs 3 --plan
+else
+  check bench_cuda_absent 1 "^lemma bench: (no CUDA device|no CUDA driver|--device cuda: this lemma was built without)" \
+    -- "$lemma" bench "$tmp/rb.lemma" --device cuda
+fi
+check bench_bad_device 1 "--device must be cpu or cuda" -- "$lemma" bench "$tmp/rb.lemma" --device tpu
 for c in tune bench; do
   check "help_$c" 0 "^usage: lemma $c" -- "$lemma" "$c" --help
 done

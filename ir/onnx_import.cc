@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -253,7 +254,8 @@ class Importer {
 
   absl::flat_hash_map<std::string, ValueId> values_;
   absl::flat_hash_map<std::string, const TensorProto*> initializers_;
-  absl::flat_hash_map<std::string, WeightValue> constants_;
+  // Pointer-stable: ConstantData hands out pointers while adding entries.
+  std::unordered_map<std::string, WeightValue> constants_;
   absl::flat_hash_map<std::string, int> producer_;
   absl::flat_hash_map<std::string, std::vector<int>> consumers_;
   absl::flat_hash_set<std::string> graph_outputs_;

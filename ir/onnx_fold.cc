@@ -28,12 +28,12 @@ absl::Status Err(const Args&... args) {
 }
 
 constexpr std::array<std::string_view, 16> kFoldOnly = {
-    "Cast",  "ConstantOfShape", "Equal", "Expand", "Gather", "Greater", "Less", "Max",
-    "Min",   "Neg",             "Not",   "Range",  "Shape",  "Size",    "Where", "Abs",
+    "Cast", "ConstantOfShape", "Equal", "Expand", "Gather", "Greater", "Less", "Max", "Min", "Neg",
+    "Not",  "Range",           "Shape", "Size",   "Where",  "Abs",
 };
 constexpr std::array<std::string_view, 11> kAlsoMapped = {
-    "Add", "Concat", "Div", "Identity", "Mul", "Reshape", "Slice", "Squeeze", "Sub", "Unsqueeze",
-    "Flatten",
+    "Add",   "Concat",  "Div", "Identity",  "Mul",     "Reshape",
+    "Slice", "Squeeze", "Sub", "Unsqueeze", "Flatten",
 };
 
 // A tensor being folded: integers (i64, also booleans as 0/1) or floats (f32
@@ -45,7 +45,9 @@ struct Arr {
   std::vector<double> f;
 
   bool IsInt() const { return dtype == DType::kI64; }
-  int64_t size() const { return IsInt() ? static_cast<int64_t>(i.size()) : static_cast<int64_t>(f.size()); }
+  int64_t size() const {
+    return IsInt() ? static_cast<int64_t>(i.size()) : static_cast<int64_t>(f.size());
+  }
 };
 
 Arr FromValue(const WeightValue& v) {
@@ -62,9 +64,12 @@ Arr FromValue(const WeightValue& v) {
 
 WeightValue ToValue(Arr a) {
   switch (a.dtype) {
-    case DType::kI64: return WeightValue::Of(std::move(a.dims), std::move(a.i));
-    case DType::kF64: return WeightValue::Of(std::move(a.dims), std::move(a.f));
-    case DType::kF32: break;
+    case DType::kI64:
+      return WeightValue::Of(std::move(a.dims), std::move(a.i));
+    case DType::kF64:
+      return WeightValue::Of(std::move(a.dims), std::move(a.f));
+    case DType::kF32:
+      break;
   }
   std::vector<float> f(a.f.begin(), a.f.end());
   return WeightValue::Of(std::move(a.dims), std::move(f));
@@ -127,11 +132,13 @@ absl::StatusOr<Arr> Input(std::span<const WeightValue* const> in, size_t i, std:
   return FromValue(*in[i]);
 }
 
-absl::StatusOr<Ints> IntsOf(std::span<const WeightValue* const> in, size_t i, std::string_view what) {
+absl::StatusOr<Ints> IntsOf(std::span<const WeightValue* const> in, size_t i,
+                            std::string_view what) {
   absl::StatusOr<Arr> a = Input(in, i, what);
   if (!a.ok()) return a.status();
   if (!a->IsInt()) return Err(what, " must hold integers");
-  if (a->dims.size() > 1) return Err(what, " must be a scalar or a list, got ", DimsToString(a->dims));
+  if (a->dims.size() > 1)
+    return Err(what, " must be a scalar or a list, got ", DimsToString(a->dims));
   return a->i;
 }
 
@@ -173,12 +180,15 @@ absl::StatusOr<Arr> Binary(const Arr& a, const Arr& b, const IntFn& fi, const Fl
   out.dims = *dims;
   for (size_t e = 0; e < sa.size(); ++e) {
     if (ints) {
-      absl::StatusOr<int64_t> v = fi(a.i[static_cast<size_t>(sa[e])], b.i[static_cast<size_t>(sb[e])]);
+      absl::StatusOr<int64_t> v =
+          fi(a.i[static_cast<size_t>(sa[e])], b.i[static_cast<size_t>(sb[e])]);
       if (!v.ok()) return v.status();
       out.i.push_back(*v);
     } else {
-      const double x = a.IsInt() ? static_cast<double>(a.i[static_cast<size_t>(sa[e])]) : a.f[static_cast<size_t>(sa[e])];
-      const double y = b.IsInt() ? static_cast<double>(b.i[static_cast<size_t>(sb[e])]) : b.f[static_cast<size_t>(sb[e])];
+      const double x = a.IsInt() ? static_cast<double>(a.i[static_cast<size_t>(sa[e])])
+                                 : a.f[static_cast<size_t>(sa[e])];
+      const double y = b.IsInt() ? static_cast<double>(b.i[static_cast<size_t>(sb[e])])
+                                 : b.f[static_cast<size_t>(sb[e])];
       const double r = ff(x, y);
       if (to_bool) {
         out.i.push_back(r != 0 ? 1 : 0);
@@ -218,7 +228,8 @@ absl::StatusOr<Arr> Arithmetic(std::string_view op, const Arr& a, const Arr& b, 
   } else if (op == "Div") {
     fi = [](int64_t x, int64_t y) -> absl::StatusOr<int64_t> {
       if (y == 0) return Err("integer division by zero");
-      if (x == std::numeric_limits<int64_t>::min() && y == -1) return Err("integer overflow in division");
+      if (x == std::numeric_limits<int64_t>::min() && y == -1)
+        return Err("integer overflow in division");
       return x / y;
     };
     ff = [](double x, double y) { return x / y; };
@@ -246,7 +257,8 @@ absl::StatusOr<Arr> Arithmetic(std::string_view op, const Arr& a, const Arr& b, 
 
 absl::StatusOr<Arr> Where(const Arr& c, const Arr& a, const Arr& b, int64_t max) {
   if (!c.IsInt()) return Err("the condition must be boolean");
-  if (a.dtype != b.dtype) return Err("the branches' types ", DTypeName(a.dtype), " and ", DTypeName(b.dtype), " differ");
+  if (a.dtype != b.dtype)
+    return Err("the branches' types ", DTypeName(a.dtype), " and ", DTypeName(b.dtype), " differ");
   absl::StatusOr<Dims> ab = BroadcastDims(a.dims, b.dims);
   if (!ab.ok()) return ab.status();
   absl::StatusOr<Dims> dims = BroadcastDims(c.dims, *ab);
@@ -286,8 +298,10 @@ absl::StatusOr<Arr> Unary(std::string_view op, Arr a) {
 
 absl::StatusOr<DType> CastTarget(int64_t to) {
   switch (to) {
-    case onnx::TensorProto::FLOAT: return DType::kF32;
-    case onnx::TensorProto::DOUBLE: return DType::kF64;
+    case onnx::TensorProto::FLOAT:
+      return DType::kF32;
+    case onnx::TensorProto::DOUBLE:
+      return DType::kF64;
     case onnx::TensorProto::INT64:
     case onnx::TensorProto::INT32:
     case onnx::TensorProto::INT16:
@@ -296,10 +310,13 @@ absl::StatusOr<DType> CastTarget(int64_t to) {
     case onnx::TensorProto::UINT16:
     case onnx::TensorProto::UINT32:
     case onnx::TensorProto::UINT64:
-    case onnx::TensorProto::BOOL: return DType::kI64;
-    default: break;
+    case onnx::TensorProto::BOOL:
+      return DType::kI64;
+    default:
+      break;
   }
-  return Err("Cast to ONNX element type ", to, " is not supported (lemma folds casts to float, "
+  return Err("Cast to ONNX element type ", to,
+             " is not supported (lemma folds casts to float, "
              "double, integers and bool)");
 }
 
@@ -312,7 +329,8 @@ absl::StatusOr<Arr> Cast(const NodeProto& n, Arr a) {
   if (*dtype == DType::kI64) {
     if (!a.IsInt()) {
       for (double x : a.f) {
-        if (!std::isfinite(x) || std::fabs(x) >= 9.2e18) return Err("Cast of ", x, " to an integer overflows");
+        if (!std::isfinite(x) || std::fabs(x) >= 9.2e18)
+          return Err("Cast of ", x, " to an integer overflows");
         a.i.push_back(to_bool ? (x != 0 ? 1 : 0) : static_cast<int64_t>(x));
       }
       a.f.clear();
@@ -337,7 +355,8 @@ absl::StatusOr<Arr> Reshaped(Arr a, const Ints& shape, bool allow_zero) {
   for (size_t k = 0; k < shape.size(); ++k) {
     int64_t d = shape[k];
     if (d == 0 && !allow_zero) {
-      if (k >= a.dims.size()) return Err("shape ", DimsToString(shape), " copies a dimension the input lacks");
+      if (k >= a.dims.size())
+        return Err("shape ", DimsToString(shape), " copies a dimension the input lacks");
       d = a.dims[k];
     }
     if (d == -1) {
@@ -347,7 +366,8 @@ absl::StatusOr<Arr> Reshaped(Arr a, const Ints& shape, bool allow_zero) {
     } else if (d < 0) {
       return Err("shape ", DimsToString(shape), " has a negative dimension");
     }
-    if (__builtin_mul_overflow(known, d, &known)) return Err("shape ", DimsToString(shape), " overflows");
+    if (__builtin_mul_overflow(known, d, &known))
+      return Err("shape ", DimsToString(shape), " overflows");
     dims.push_back(d);
   }
   if (infer >= 0) {
@@ -357,7 +377,8 @@ absl::StatusOr<Arr> Reshaped(Arr a, const Ints& shape, bool allow_zero) {
     dims[static_cast<size_t>(infer)] = a.size() / known;
     known = a.size();
   }
-  if (known != a.size()) return Err("shape ", DimsToString(shape), " does not fit ", a.size(), " elements");
+  if (known != a.size())
+    return Err("shape ", DimsToString(shape), " does not fit ", a.size(), " elements");
   a.dims = std::move(dims);
   return a;
 }
@@ -376,7 +397,8 @@ absl::StatusOr<Arr> SqueezeOrUnsqueeze(Arr a, const std::optional<Ints>& axes, b
       inserted[static_cast<size_t>(*k)] = true;
     }
     size_t next = 0;
-    for (int k = 0; k < rank; ++k) out.push_back(inserted[static_cast<size_t>(k)] ? 1 : a.dims[next++]);
+    for (int k = 0; k < rank; ++k)
+      out.push_back(inserted[static_cast<size_t>(k)] ? 1 : a.dims[next++]);
   } else {
     std::vector<bool> removed(a.dims.size(), false);
     if (axes) {
@@ -397,7 +419,8 @@ absl::StatusOr<Arr> SqueezeOrUnsqueeze(Arr a, const std::optional<Ints>& axes, b
   return a;
 }
 
-absl::StatusOr<Arr> Concat(const NodeProto& n, std::span<const WeightValue* const> in, int64_t max) {
+absl::StatusOr<Arr> Concat(const NodeProto& n, std::span<const WeightValue* const> in,
+                           int64_t max) {
   if (in.empty()) return Err("Concat needs an input");
   std::vector<Arr> parts;
   for (size_t k = 0; k < in.size(); ++k) {
@@ -415,7 +438,8 @@ absl::StatusOr<Arr> Concat(const NodeProto& n, std::span<const WeightValue* cons
   Dims dims = first.dims;
   dims[ax] = 0;
   for (const Arr& p : parts) {
-    if (p.dtype != first.dtype || p.dims.size() != first.dims.size()) return Err("operands differ in type or rank");
+    if (p.dtype != first.dtype || p.dims.size() != first.dims.size())
+      return Err("operands differ in type or rank");
     for (size_t k = 0; k < dims.size(); ++k) {
       if (k != ax && p.dims[k] != first.dims[k]) return Err("operands differ in dimension ", k);
     }
@@ -452,7 +476,8 @@ absl::StatusOr<Arr> Gather(const NodeProto& n, const Arr& data, const Arr& indic
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t idx : indices.i) {
       const int64_t k = idx < 0 ? idx + extent : idx;
-      if (k < 0 || k >= extent) return Err("index ", idx, " is out of range for dimension ", extent);
+      if (k < 0 || k >= extent)
+        return Err("index ", idx, " is out of range for dimension ", extent);
       for (int64_t e = 0; e < inner; ++e) Push(out, data, (o * extent + k) * inner + e);
     }
   }
@@ -478,7 +503,8 @@ absl::StatusOr<Arr> Slice(std::span<const WeightValue* const> in, const Arr& dat
     if (!s.ok()) return s.status();
     steps = *s;
   }
-  if (ends->size() != starts->size() || axes.size() != starts->size() || steps.size() != starts->size()) {
+  if (ends->size() != starts->size() || axes.size() != starts->size() ||
+      steps.size() != starts->size()) {
     return Err("starts, ends, axes and steps must have the same length");
   }
   // Per dimension: first index, step, count.
@@ -539,13 +565,16 @@ absl::StatusOr<Arr> ConstantOfShape(const NodeProto& n, const Ints& shape, int64
 }
 
 absl::StatusOr<Arr> Range(const Arr& start, const Arr& limit, const Arr& delta, int64_t max) {
-  if (start.size() != 1 || limit.size() != 1 || delta.size() != 1) return Err("start, limit and delta must be scalars");
-  if (start.dtype != limit.dtype || start.dtype != delta.dtype) return Err("start, limit and delta differ in type");
+  if (start.size() != 1 || limit.size() != 1 || delta.size() != 1)
+    return Err("start, limit and delta must be scalars");
+  if (start.dtype != limit.dtype || start.dtype != delta.dtype)
+    return Err("start, limit and delta differ in type");
   Arr out = Like(start, {});
   if (start.IsInt()) {
     const int64_t s = start.i[0], l = limit.i[0], d = delta.i[0];
     if (d == 0) return Err("delta is 0");
-    const double n = std::ceil((static_cast<double>(l) - static_cast<double>(s)) / static_cast<double>(d));
+    const double n =
+        std::ceil((static_cast<double>(l) - static_cast<double>(s)) / static_cast<double>(d));
     const int64_t count = n > 0 ? static_cast<int64_t>(std::min(n, 9e18)) : 0;
     if (count > max) return Err("the range has more than ", max, " elements");
     for (int64_t k = 0; k < count; ++k) out.i.push_back(s + k * d);
@@ -553,7 +582,8 @@ absl::StatusOr<Arr> Range(const Arr& start, const Arr& limit, const Arr& delta, 
     return out;
   }
   const double s = start.f[0], l = limit.f[0], d = delta.f[0];
-  if (d == 0 || !std::isfinite(s) || !std::isfinite(l) || !std::isfinite(d)) return Err("a bad range");
+  if (d == 0 || !std::isfinite(s) || !std::isfinite(l) || !std::isfinite(d))
+    return Err("a bad range");
   const double n = std::ceil((l - s) / d);
   const int64_t count = n > 0 ? static_cast<int64_t>(std::min(n, 9e18)) : 0;
   if (count > max) return Err("the range has more than ", max, " elements");
@@ -607,7 +637,8 @@ absl::StatusOr<Arr> Fold(const NodeProto& n, int64_t opset, std::span<const Weig
     if (!y.ok()) return y.status();
     if (!(x->IsInt() && y->IsInt()) && x->dtype != y->dtype && op != "Equal" && op != "Less" &&
         op != "Greater") {
-      return Err("operands of types ", DTypeName(x->dtype), " and ", DTypeName(y->dtype), " differ");
+      return Err("operands of types ", DTypeName(x->dtype), " and ", DTypeName(y->dtype),
+                 " differ");
     }
     return Arithmetic(op, *x, *y, max);
   }
@@ -631,7 +662,9 @@ absl::StatusOr<Arr> Fold(const NodeProto& n, int64_t opset, std::span<const Weig
     const int64_t rank = static_cast<int64_t>(x->dims.size());
     if (*axis < -rank || *axis > rank) return Err("axis ", *axis, " is out of range");
     const size_t a = static_cast<size_t>(*axis < 0 ? *axis + rank : *axis);
-    return Reshaped(*x, {NumElements(std::span(x->dims).first(a)), NumElements(std::span(x->dims).subspan(a))}, true);
+    return Reshaped(
+        *x, {NumElements(std::span(x->dims).first(a)), NumElements(std::span(x->dims).subspan(a))},
+        true);
   }
   if (op == "Squeeze" || op == "Unsqueeze") {
     absl::StatusOr<std::optional<Ints>> axes = AxesOf(n, opset, in);

@@ -28,10 +28,10 @@ absl::StatusOr<ModelOptimizeResult> OptimizeModel(const Model& model, const Rule
     const std::optional<ValueId> before = model.graph.FindValue(name);
     const TensorType& type = r->graph.node(id).outputs.at(0);
     if (!before || model.graph.node(before->node).op != OpKind::kWeight ||
-        model.graph.type(*before).dtype != type.dtype || model.graph.type(*before).dims != type.dims) {
-      return absl::InternalError(
-          StrCat("the optimized graph has a weight '", name, "' of type ", type.ToString(),
-                 " that the input graph does not have"));
+        model.graph.type(*before).dtype != type.dtype ||
+        model.graph.type(*before).dims != type.dims) {
+      return absl::InternalError(StrCat("the optimized graph has a weight '", name, "' of type ",
+                                        type.ToString(), " that the input graph does not have"));
     }
   }
   ModelOptimizeResult out;

@@ -358,7 +358,7 @@ PYBIND11_MODULE(_lemma, m) {
           "The ids of the rules applied, in order.")
       .def_property_readonly("stats", [](const OptimizeResult& r) { return StatsDict(r.stats); },
                              "explored, generated, duplicates_skipped, pruned, rejected, "
-                             "max_frontier, graphs_built, seconds, stop (exhausted, budget, time_limit).")
+                             "max_frontier, graphs_built, seconds, stop (exhausted, budget or time limit).")
       .def_readonly("rules_used", &OptimizeResult::rules_used)
       .def_readonly("precomputed_ops", &OptimizeResult::precomputed_ops)
       .def_readonly("charged_ops", &OptimizeResult::charged_ops)

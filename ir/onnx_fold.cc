@@ -27,9 +27,12 @@ absl::Status Err(const Args&... args) {
   return absl::InvalidArgumentError(StrCat(args...));
 }
 
-constexpr std::array<std::string_view, 16> kFoldOnly = {
-    "Cast", "ConstantOfShape", "Equal", "Expand", "Gather", "Greater", "Less", "Max", "Min", "Neg",
-    "Not",  "Range",           "Shape", "Size",   "Where",  "Abs",
+constexpr std::array<std::string_view, 20> kFoldOnly = {
+    "Abs",     "Cast",   "Ceil",  "ConstantOfShape",
+    "Equal",   "Expand", "Floor", "Gather",
+    "Greater", "Less",   "Max",   "Min",
+    "Neg",     "Not",    "Range", "Reciprocal",
+    "Shape",   "Size",   "Sqrt",  "Where",
 };
 constexpr std::array<std::string_view, 11> kAlsoMapped = {
     "Add",   "Concat",  "Div", "Identity",  "Mul",     "Reshape",
@@ -278,19 +281,39 @@ absl::StatusOr<Arr> Where(const Arr& c, const Arr& a, const Arr& b, int64_t max)
 }
 
 absl::StatusOr<Arr> Unary(std::string_view op, Arr a) {
-  if (a.IsInt()) {
+  const bool float_op = op == "Sqrt" || op == "Reciprocal";
+  if (a.IsInt() && !float_op) {
     for (int64_t& x : a.i) {
       if (op == "Not") {
         x = x == 0 ? 1 : 0;
         continue;
       }
+      if (op == "Floor" || op == "Ceil") continue;
       if (x == std::numeric_limits<int64_t>::min()) return Err("integer overflow in ", op);
       x = op == "Neg" ? -x : std::abs(x);
     }
     return a;
   }
+  if (a.IsInt()) return Err(op, " takes floats");
   if (op == "Not") return Err("Not takes booleans");
-  for (double& x : a.f) x = op == "Neg" ? -x : std::fabs(x);
+  for (double& x : a.f) {
+    if (op == "Neg") {
+      x = -x;
+    } else if (op == "Abs") {
+      x = std::fabs(x);
+    } else if (op == "Floor") {
+      x = std::floor(x);
+    } else if (op == "Ceil") {
+      x = std::ceil(x);
+    } else if (op == "Sqrt") {
+      x = std::sqrt(x);
+    } else {
+      x = 1.0 / x;
+    }
+  }
+  if (a.dtype == DType::kF32) {
+    for (double& x : a.f) x = static_cast<double>(static_cast<float>(x));
+  }
   return a;
 }
 
@@ -619,7 +642,10 @@ absl::StatusOr<Arr> Fold(const NodeProto& n, int64_t opset, std::span<const Weig
   if (!x.ok()) return x.status();
   if (op == "Identity") return x;
   if (op == "Cast") return Cast(n, *std::move(x));
-  if (op == "Neg" || op == "Abs" || op == "Not") return Unary(op, *std::move(x));
+  if (op == "Neg" || op == "Abs" || op == "Not" || op == "Floor" || op == "Ceil" || op == "Sqrt" ||
+      op == "Reciprocal") {
+    return Unary(op, *std::move(x));
+  }
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Equal" || op == "Less" ||
       op == "Greater" || op == "Max" || op == "Min") {
     if (op == "Max" || op == "Min") {

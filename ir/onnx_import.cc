@@ -53,13 +53,14 @@ absl::Status Err(const Args&... args) {
 
 // The op types read; Shape, Gather, Cast, ... are folded when their inputs are
 // static (ir/onnx_fold.h).
-constexpr std::array<std::string_view, 49> kSupportedOps = {
-    "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant",
-    "ConstantOfShape", "Conv", "Div", "Dropout", "Equal", "Expand", "Flatten", "Gather", "Gelu",
-    "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "Identity", "LayerNormalization",
-    "Less", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Not", "Pad", "Range", "ReduceMax",
-    "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Size", "Slice",
-    "Softmax", "Split", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
+constexpr std::array<std::string_view, 53> kSupportedOps = {
+    "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Concat", "Constant",
+    "ConstantOfShape", "Conv", "Div", "Dropout", "Equal", "Expand", "Flatten", "Floor",
+    "Gather", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "Identity",
+    "LayerNormalization", "Less", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Not", "Pad",
+    "Range", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape",
+    "Sigmoid", "Size", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh",
+    "Transpose", "Unsqueeze", "Where",
 };
 
 bool IsDefaultDomain(const std::string& domain) {

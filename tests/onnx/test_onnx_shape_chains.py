@@ -71,7 +71,7 @@ def test_flatten_via_shape_gather_unsqueeze_concat(tmp_path, opset):
 
 def test_transformer_heads_reshape(tmp_path):
     """[B,S,H] -> [B,S,heads,H/heads] with the sizes read from Shape, the head size
-    computed by Div, then the usual transpose."""
+    computed by Div, then the usual transpose and the scale 1/sqrt(head size)."""
     heads = 3
     nodes = [
         N("MatMul", ["x", "wq"], ["q"]),
@@ -82,12 +82,16 @@ def test_transformer_heads_reshape(tmp_path):
         N("Unsqueeze", ["dh", "ax0"], ["d1"]),
         N("Concat", ["b1", "s1", "heads_1d", "d1"], ["shape"], axis=0),
         N("Reshape", ["q", "shape"], ["r"]),
-        N("Transpose", ["r"], ["y"], perm=[0, 2, 1, 3]),
+        N("Transpose", ["r"], ["t"], perm=[0, 2, 1, 3]),
+        # The attention scale 1/sqrt(head size), from the shape as well.
+        N("Cast", ["dh"], ["dhf"], to=TensorProto.FLOAT), N("Sqrt", ["dhf"], ["root"]),
+        N("Reciprocal", ["root"], ["scale"]), N("Mul", ["t", "scale"], ["y"]),
     ]
     inits = [("wq", w(12, 12)), ("i0", scalar64(0)), ("i1", scalar64(1)), ("i2", scalar64(2)),
              ("nheads", scalar64(heads)), ("ax0", i64(0)), ("heads_1d", i64(heads))]
     text = roundtrip(make_model(nodes, [("x", [2, 5, 12])], [("y", [2, 3, 5, 4])], inits), tmp_path)
     assert re.search(r"= reshape\(q\) \{shape=\[2, ?5, ?3, ?4\]\} : f32\[2,5,3,4\]", text), text
+    assert "scalar_mul(" in text and "i64" not in text
 
 
 def test_shape_slice_cast_and_constant_of_shape_expand_range(tmp_path):

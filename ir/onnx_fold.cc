@@ -543,11 +543,11 @@ absl::StatusOr<Arr> Slice(std::span<const WeightValue* const> in, const Arr& dat
     if (st > 0) {
       s = std::clamp<int64_t>(s, 0, dim);
       e = std::clamp<int64_t>(e, 0, dim);
-      count[d] = e > s ? (e - s + st - 1) / st : 0;
+      count[d] = e > s ? 1 + (e - s - 1) / st : 0;
     } else {
       s = std::clamp<int64_t>(s, -1, dim - 1);
       e = std::clamp<int64_t>(e, -1, dim - 1);
-      count[d] = s > e ? (s - e + (-st) - 1) / (-st) : 0;
+      count[d] = s > e ? 1 + (s - e - 1) / -std::max(st, -dim - 1) : 0;
     }
     first[d] = s;
     step[d] = st;
@@ -600,7 +600,10 @@ absl::StatusOr<Arr> Range(const Arr& start, const Arr& limit, const Arr& delta, 
         std::ceil((static_cast<double>(l) - static_cast<double>(s)) / static_cast<double>(d));
     const int64_t count = n > 0 ? static_cast<int64_t>(std::min(n, 9e18)) : 0;
     if (count > max) return Err("the range has more than ", max, " elements");
-    for (int64_t k = 0; k < count; ++k) out.i.push_back(s + k * d);
+    for (int64_t k = 0, v = s; k < count; ++k) {
+      out.i.push_back(v);
+      if (__builtin_add_overflow(v, d, &v) && k + 1 < count) return Err("the range overflows");
+    }
     out.dims = {count};
     return out;
   }

@@ -31,8 +31,8 @@ bool IsFoldOnlyOnnxOp(std::string_view op_type);
 
 /// Whether FoldOnnxNode can compute nodes of `op_type`: the fold-only ops and
 /// the ones the importer also maps to graph ops (Add, Sub, Mul, Div, Concat,
-/// Reshape, Squeeze, Unsqueeze, Slice, Identity), which it folds when their
-/// inputs are integer constants.
+/// Reshape, Flatten, Squeeze, Unsqueeze, Slice, Identity), which it folds when
+/// their inputs are integer constants or values it folded.
 bool IsFoldableOnnxOp(std::string_view op_type);
 
 /// The value of Shape (with its start and end attributes) or Size of a tensor

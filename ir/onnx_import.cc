@@ -257,6 +257,8 @@ class Importer {
   absl::flat_hash_map<std::string, const TensorProto*> initializers_;
   // Pointer-stable: ConstantData hands out pointers while adding entries.
   std::unordered_map<std::string, WeightValue> constants_;
+  // The constants computed by folding nodes.
+  absl::flat_hash_set<std::string> folded_;
   absl::flat_hash_map<std::string, int> producer_;
   absl::flat_hash_map<std::string, std::vector<int>> consumers_;
   absl::flat_hash_set<std::string> graph_outputs_;
@@ -1203,8 +1205,10 @@ absl::Status Importer::Constant(const NodeProto& n) {
 // ---- Folding of static values (shape computations).
 
 // Folds node `index` into a constant when its inputs are known (ir/onnx_fold.h):
-// always for the fold-only ops, for the others when every input is an integer
-// constant. Returns false when the node is left to the op conversion.
+// always for the fold-only ops, for the others when every input is a constant
+// and they are all integers or one was folded itself (arithmetic on shapes);
+// arithmetic on float initializers stays in the graph. Returns false when the
+// node is left to the op conversion.
 absl::StatusOr<bool> Importer::TryFold(int index) {
   const NodeProto& n = gp_->node(index);
   const std::string& op = n.op_type();
@@ -1223,7 +1227,7 @@ absl::StatusOr<bool> Importer::TryFold(int index) {
     LEMMA_ASSIGN_OR_RETURN(value, FoldShapeOf(n, dims));
   } else {
     std::vector<const WeightValue*> in;
-    bool all_int = true;
+    bool all_int = true, from_fold = false;
     int missing = -1;
     for (int i = 0; i < n.input_size(); ++i) {
       const WeightValue* c = nullptr;
@@ -1232,6 +1236,7 @@ absl::StatusOr<bool> Importer::TryFold(int index) {
         if (c == nullptr && missing < 0) missing = i;
       }
       all_int = all_int && (c == nullptr || c->type.dtype == DType::kI64);
+      from_fold = from_fold || folded_.contains(n.input(i));
       in.push_back(c);
     }
     if (missing >= 0) {
@@ -1240,7 +1245,7 @@ absl::StatusOr<bool> Importer::TryFold(int index) {
       if (mapped) return true;
       return NotStatic(n, missing);
     }
-    if (!IsFoldOnlyOnnxOp(op) && (!all_int || n.input_size() == 0)) return false;
+    if (!IsFoldOnlyOnnxOp(op) && (!(all_int || from_fold) || n.input_size() == 0)) return false;
     LEMMA_ASSIGN_OR_RETURN(value, FoldOnnxNode(n, opset_, in, options_.max_tensor_elements));
   }
   for (int i = 1; i < n.output_size(); ++i) {
@@ -1251,6 +1256,7 @@ absl::StatusOr<bool> Importer::TryFold(int index) {
     return Err("value '", Printable(name), "' is defined twice");
   }
   constants_.emplace(name, std::move(value));
+  folded_.insert(name);
   return true;
 }
 

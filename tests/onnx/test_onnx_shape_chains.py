@@ -221,3 +221,53 @@ def test_softmax_before_13_differs_from_13(tmp_path):
     np.testing.assert_allclose(outs[0].reshape(2, 12).sum(1), 1, rtol=1e-5)
     np.testing.assert_allclose(outs[1].sum(1), 1, rtol=1e-5)
     assert not np.allclose(outs[0], outs[1])
+
+
+# ---- Folding, op by op, on constants: ONNX Runtime computes the same values.
+
+def arange(*shape):
+    return np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape) - 3
+
+
+FOLDS = {
+    "slice_negative_step": ([N("Slice", ["d", "st", "en", "ax", "sp"], ["v"])],
+                            [("d", arange(2, 5)), ("st", i64(4)), ("en", i64(-10)), ("ax", i64(1)),
+                             ("sp", i64(-2))]),
+    "slice_big_end_and_step": ([N("Slice", ["d", "st", "en", "ax", "sp"], ["v"])],
+                               [("d", arange(3, 4)), ("st", i64(1, 0)), ("en", i64(2**62, -1)),
+                                ("ax", i64(0, 1)), ("sp", i64(2**40, 2))]),
+    "gather_axis1_matrix_indices": ([N("Gather", ["d", "k"], ["v"], axis=1)],
+                                    [("d", arange(2, 5)), ("k", np.array([[0, 4], [-1, 1]], np.int64))]),
+    "where_equal_minus_one": ([N("Equal", ["a", "m1"], ["e"]), N("Where", ["e", "one", "a"], ["v"])],
+                              [("a", i64(2, -1, 4)), ("m1", i64(-1)), ("one", i64(1))]),
+    "range_negative_delta": ([N("Range", ["s", "l", "dl"], ["v"])],
+                             [("s", scalar64(10)), ("l", scalar64(2)), ("dl", scalar64(-3))]),
+    "range_float": ([N("Range", ["s", "l", "dl"], ["v"])],
+                    [("s", np.array(0.5, np.float32)), ("l", np.array(3, np.float32)),
+                     ("dl", np.array(0.75, np.float32))]),
+    "concat_axis1": ([N("Concat", ["a", "b"], ["v"], axis=1)], [("a", arange(2, 2)), ("b", arange(2, 3))]),
+    "expand_constant": ([N("Expand", ["a", "to"], ["v"])], [("a", arange(3, 1)), ("to", i64(2, 1, 4))]),
+    "div_mul_sub_truncating": ([N("Div", ["a", "b"], ["q"]), N("Mul", ["q", "b"], ["p"]),
+                                N("Sub", ["a", "p"], ["v"])], [("a", i64(-7, 7, -8)), ("b", i64(2, -2, 3))]),
+    "min_max_neg_abs": ([N("Min", ["a", "b"], ["lo"]), N("Max", ["lo", "c"], ["hi"]),
+                         N("Neg", ["hi"], ["n"]), N("Abs", ["n"], ["v"])],
+                        [("a", arange(2, 3)), ("b", i64(1)), ("c", i64(-2, 0, 0))]),
+    "constant_of_shape_int": ([N("ConstantOfShape", ["sh"], ["v"],
+                                 value=helper.make_tensor("v", TensorProto.INT64, [1], [7]))],
+                              [("sh", i64(2, 3))]),
+    "squeeze_reshape_flatten": ([N("Reshape", ["a", "sh"], ["r"]), N("Flatten", ["r"], ["v"], axis=2)],
+                                [("a", arange(2, 3, 4)), ("sh", i64(0, 1, -1, 2))]),
+    "cast_float_floor_ceil": ([N("Cast", ["a"], ["f"], to=TensorProto.FLOAT), N("Div", ["f", "two"], ["h"]),
+                               N("Floor", ["h"], ["lo"]), N("Ceil", ["h"], ["hi"]), N("Add", ["lo", "hi"], ["s"]),
+                               N("Cast", ["s"], ["v"], to=TensorProto.INT64)],
+                              [("a", i64(-3, 5, 4)), ("two", np.array(2, np.float32))]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOLDS))
+def test_folded_values_match_onnxruntime(tmp_path, name):
+    nodes, inits = FOLDS[name]
+    nodes = nodes + [N("Cast", ["v"], ["y"], to=TensorProto.FLOAT), N("Relu", ["x"], ["z"])]
+    model = make_model(nodes, [("x", [2])], [("y", None), ("z", None)], inits)
+    text = roundtrip(model, tmp_path)
+    assert "weight y" in text, "the chain should fold into a constant"

@@ -68,3 +68,22 @@ def test_optimize_text_model_to_onnx_needs_weights(tmp_path):
     # A text OUT is still lemma's text format.
     lemma("optimize", src, "-o", tmp_path / "opt.lemma")
     assert (tmp_path / "opt.lemma").read_text().startswith("graph ")
+
+
+def test_optimize_zoo_nasrnn_precomputed_weights(tmp_path):
+    """NASRNN (small sizes): the rules rewrite its matmuls into ones of tensors
+    computed from weights alone (precomputed); the exported model computes them
+    with ONNX ops from the original data and matches the original."""
+    lemma("zoo", "nasrnn", "--small", "-o", tmp_path / "nasrnn.lemma")
+    src = tmp_path / "nasrnn.onnx"
+    lemma("export", tmp_path / "nasrnn.lemma", "--seed", "3", "-o", src)
+    out = tmp_path / "nasrnn.opt.onnx"
+    report = lemma("optimize", src, "-o", out, "--budget", "20")
+    applied = int(re.search(r"rules applied (\d+); (\d+) ops precomputed", report).group(1))
+    precomputed = int(re.search(r"(\d+) ops precomputed", report).group(1))
+    assert applied > 0 and precomputed > 0, report
+    feeds = random_inputs(src)
+    want, got = ort_run(src, feeds), ort_run(out, feeds)
+    assert want.keys() == got.keys()
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-5, err_msg=name)

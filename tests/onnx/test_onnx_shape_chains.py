@@ -9,7 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from conftest import TensorProto, helper, lemma, make_model, onnx, ort_inputs, ort_run, random_inputs
+from conftest import (TensorProto, helper, lemma, make_model, onnx, ort_inputs, ort_run,
+                      random_inputs)
 
 R = np.random.default_rng(11)
 N = helper.make_node
@@ -238,28 +239,35 @@ FOLDS = {
                                [("d", arange(3, 4)), ("st", i64(1, 0)), ("en", i64(2**62, -1)),
                                 ("ax", i64(0, 1)), ("sp", i64(2**40, 2))]),
     "gather_axis1_matrix_indices": ([N("Gather", ["d", "k"], ["v"], axis=1)],
-                                    [("d", arange(2, 5)), ("k", np.array([[0, 4], [-1, 1]], np.int64))]),
-    "where_equal_minus_one": ([N("Equal", ["a", "m1"], ["e"]), N("Where", ["e", "one", "a"], ["v"])],
+                                    [("d", arange(2, 5)),
+                                     ("k", np.array([[0, 4], [-1, 1]], np.int64))]),
+    "where_equal_minus_one": ([N("Equal", ["a", "m1"], ["e"]),
+                               N("Where", ["e", "one", "a"], ["v"])],
                               [("a", i64(2, -1, 4)), ("m1", i64(-1)), ("one", i64(1))]),
     "range_negative_delta": ([N("Range", ["s", "l", "dl"], ["v"])],
                              [("s", scalar64(10)), ("l", scalar64(2)), ("dl", scalar64(-3))]),
     "range_float": ([N("Range", ["s", "l", "dl"], ["v"])],
                     [("s", np.array(0.5, np.float32)), ("l", np.array(3, np.float32)),
                      ("dl", np.array(0.75, np.float32))]),
-    "concat_axis1": ([N("Concat", ["a", "b"], ["v"], axis=1)], [("a", arange(2, 2)), ("b", arange(2, 3))]),
-    "expand_constant": ([N("Expand", ["a", "to"], ["v"])], [("a", arange(3, 1)), ("to", i64(2, 1, 4))]),
+    "concat_axis1": ([N("Concat", ["a", "b"], ["v"], axis=1)],
+                     [("a", arange(2, 2)), ("b", arange(2, 3))]),
+    "expand_constant": ([N("Expand", ["a", "to"], ["v"])],
+                        [("a", arange(3, 1)), ("to", i64(2, 1, 4))]),
     "div_mul_sub_truncating": ([N("Div", ["a", "b"], ["q"]), N("Mul", ["q", "b"], ["p"]),
-                                N("Sub", ["a", "p"], ["v"])], [("a", i64(-7, 7, -8)), ("b", i64(2, -2, 3))]),
+                                N("Sub", ["a", "p"], ["v"])],
+                               [("a", i64(-7, 7, -8)), ("b", i64(2, -2, 3))]),
     "min_max_neg_abs": ([N("Min", ["a", "b"], ["lo"]), N("Max", ["lo", "c"], ["hi"]),
                          N("Neg", ["hi"], ["n"]), N("Abs", ["n"], ["v"])],
                         [("a", arange(2, 3)), ("b", i64(1)), ("c", i64(-2, 0, 0))]),
     "constant_of_shape_int": ([N("ConstantOfShape", ["sh"], ["v"],
                                  value=helper.make_tensor("v", TensorProto.INT64, [1], [7]))],
                               [("sh", i64(2, 3))]),
-    "squeeze_reshape_flatten": ([N("Reshape", ["a", "sh"], ["r"]), N("Flatten", ["r"], ["v"], axis=2)],
+    "squeeze_reshape_flatten": ([N("Reshape", ["a", "sh"], ["r"]),
+                                 N("Flatten", ["r"], ["v"], axis=2)],
                                 [("a", arange(2, 3, 4)), ("sh", i64(0, 1, -1, 2))]),
-    "cast_float_floor_ceil": ([N("Cast", ["a"], ["f"], to=TensorProto.FLOAT), N("Div", ["f", "two"], ["h"]),
-                               N("Floor", ["h"], ["lo"]), N("Ceil", ["h"], ["hi"]), N("Add", ["lo", "hi"], ["s"]),
+    "cast_float_floor_ceil": ([N("Cast", ["a"], ["f"], to=TensorProto.FLOAT),
+                               N("Div", ["f", "two"], ["h"]), N("Floor", ["h"], ["lo"]),
+                               N("Ceil", ["h"], ["hi"]), N("Add", ["lo", "hi"], ["s"]),
                                N("Cast", ["s"], ["v"], to=TensorProto.INT64)],
                               [("a", i64(-3, 5, 4)), ("two", np.array(2, np.float32))]),
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "ir/file_io.h"
+#include "ir/onnx_fold.h"
 #include "ir/onnx_util.h"
 #include "ir/shape_functions.h"
 #include "ir/strings.h"
@@ -49,14 +51,16 @@ absl::Status Err(const Args&... args) {
   return absl::InvalidArgumentError(StrCat(args...));
 }
 
-constexpr std::array<std::string_view, 33> kSupportedOps = {
-    "Add",       "AveragePool", "BatchNormalization", "Concat",        "Constant",
-    "Conv",      "Div",         "Dropout",            "Flatten",       "Gelu",
-    "Gemm",      "GlobalAveragePool", "GlobalMaxPool", "Identity",     "LayerNormalization",
-    "MatMul",    "MaxPool",     "Mul",                "Pad",           "ReduceMax",
-    "ReduceMean", "ReduceSum",  "Relu",               "Reshape",       "Sigmoid",
-    "Slice",     "Softmax",     "Split",              "Squeeze",       "Sub",
-    "Tanh",      "Transpose",   "Unsqueeze",
+// The op types read; Shape, Gather, Cast, ... are folded when their inputs are
+// static (ir/onnx_fold.h).
+constexpr std::array<std::string_view, 53> kSupportedOps = {
+    "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Concat", "Constant",
+    "ConstantOfShape", "Conv", "Div", "Dropout", "Equal", "Expand", "Flatten", "Floor",
+    "Gather", "Gelu", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "Identity",
+    "LayerNormalization", "Less", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Not", "Pad",
+    "Range", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape",
+    "Sigmoid", "Size", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh",
+    "Transpose", "Unsqueeze", "Where",
 };
 
 bool IsDefaultDomain(const std::string& domain) {
@@ -228,6 +232,9 @@ class Importer {
   absl::Status Squeeze(const NodeProto& n, bool unsqueeze);
   absl::Status Reduce(const NodeProto& n, OpKind op);
   absl::Status Constant(const NodeProto& n);
+  absl::StatusOr<bool> TryFold(int index);
+  absl::StatusOr<bool> MapDynamic(const NodeProto& n);
+  absl::Status NotStatic(const NodeProto& n, int input) const;
   absl::StatusOr<std::optional<Ints>> AxesOf(const NodeProto& n, int input_since_opset);
   absl::StatusOr<std::pair<Padding, Ints>> Padding2d(const NodeProto& n, const Dims& x,
                                                      const Ints& kernel, const Ints& stride,
@@ -248,7 +255,10 @@ class Importer {
 
   absl::flat_hash_map<std::string, ValueId> values_;
   absl::flat_hash_map<std::string, const TensorProto*> initializers_;
-  absl::flat_hash_map<std::string, WeightValue> constants_;
+  // Pointer-stable: ConstantData hands out pointers while adding entries.
+  std::unordered_map<std::string, WeightValue> constants_;
+  // The constants computed by folding nodes.
+  absl::flat_hash_set<std::string> folded_;
   absl::flat_hash_map<std::string, int> producer_;
   absl::flat_hash_map<std::string, std::vector<int>> consumers_;
   absl::flat_hash_set<std::string> graph_outputs_;
@@ -1192,6 +1202,152 @@ absl::Status Importer::Constant(const NodeProto& n) {
   return absl::OkStatus();
 }
 
+// ---- Folding of static values (shape computations).
+
+// Folds node `index` into a constant when its inputs are known (ir/onnx_fold.h):
+// always for the fold-only ops, for the others when every input is a constant
+// and they are all integers or one was folded itself (arithmetic on shapes);
+// arithmetic on float initializers stays in the graph. Returns false when the
+// node is left to the op conversion.
+absl::StatusOr<bool> Importer::TryFold(int index) {
+  const NodeProto& n = gp_->node(index);
+  const std::string& op = n.op_type();
+  if (n.output(0).empty()) return Err("output 0 has no name");
+  WeightValue value;
+  if (op == "Shape" || op == "Size") {
+    if (!HasInput(n, 0)) return Err("input 0 is required");
+    Dims dims;
+    if (auto it = values_.find(n.input(0)); it != values_.end()) {
+      dims = T(it->second).dims;
+    } else {
+      LEMMA_ASSIGN_OR_RETURN(const WeightValue* c, ConstantData(n.input(0)));
+      if (c == nullptr) return NotStatic(n, 0);
+      dims = c->type.dims;
+    }
+    LEMMA_ASSIGN_OR_RETURN(value, FoldShapeOf(n, dims));
+  } else {
+    std::vector<const WeightValue*> in;
+    bool all_int = true, from_fold = false;
+    int missing = -1;
+    for (int i = 0; i < n.input_size(); ++i) {
+      const WeightValue* c = nullptr;
+      if (!n.input(i).empty()) {
+        LEMMA_ASSIGN_OR_RETURN(c, ConstantData(n.input(i)));
+        if (c == nullptr && missing < 0) missing = i;
+      }
+      all_int = all_int && (c == nullptr || c->type.dtype == DType::kI64);
+      from_fold = from_fold || folded_.contains(n.input(i));
+      in.push_back(c);
+    }
+    if (missing >= 0) {
+      if (!IsFoldOnlyOnnxOp(op)) return false;
+      LEMMA_ASSIGN_OR_RETURN(bool mapped, MapDynamic(n));
+      if (mapped) return true;
+      return NotStatic(n, missing);
+    }
+    if (!IsFoldOnlyOnnxOp(op) && (!(all_int || from_fold) || n.input_size() == 0)) return false;
+    LEMMA_ASSIGN_OR_RETURN(value, FoldOnnxNode(n, opset_, in, options_.max_tensor_elements));
+  }
+  for (int i = 1; i < n.output_size(); ++i) {
+    if (OutputUsed(n, i)) return Err("output ", i, " is not supported");
+  }
+  const std::string& name = n.output(0);
+  if (values_.contains(name) || initializers_.contains(name) || constants_.contains(name)) {
+    return Err("value '", Printable(name), "' is defined twice");
+  }
+  constants_.emplace(name, std::move(value));
+  folded_.insert(name);
+  return true;
+}
+
+absl::Status Importer::NotStatic(const NodeProto& n, int input) const {
+  const std::string& name = n.input(input);
+  if (!values_.contains(name)) {
+    return Err("input ", input, " ('", Printable(name),
+               "') is not defined by a graph input, an initializer or an earlier node");
+  }
+  return Err("input ", input, " ('", Printable(name), "') is not known when the model is read: ",
+             "lemma reads ", Printable(n.op_type()),
+             " only by computing its value at import time (a shape computation whose inputs "
+             "are static: shapes, initializers, constants)");
+}
+
+// Fold-only ops applied to a computed tensor where lemma has an op for them:
+// Expand (reshape or broadcast), Gather of constant indices that pick a
+// contiguous range (slice), a Cast to the tensor's own type. Returns false
+// for anything else.
+absl::StatusOr<bool> Importer::MapDynamic(const NodeProto& n) {
+  const std::string& op = n.op_type();
+  if (op != "Expand" && op != "Gather" && op != "Cast") return false;
+  auto x_it = values_.find(n.input(0));
+  if (x_it == values_.end()) return false;
+  const ValueId x = x_it->second;
+  for (int i = 1; i < n.input_size(); ++i) {
+    LEMMA_ASSIGN_OR_RETURN(const WeightValue* c, ConstantData(n.input(i)));
+    if (c == nullptr) return NotStatic(n, i);
+  }
+  ValueId y = x;
+  if (op == "Cast") {
+    LEMMA_ASSIGN_OR_RETURN(int64_t to, IntAttr(n, "to", std::nullopt));
+    if (to != OnnxElemType(T(x).dtype)) {
+      return Err("a Cast of a computed tensor (", T(x).ToString(), ") to ONNX element type ", to,
+                 " is not supported (lemma computes in one element type)");
+    }
+  } else if (op == "Expand") {
+    LEMMA_ASSIGN_OR_RETURN(Ints shape, ConstInts(n, 1, "shape"));
+    LEMMA_ASSIGN_OR_RETURN(Dims dims, BroadcastDims(T(x).dims, shape));
+    LEMMA_RETURN_IF_ERROR(CheckedNumElements(dims, options_.max_tensor_elements).status());
+    if (dims != T(x).dims) {
+      if (NumElements(dims) == T(x).num_elements()) {
+        LEMMA_ASSIGN_OR_RETURN(y, Reshape(x, dims));
+      } else {
+        // x + zeros of the result's shape: the broadcast as an op lemma has.
+        const size_t count = static_cast<size_t>(NumElements(dims));
+        WeightValue zeros = T(x).dtype == DType::kF64
+                                ? WeightValue::Of(dims, std::vector<double>(count, 0.0))
+                                : WeightValue::Of(dims, std::vector<float>(count, 0.0f));
+        if (T(x).dtype == DType::kI64) zeros = WeightValue::Of(dims, std::vector<int64_t>(count, 0));
+        LEMMA_ASSIGN_OR_RETURN(ValueId z, NewWeight(StrCat(n.output(0), "_zeros"), std::move(zeros)));
+        LEMMA_ASSIGN_OR_RETURN(y, Emit(OpKind::kBroadcastAdd, {x, z}));
+      }
+    }
+  } else {
+    LEMMA_ASSIGN_OR_RETURN(const WeightValue* idx, ConstInput(n, 1, "indices"));
+    if (idx->type.dtype != DType::kI64 || idx->type.rank() > 1 || idx->size() == 0) {
+      return Err("Gather of a computed tensor takes a scalar or a non-empty list of integer "
+                 "indices, got ", idx->type.ToString());
+    }
+    LEMMA_ASSIGN_OR_RETURN(int64_t axis_attr, IntAttr(n, "axis", 0));
+    LEMMA_ASSIGN_OR_RETURN(int axis, NormalizeAxis(axis_attr, T(x).rank()));
+    const int64_t extent = T(x).dim(axis);
+    Ints k = std::get<std::vector<int64_t>>(idx->data);
+    for (int64_t& i : k) {
+      if (i < -extent || i >= extent) return Err("index ", i, " is out of range for dimension ", extent);
+      if (i < 0) i += extent;
+    }
+    for (size_t i = 1; i < k.size(); ++i) {
+      if (k[i] != k[0] + static_cast<int64_t>(i)) {
+        return Err("Gather of a computed tensor takes indices that form an ascending run "
+                   "(a slice), got ", DimsToString(k));
+      }
+    }
+    LEMMA_ASSIGN_OR_RETURN(
+        Attributes attrs,
+        MakeAttrs(OpKind::kSlice, {{"axes", Ints{axis}},
+                                   {"starts", Ints{k.front()}},
+                                   {"ends", Ints{k.back() + 1}},
+                                   {"steps", Ints{}}}));
+    LEMMA_ASSIGN_OR_RETURN(y, Emit(OpKind::kSlice, std::move(attrs), {x}));
+    if (idx->type.rank() == 0) {
+      Dims dims = T(y).dims;
+      dims.erase(dims.begin() + axis);
+      LEMMA_ASSIGN_OR_RETURN(y, Reshape(y, dims));
+    }
+  }
+  LEMMA_RETURN_IF_ERROR(Bind(n.output(0), y));
+  return true;
+}
+
 absl::Status Importer::ConvertNode(int index) {
   const NodeProto& n = gp_->node(index);
   if (!IsDefaultDomain(n.domain())) {
@@ -1203,6 +1359,10 @@ absl::Status Importer::ConvertNode(int index) {
     LEMMA_ASSIGN_OR_RETURN(ValueId x, In(it->second.x));
     LEMMA_ASSIGN_OR_RETURN(ValueId y, Emit(OpKind::kGelu, {x}));
     return Bind(n.output(0), y);
+  }
+  if (IsFoldableOnnxOp(n.op_type())) {
+    LEMMA_ASSIGN_OR_RETURN(bool folded, TryFold(index));
+    if (folded) return absl::OkStatus();
   }
   const std::string& op = n.op_type();
   if (op == "ReduceMean") {

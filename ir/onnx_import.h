@@ -18,6 +18,12 @@
 // gelu, and (with fuse_activations) a Relu, Sigmoid or Tanh that alone reads a
 // bias-free Conv or MatMul becomes that op's fused activation.
 //
+// Shape computations (Shape, Gather, Cast, Unsqueeze/Concat of shapes,
+// ConstantOfShape, Range, ...; ir/onnx_fold.h) are folded into constants at
+// import time, since every shape is static: their values become the
+// attributes of the ops they feed (the shape of a reshape, ...). A chain that
+// depends on a tensor's values is an error naming its node.
+//
 // Every error is absl::InvalidArgumentError (or NotFound for a missing file)
 // whose message starts with the file name and names the node, its op type and
 // the opset where a node is at fault. Nothing is allocated from a dimension

@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +25,10 @@
 #include "ir/text_format.h"
 #include "kernels/reference.h"
 #include "kernels/weights.h"
+#include "optimizer/optimize_model.h"
+#include "rules/rule_text.h"
+
+#include <sys/stat.h>
 
 namespace py = pybind11;
 
@@ -109,6 +114,11 @@ class PyGraph : public std::enable_shared_from_this<PyGraph> {
  public:
   explicit PyGraph(std::string name) { model_.graph.set_name(std::move(name)); }
   explicit PyGraph(Model m) : model_(std::move(m)) {}
+  PyGraph(Model m, std::shared_ptr<const OptimizeResult> report)
+      : model_(std::move(m)), report_(std::move(report)) {}
+
+  /// How this graph was optimized, when lemma.optimize made it; else null.
+  const std::shared_ptr<const OptimizeResult>& report() const { return report_; }
 
   Model& model() { return model_; }
   Graph& graph() { return model_.graph; }
@@ -182,6 +192,7 @@ class PyGraph : public std::enable_shared_from_this<PyGraph> {
 
  private:
   Model model_;
+  std::shared_ptr<const OptimizeResult> report_;
   int next_weight_ = 0;
 };
 
@@ -241,6 +252,65 @@ py::dict RunIn(PyGraph& g, const std::map<std::string, py::array>& inputs, uint6
   return result;
 }
 
+
+// ---- Optimize
+
+// The rule sets read so far, by their comma-separated paths, each with the
+// sizes and modification times of its files when read: a file that changed
+// is read again.
+std::shared_ptr<const RuleSet> RulesOf(const std::string& paths) {
+  static std::map<std::string, std::pair<std::string, std::shared_ptr<const RuleSet>>> cache;
+  std::string stamp;
+  size_t pos = 0;
+  while (pos <= paths.size()) {
+    size_t end = paths.find(',', pos);
+    if (end == std::string::npos) end = paths.size();
+    const std::string path = paths.substr(pos, end - pos);
+    pos = end + 1;
+    if (path.empty()) continue;
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      throw py::value_error("cannot read the rules file " + path);
+    }
+    stamp += StrCat(path, ":", static_cast<int64_t>(st.st_size), ":",
+                    static_cast<int64_t>(st.st_mtim.tv_sec), ".",
+                    static_cast<int64_t>(st.st_mtim.tv_nsec), ";");
+  }
+  if (auto it = cache.find(paths); it != cache.end() && it->second.first == stamp) {
+    return it->second.second;
+  }
+  auto rules = std::make_shared<const RuleSet>(Check(ReadRuleFiles(paths)));
+  cache.insert_or_assign(paths, std::pair(stamp, rules));
+  return rules;
+}
+
+py::dict StatsDict(const SearchStats& s) {
+  py::dict d;
+  d["explored"] = s.explored;
+  d["generated"] = s.generated;
+  d["duplicates_skipped"] = s.duplicates_skipped;
+  d["pruned"] = s.pruned;
+  d["rejected"] = s.rejected;
+  d["max_frontier"] = s.max_frontier;
+  d["graphs_built"] = s.graphs_built;
+  d["seconds"] = s.seconds;
+  d["stop"] = std::string(StopReasonName(s.stop));
+  return d;
+}
+
+py::list StepsList(const std::vector<AppliedStep>& steps) {
+  py::list out;
+  for (const AppliedStep& s : steps) {
+    py::dict d;
+    d["kind"] = s.kind == AppliedStep::Kind::kRule ? "rule" : "layouts";
+    d["rule"] = s.rule_id;
+    d["where"] = s.where;
+    d["cost_after"] = s.cost_after;
+    out.append(d);
+  }
+  return out;
+}
+
 }  // namespace
 }  // namespace lemma::python
 
@@ -265,6 +335,38 @@ PYBIND11_MODULE(_lemma, m) {
       .def("__repr__", [](const PyTensor& t) {
         return StrCat("<lemma.Tensor ", t.graph->graph().ValueLabel(t.value), ": ",
                       t.graph->graph().type(t.value).ToString(), ">");
+      });
+
+  py::class_<OptimizeResult, std::shared_ptr<OptimizeResult>>(
+      m, "OptimizeResult", "How lemma.optimize went: costs, the rules applied, the search's statistics.")
+      .def_readonly("cost_before", &OptimizeResult::cost_before, "Seconds, under the cost model.")
+      .def_readonly("cost_after", &OptimizeResult::cost_after, "Seconds, under the cost model.")
+      .def_property_readonly("speedup", [](const OptimizeResult& r) {
+        return r.cost_after > 0 ? r.cost_before / r.cost_after : 1.0;
+      })
+      .def_property_readonly("steps", [](const OptimizeResult& r) { return StepsList(r.steps); },
+                             "Each step from the input: kind (rule or layouts), rule, where, cost_after.")
+      .def_property_readonly(
+          "applied_rules",
+          [](const OptimizeResult& r) {
+            std::vector<std::string> out;
+            for (const AppliedStep& s : r.steps) {
+              if (s.kind == AppliedStep::Kind::kRule) out.push_back(s.rule_id);
+            }
+            return out;
+          },
+          "The ids of the rules applied, in order.")
+      .def_property_readonly("stats", [](const OptimizeResult& r) { return StatsDict(r.stats); },
+                             "explored, generated, duplicates_skipped, pruned, rejected, "
+                             "max_frontier, graphs_built, seconds, stop (exhausted, budget or time limit).")
+      .def_readonly("rules_used", &OptimizeResult::rules_used)
+      .def_readonly("precomputed_ops", &OptimizeResult::precomputed_ops)
+      .def_readonly("charged_ops", &OptimizeResult::charged_ops)
+      .def_readonly("cost_model", &OptimizeResult::cost_model)
+      .def("__repr__", [](const OptimizeResult& r) {
+        return StrCat("<lemma.OptimizeResult cost ", r.cost_before * 1e3, " ms -> ",
+                      r.cost_after * 1e3, " ms, ", r.steps.size(), " steps, stopped: ",
+                      StopReasonName(r.stats.stop), ">");
       });
 
   py::class_<PyGraph, std::shared_ptr<PyGraph>>(m, "Graph", "A tensor graph and the data of its weights.")
@@ -482,6 +584,12 @@ PYBIND11_MODULE(_lemma, m) {
       .def("hash", [](PyGraph& g) { return StructuralHash(g.graph()); },
            "The canonical structural hash (ir/hash.h).")
       .def("validate", [](PyGraph& g) { Check(g.graph().Validate()); })
+      .def("cost", [](PyGraph& g) { return AnalyticalGraphCost(g.graph()); },
+           "Seconds under lemma's analytical cost model (default machine): live ops only, ops "
+           "computed from weights alone free; what lemma.optimize reports as cost_before.")
+      .def_property_readonly(
+          "optimization", [](PyGraph& g) { return g.report(); },
+          "The OptimizeResult of the lemma.optimize call that made this graph, else None.")
       .def("to_text", [](PyGraph& g) { return PrintGraph(g.graph()); },
            "The graph in lemma's text format.")
       .def("__str__", [](PyGraph& g) { return PrintGraph(g.graph()); })
@@ -546,6 +654,30 @@ PYBIND11_MODULE(_lemma, m) {
       py::arg("seed") = 1,
       "Writes the graph as ONNX (opset 17). Weights without data get seeded random data, "
       "become graph inputs, or are an error.");
+  m.def(
+      "_optimize",
+      [](PyGraph& g, const std::string& rules, double alpha, int64_t budget, double time_limit,
+         bool allow_tested, bool optimize_layouts, int threads) {
+        std::shared_ptr<const RuleSet> set = RulesOf(rules);
+        OptimizeOptions options;
+        options.alpha = alpha;
+        options.budget = budget;
+        options.time_limit = std::chrono::duration<double>(time_limit);
+        options.min_status = allow_tested ? RuleStatus::kTested : RuleStatus::kProved;
+        options.optimize_layouts = optimize_layouts;
+        options.threads = threads;
+        absl::StatusOr<ModelOptimizeResult> r;
+        {
+          py::gil_scoped_release release;
+          r = OptimizeModel(g.model(), *set, options);
+        }
+        if (!r.ok()) Raise(r.status());
+        auto report = std::make_shared<const OptimizeResult>(std::move(r->result));
+        return std::make_shared<PyGraph>(std::move(r->model), std::move(report));
+      },
+      py::arg("graph"), py::arg("rules"), py::arg("alpha"), py::arg("budget"),
+      py::arg("time_limit"), py::arg("allow_tested"), py::arg("optimize_layouts"),
+      py::arg("threads"), "lemma::OptimizeModel; lemma.optimize is the documented entry.");
   m.def("supported_onnx_ops", []() {
     std::vector<std::string> out;
     for (std::string_view s : SupportedOnnxOps()) out.emplace_back(s);

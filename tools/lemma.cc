@@ -28,6 +28,7 @@
 #include "tools/commands.h"
 #include "tools/common.h"
 #include "tools/generate_command.h"
+#include "tools/model_output.h"
 #include "rules/rule_text.h"
 #include "tools/args.h"
 #include "verifier/axioms.h"
@@ -296,8 +297,9 @@ std::string Millis(double seconds) {
 }
 
 int RunOptimize(const Args& args) {
-  absl::StatusOr<Graph> g = ReadGraphFile(args.positional()[0]);
-  if (!g.ok()) return Fail("optimize", g.status());
+  absl::StatusOr<Model> model = LoadModel(args, /*weights_option=*/true);
+  if (!model.ok()) return Fail("optimize", model.status());
+  const Graph* g = &model->graph;
   const std::string rules_path = args.Get("--rules", cli::DefaultRulesPath());
   absl::StatusOr<RuleSet> rules = LoadRules(rules_path);
   if (!rules.ok()) return Fail("optimize", rules.status());
@@ -359,7 +361,9 @@ int RunOptimize(const Args& args) {
   // Timing goes to stderr so that stdout is the same for the same inputs.
   std::fprintf(stderr, "optimized in %.3f s\n", r->stats.seconds);
   if (!out.empty()) {
-    if (absl::Status s = Emit(out, PrintGraph(r->graph)); !s.ok()) return Fail("optimize", s);
+    if (absl::Status s = cli::WriteDerivedModel(out, *model, r->graph); !s.ok()) {
+      return Fail("optimize", s);
+    }
   }
   return kExitOk;
 }
@@ -509,16 +513,22 @@ const std::vector<Command>& Commands() {
       {cli::ExploreSpec(), cli::RunExplore},
       {cli::GenerateCommandSpec(), cli::RunGenerateCommand},
       {{"optimize", "rewrite a graph with rules under a cost model",
-        "lemma optimize FILE [-o OUT] [--rules FILES] [--alpha A] [--budget B] [--time-limit S]\n"
-        "                      [--explain] [--explain-dir DIR] [--json] [--allow-tested] [--keep-layouts]\n"
-        "                      [--progress]",
+        "lemma optimize FILE [-o OUT] [--weights FILE] [--rules FILES] [--alpha A] [--budget B]\n"
+        "                      [--time-limit S] [--dim N=V,...] [--no-fuse]\n"
+        "                      [--explain] [--explain-dir DIR] [--json] [--allow-tested]\n"
+        "                      [--keep-layouts] [--progress]",
         "Searches for a cheaper equivalent graph: TASO's cost-based backtracking search\n"
         "over the rules' rewrites, with layouts (NCHW/NHWC, row/column-major) chosen\n"
         "for every tensor, under lemma's analytical cost model of this machine. Ops\n"
         "computed from weights alone are precomputed and free. Prints the cost before\n"
         "and after and how the search went (the time on stderr); writes the best\n"
-        "graph to OUT. Only proved rules are applied unless --allow-tested.",
-        {{"--output", "-o", "FILE", "write the optimized graph here ('-': standard output)"},
+        "graph to OUT. Only proved rules are applied unless --allow-tested.\n"
+        "FILE and OUT are lemma text or ONNX (*.onnx); an ONNX OUT holds the weights' data\n"
+        "(from an ONNX FILE, or from --weights for a text FILE) and runs in ONNX Runtime.",
+        {{"--output", "-o", "FILE",
+          "write the optimized graph here: *.onnx is ONNX with the weights' data, else text "
+          "('-': standard output)"},
+         kWeightsIn, kDim, kNoFuse,
          {"--rules", "", "FILES", "rule files, comma-separated (default rules/default.rules)"},
          {"--alpha", "", "A", "keep graphs costing less than A x the best (default 1.05)"},
          {"--budget", "", "B", "expand at most B graphs (default 1000)"},

@@ -148,8 +148,3 @@ def test_save_and_load(tmp_path):
     back = lemma.load(str(tmp_path / "b.onnx"))
     assert back.hash() == g.hash()
     np.testing.assert_array_equal(back.weights["w2"], g.weights["w2"])
-
-
-def test_optimize_has_its_place():
-    with pytest.raises(NotImplementedError, match="optimizer"):
-        lemma.optimize(block(), alpha=1.05, budget=100, time_limit=1.0)

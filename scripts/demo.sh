@@ -52,3 +52,12 @@ if [[ -f rules/default.rules ]]; then
   "$lemma" run "$out/nasrnn.lemma" --seed 1
   "$lemma" run "$out/nasrnn.opt.lemma" --seed 1
 fi
+
+# The optimized graph runs on lemma's CPU backend: generated LLVM kernels
+# (fused elementwise chains) or oneDNN, whichever measures faster per step.
+if [[ -f "$out/nasrnn.opt.lemma" ]]; then
+  echo
+  echo "== lemma bench: NASRNN before and after, compiled for this CPU (latency in ms)"
+  "$lemma" bench "$out/nasrnn.lemma" --runs 50 | sed -n 2p
+  "$lemma" bench "$out/nasrnn.opt.lemma" --runs 50 | sed -n 2p
+fi

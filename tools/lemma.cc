@@ -323,6 +323,10 @@ int RunOptimize(const Args& args) {
                    p.elapsed_seconds);
     };
   }
+  absl::StatusOr<cli::OptimizeCosts> costs = cli::MakeOptimizeCosts(args);
+  if (!costs.ok()) return Fail("optimize", costs.status());
+  options.cost_model = costs->model();
+  if (costs->measured) options.threads = 1;
   absl::StatusOr<OptimizeResult> r = Optimize(*g, *rules, options);
   if (!r.ok()) return Fail("optimize", r.status());
 
@@ -366,6 +370,7 @@ int RunOptimize(const Args& args) {
   std::fflush(report);
   // Timing goes to stderr so that stdout is the same for the same inputs.
   std::fprintf(stderr, "optimized in %.3f s\n", r->stats.seconds);
+  if (absl::Status s = cli::FinishOptimizeCosts(*costs); !s.ok()) return Fail("optimize", s);
   if (!out.empty()) {
     if (absl::Status s = Emit(out, PrintGraph(r->graph)); !s.ok()) return Fail("optimize", s);
   }
@@ -517,13 +522,17 @@ const std::vector<Command>& Commands() {
       {cli::GenerateCommandSpec(), cli::RunGenerateCommand},
       {{"optimize", "rewrite a graph with rules under a cost model",
         "lemma optimize FILE [-o OUT] [--rules FILES] [--alpha A] [--budget B] [--time-limit S]\n"
-        "                      [--explain] [--allow-tested] [--keep-layouts] [--progress]",
+        "                      [--explain] [--allow-tested] [--keep-layouts] [--progress]\n"
+        "                      [--cost measured [--cost-cache FILE] [--tuning-log FILE]]",
         "Searches for a cheaper equivalent graph: TASO's cost-based backtracking search\n"
         "over the rules' rewrites, with layouts (NCHW/NHWC, row/column-major) chosen\n"
         "for every tensor, under lemma's analytical cost model of this machine. Ops\n"
         "computed from weights alone are precomputed and free. Prints the cost before\n"
         "and after and how the search went (the time on stderr); writes the best\n"
-        "graph to OUT. Only proved rules are applied unless --allow-tested.",
+        "graph to OUT. Only proved rules are applied unless --allow-tested.\n"
+        "--cost measured times each distinct op on the CPU backend instead (the\n"
+        "analytical model answers for ops it cannot run); the search then runs on\n"
+        "one thread so that measurements do not compete with it.",
         {{"--output", "-o", "FILE", "write the optimized graph here ('-': standard output)"},
          {"--rules", "", "FILES", "rule files, comma-separated (default rules/default.rules)"},
          {"--alpha", "", "A", "keep graphs costing less than A x the best (default 1.05)"},
@@ -532,7 +541,10 @@ const std::vector<Command>& Commands() {
          {"--explain", "", "", "list the rules applied, where, and the cost after each"},
          {"--allow-tested", "", "", "also apply rules that are only random-tested"},
          {"--keep-layouts", "", "", "do not change layouts"},
-         {"--progress", "", "", "report how the search goes, about once a second, on stderr"}},
+         {"--progress", "", "", "report how the search goes, about once a second, on stderr"},
+         {"--cost", "", "MODEL", "analytical (default) or measured (timed on this CPU)"},
+         {"--cost-cache", "", "FILE", "keep measured op costs in this file"},
+         {"--tuning-log", "", "FILE", "measure kernels with this log's tuned schedules"}},
         1, 1},
        RunOptimize},
       {cli::TuneSpec(), cli::RunTuneCommand},

@@ -5,7 +5,8 @@
 //
 //   lemma_cpu_bench [--threads 2] [--ghz 4.5] [--tune N] [--log FILE]
 //                   [--sections gemm,conv,models] [--models a,b] [--runs N] [--no-ort]
-//                   [--optimize analytical,measured | --no-optimize] [--rules FILES]
+//                   [--optimize analytical,measured,keep-layouts | --no-optimize]
+//                   [--rules FILES]
 //                   [--optimize-seconds S] [--cost-cache FILE]
 //
 // Kernel times are the fastest of repeated runs. Model latencies come from
@@ -67,7 +68,8 @@ struct Options {
   std::vector<std::string> models;
   int runs = 10;
   bool ort = true;
-  // Optimized graphs: one per cost model ("analytical", "measured").
+  // Optimized graphs: one per cost model ("analytical", "measured", or
+  // "keep-layouts": analytical with layouts kept).
   std::vector<std::string> costs = {"analytical"};
   std::string rules = StrCat(LEMMA_SOURCE_DIR, "/rules/default.rules");
   double optimize_seconds = 30;
@@ -449,7 +451,8 @@ struct Variant {
   std::vector<double> times;
 };
 
-// The optimized graph of `g` under `cost` (analytical or measured).
+// The optimized graph of `g` under `cost`: analytical, measured, or
+// keep-layouts (analytical, every value keeping its layout).
 absl::StatusOr<OptimizeResult> OptimizeFor(const Graph& g, const RuleSet& rules,
                                            const std::string& cost, const Options& o) {
   OptimizeOptions options;
@@ -465,6 +468,7 @@ absl::StatusOr<OptimizeResult> OptimizeFor(const Graph& g, const RuleSet& rules,
     options.cost_model = measured->model();
     options.threads = 1;
   }
+  if (cost == "keep-layouts") options.optimize_layouts = false;
   absl::StatusOr<OptimizeResult> r = Optimize(g, rules, options);
   if (measured) (void)measured->Save();
   return r;
@@ -496,7 +500,7 @@ void ModelSection(const Options& o, TuningLog& log) {
   }
   std::string line = absl::StrFormat("\n%-13s %9s %11s %8s", header[0], header[1], header[2], header[3]);
   for (size_t i = 4; i < header.size(); i += 3) {
-    line += absl::StrFormat(" %13s %8s %8s", header[i], header[i + 1], header[i + 2]);
+    line += absl::StrFormat(" %15s %8s %8s", header[i], header[i + 1], header[i + 2]);
   }
   std::printf("%s\n", line.c_str());
   std::vector<std::string> notes;
@@ -602,10 +606,10 @@ void ModelSection(const Options& o, TuningLog& log) {
         if (x.name == c && x.exe) v = &x;
       }
       if (v == nullptr) {
-        row += absl::StrFormat(" %13s %8s %8s", "-", "-", "-");
+        row += absl::StrFormat(" %15s %8s %8s", "-", "-", "-");
         continue;
       }
-      row += absl::StrFormat(" %13s %8s %8s", ms(Median(v->times)), ratio(ort_times, v->times),
+      row += absl::StrFormat(" %15s %8s %8s", ms(Median(v->times)), ratio(ort_times, v->times),
                        ratio(orig.times, v->times));
       notes.push_back(absl::StrFormat(
           "%s %s: optimized in %.1f s, model cost %.4f -> %.4f ms, %d -> %d nodes, outputs "
@@ -652,8 +656,9 @@ int Main(int argc, char** argv) {
     } else if (a == "--optimize") {
       o.costs = SplitList(next());
       for (const std::string& c : o.costs) {
-        if (c != "analytical" && c != "measured") {
-          std::fprintf(stderr, "--optimize takes analytical and/or measured, not '%s'\n", c.c_str());
+        if (c != "analytical" && c != "measured" && c != "keep-layouts") {
+          std::fprintf(stderr, "--optimize takes analytical, measured, keep-layouts, not '%s'\n",
+                       c.c_str());
           return 2;
         }
       }
@@ -670,7 +675,7 @@ int Main(int argc, char** argv) {
                    "usage: lemma_cpu_bench [--threads N] [--ghz G] [--tune N] [--log FILE]\n"
                    "                       [--sections gemm,conv,models] [--models a,b] "
                    "[--runs N] [--no-ort]\n"
-                   "                       [--optimize analytical,measured | --no-optimize] "
+                   "                       [--optimize analytical,measured,keep-layouts | --no-optimize] "
                    "[--rules FILES]\n"
                    "                       [--optimize-seconds S] [--cost-cache FILE]\n");
       return 2;

@@ -8,6 +8,7 @@
 //                   [--optimize analytical,measured,keep-layouts | --no-optimize]
 //                   [--rules FILES]
 //                   [--optimize-seconds S] [--cost-cache FILE]
+//                   [--providers measure|generated|onednn]
 //
 // Kernel times are the fastest of repeated runs. Model latencies come from
 // interleaved rounds: each round runs every graph of the model once on
@@ -74,6 +75,8 @@ struct Options {
   std::string rules = StrCat(LEMMA_SOURCE_DIR, "/rules/default.rules");
   double optimize_seconds = 30;
   std::string cost_cache;
+  // How the runtime picks between generated kernels and oneDNN.
+  ProviderChoice providers = ProviderChoice::kMeasure;
 };
 
 std::vector<std::string> SplitList(const std::string& s) {
@@ -489,6 +492,11 @@ void ModelSection(const Options& o, TuningLog& log) {
     std::printf("optimized graphs: %s (%d rules), proved rules only, time limit %.0f s; costs: %s\n",
                 o.rules.c_str(), rules->size(), o.optimize_seconds, StrJoin(o.costs, ", ").c_str());
   }
+  std::printf("providers: %s\n",
+              o.providers == ProviderChoice::kMeasure
+                  ? "measure (each conv and matmul step takes the faster of generated and oneDNN)"
+                  : (o.providers == ProviderChoice::kGenerated ? "generated kernels only"
+                                                               : "oneDNN wherever it covers a step"));
   std::printf("latencies: medians of %d interleaved rounds (each round runs every graph once,\n"
               "then ONNX Runtime once); ratios are medians of the per-round ratios\n",
               o.runs);
@@ -536,6 +544,7 @@ void ModelSection(const Options& o, TuningLog& log) {
     ro.threads = o.threads;
     ro.tuning_log = &log;
     ro.tune_budget = o.tune;
+    ro.providers = o.providers;
     NamedTensors<F32> reference;
     bool ok = true;
     for (Variant& v : variants) {
@@ -613,12 +622,26 @@ void ModelSection(const Options& o, TuningLog& log) {
                        ratio(orig.times, v->times));
       notes.push_back(absl::StrFormat(
           "%s %s: optimized in %.1f s, model cost %.4f -> %.4f ms, %d -> %d nodes, outputs "
-          "within %.1e (relative) of the original's, compiled in %.1f s",
+          "within %.1e (relative) of the original's",
           name, c, v->optimize_seconds, v->cost_before * 1e3, v->cost_after * 1e3,
-          orig.graph.num_nodes(), v->graph.num_nodes(), v->difference, v->compile_seconds));
+          orig.graph.num_nodes(), v->graph.num_nodes(), v->difference));
     }
     std::printf("%s\n", row.c_str());
-    notes.push_back(absl::StrFormat("%s: original compiled in %.1f s", name, orig.compile_seconds));
+    for (const Variant& v : variants) {
+      if (!v.exe) continue;
+      int gen = 0, dnn = 0, builtin = 0;
+      for (const StepInfo& st : v.exe->steps()) {
+        if (st.provider == Provider::kOneDnn) {
+          ++dnn;
+        } else if (st.provider == Provider::kBuiltin) {
+          ++builtin;
+        } else {
+          ++gen;
+        }
+      }
+      notes.push_back(absl::StrFormat("%s %s: compiled in %.1f s; steps generated/onednn/builtin %d/%d/%d",
+                                      name, v.name, v.compile_seconds, gen, dnn, builtin));
+    }
     std::fflush(stdout);
   }
   if (!notes.empty()) std::printf("\n");
@@ -670,6 +693,18 @@ int Main(int argc, char** argv) {
       o.optimize_seconds = std::atof(next().c_str());
     } else if (a == "--cost-cache") {
       o.cost_cache = next();
+    } else if (a == "--providers") {
+      const std::string p = next();
+      if (p == "measure") {
+        o.providers = ProviderChoice::kMeasure;
+      } else if (p == "generated") {
+        o.providers = ProviderChoice::kGenerated;
+      } else if (p == "onednn") {
+        o.providers = ProviderChoice::kOneDnn;
+      } else {
+        std::fprintf(stderr, "--providers takes measure, generated or onednn, not '%s'\n", p.c_str());
+        return 2;
+      }
     } else {
       std::fprintf(stderr,
                    "usage: lemma_cpu_bench [--threads N] [--ghz G] [--tune N] [--log FILE]\n"
@@ -677,7 +712,8 @@ int Main(int argc, char** argv) {
                    "[--runs N] [--no-ort]\n"
                    "                       [--optimize analytical,measured,keep-layouts | --no-optimize] "
                    "[--rules FILES]\n"
-                   "                       [--optimize-seconds S] [--cost-cache FILE]\n");
+                   "                       [--optimize-seconds S] [--cost-cache FILE] "
+                   "[--providers measure|generated|onednn]\n");
       return 2;
     }
   }

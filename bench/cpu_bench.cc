@@ -12,9 +12,10 @@
 //
 // Kernel times are the fastest of repeated runs. Model latencies come from
 // interleaved rounds: each round runs every graph of the model once on
-// lemma's runtime, then ONNX Runtime once (bench/ort_latency.py --serve in a
-// child process), so that all see the same load; the table gives medians and
-// the median of the per-round ratios. The machine may be shared with other
+// lemma's runtime and ONNX Runtime once (bench/ort_latency.py --serve in a
+// child process), in an order rotated each round and with a pause before each
+// run, so that all see the same load; the table gives medians and the median
+// of the per-round ratios. The machine may be shared with other
 // work: the load average is printed, and numbers are provisional when it is
 // high. Because wall-clock times on a shared machine measure the neighbours as
 // much as the kernel, the tables also give the single-threaded kernel's
@@ -34,6 +35,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -59,6 +61,8 @@ namespace {
 
 // Each kernel of the tables runs for at least this long; its fastest run counts.
 constexpr double kBenchSeconds = 0.3;
+// The pause before each run of a model (lemma's or ONNX Runtime's), in ms.
+constexpr int kPauseMs = 50;
 
 struct Options {
   int threads = 2;
@@ -497,9 +501,10 @@ void ModelSection(const Options& o, TuningLog& log) {
                   ? "measure (each conv and matmul step takes the faster of generated and oneDNN)"
                   : (o.providers == ProviderChoice::kGenerated ? "generated kernels only"
                                                                : "oneDNN wherever it covers a step"));
-  std::printf("latencies: medians of %d interleaved rounds (each round runs every graph once,\n"
-              "then ONNX Runtime once); ratios are medians of the per-round ratios\n",
-              o.runs);
+  std::printf("latencies: medians of %d interleaved rounds (each round runs every graph and ONNX\n"
+              "Runtime once, in an order rotated each round, %d ms apart); ratios are medians\n"
+              "of the per-round ratios\n",
+              o.runs, kPauseMs);
   std::vector<std::string> header = {"model", "ORT ms", "original ms", "ORT/orig"};
   for (const std::string& c : o.costs) {
     header.push_back(StrCat(c, " ms"));
@@ -587,15 +592,26 @@ void ModelSection(const Options& o, TuningLog& log) {
       }
       if (!have_ort) notes.push_back(StrCat(name, " ORT: ", ort_error));
     }
+    // Each round runs every lemma graph and ONNX Runtime once, starting one
+    // further along each round so that none always follows the same one, and
+    // pauses after each run: both runtimes' threads spin for a while after
+    // their work, which would slow whatever runs next.
     std::vector<double> ort_times;
+    const int entries = static_cast<int>(variants.size()) + 1;
     for (int r = 0; r < o.runs; ++r) {
-      for (Variant& v : variants) {
+      for (int e = 0; e < entries; ++e) {
+        const int which = (r + e) % entries;
+        std::this_thread::sleep_for(std::chrono::milliseconds(kPauseMs));
+        if (which == entries - 1) {
+          if (have_ort) ort_times.push_back(ort.Run());
+          continue;
+        }
+        Variant& v = variants[static_cast<size_t>(which)];
         if (!v.exe) continue;
         const auto t0 = std::chrono::steady_clock::now();
         (void)v.exe->Run(feeds);
         v.times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
-      if (have_ort) ort_times.push_back(ort.Run());
     }
     auto ms = [](double s) { return s > 0 ? absl::StrFormat("%.3f", s * 1e3) : std::string("-"); };
     // The median over rounds of a / b.

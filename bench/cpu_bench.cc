@@ -469,6 +469,7 @@ absl::StatusOr<OptimizeResult> OptimizeFor(const Graph& g, const RuleSet& rules,
     CostModelOptions co;
     co.threads = o.threads;
     co.cache_path = o.cost_cache;
+    co.use_onednn = o.providers != ProviderChoice::kGenerated;
     absl::StatusOr<std::unique_ptr<OptimizerCosts>> m = OptimizerCosts::Create(co);
     if (!m.ok()) return m.status();
     measured = *std::move(m);

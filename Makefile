@@ -11,7 +11,7 @@ ONNX_FUZZ_SECONDS ?= 20
 LEMMA      := $(BUILD)/bin/lemma
 DEMO_OUT   := $(BUILD)/demo
 
-.PHONY: all deps configure build test unit-test fuzz demo bench clean
+.PHONY: all deps configure build test unit-test fuzz demo bench bench-cpu clean
 
 all: build
 
@@ -52,6 +52,12 @@ demo: deps
 bench: deps
 	$(MAKE) build
 	$(BUILD)/bin/optimize_bench
+
+# The CPU backend on every model of the zoo, as built and as optimized with
+# rules/default.rules, against ONNX Runtime (bench/README.md).
+bench-cpu: deps
+	$(MAKE) build
+	$(BUILD)/bin/lemma_cpu_bench --sections models
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -1,12 +1,21 @@
 // Benchmarks of the CPU backend: GEMM and convolution GFLOP/s of generated
 // kernels (rules-of-thumb schedule and tuned) and oneDNN against the fp32
-// peak, and end-to-end latency of the zoo models against ONNX Runtime.
+// peak, and end-to-end latency of the zoo models, as built and as optimized
+// with rules/default.rules, against ONNX Runtime on the model exported to ONNX.
 //
 //   lemma_cpu_bench [--threads 2] [--ghz 4.5] [--tune N] [--log FILE]
 //                   [--sections gemm,conv,models] [--models a,b] [--runs N] [--no-ort]
+//                   [--optimize analytical,measured,keep-layouts | --no-optimize]
+//                   [--rules FILES]
+//                   [--optimize-seconds S] [--cost-cache FILE]
+//                   [--providers measure|generated|onednn]
 //
-// Kernel times are the fastest of repeated runs; model latencies the median
-// (with min and max) of --runs runs. The machine may be shared with other
+// Kernel times are the fastest of repeated runs. Model latencies come from
+// interleaved rounds: each round runs every graph of the model once on
+// lemma's runtime and ONNX Runtime once (bench/ort_latency.py --serve in a
+// child process), in an order rotated each round and with a pause before each
+// run, so that all see the same load; the table gives medians and the median
+// of the per-round ratios. The machine may be shared with other
 // work: the load average is printed, and numbers are provisional when it is
 // high. Because wall-clock times on a shared machine measure the neighbours as
 // much as the kernel, the tables also give the single-threaded kernel's
@@ -14,7 +23,9 @@
 // FMA throughput a core of this machine is measured to reach.
 
 #include <immintrin.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,26 +35,34 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "bench/models.h"
 #include "ir/builder.h"
+#include "ir/onnx_export.h"
 #include "ir/strings.h"
 #include "ir/text_format.h"
 #include "kernels/cpu/compiled_group.h"
 #include "kernels/cpu/json_value.h"
 #include "kernels/cpu/onednn.h"
+#include "kernels/cpu/optimizer_costs.h"
 #include "kernels/cpu/runtime.h"
 #include "kernels/cpu/standalone.h"
 #include "kernels/cpu/target.h"
 #include "kernels/cpu/tuning.h"
 #include "kernels/random.h"
+#include "optimizer/optimize.h"
+#include "rules/rule_text.h"
 
 namespace lemma::cpu {
 namespace {
 
 // Each kernel of the tables runs for at least this long; its fastest run counts.
 constexpr double kBenchSeconds = 0.3;
+// The pause before each run of a model (lemma's or ONNX Runtime's), in ms.
+constexpr int kPauseMs = 50;
 
 struct Options {
   int threads = 2;
@@ -54,6 +73,14 @@ struct Options {
   std::vector<std::string> models;
   int runs = 10;
   bool ort = true;
+  // Optimized graphs: one per cost model ("analytical", "measured", or
+  // "keep-layouts": analytical with layouts kept).
+  std::vector<std::string> costs = {"analytical"};
+  std::string rules = StrCat(LEMMA_SOURCE_DIR, "/rules/default.rules");
+  double optimize_seconds = 30;
+  std::string cost_cache;
+  // How the runtime picks between generated kernels and oneDNN.
+  ProviderChoice providers = ProviderChoice::kMeasure;
 };
 
 std::vector<std::string> SplitList(const std::string& s) {
@@ -300,103 +327,342 @@ void ConvSection(const Options& o, TuningLog& log, double peak, double core_peak
   }
 }
 
-struct Latency {
-  double median = 0, min = 0, max = 0;
-};
-
-Latency Percentiles(std::vector<double> v) {
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  Latency l;
-  if (v.empty()) return l;
-  l.median = v[v.size() / 2];
-  l.min = v.front();
-  l.max = v.back();
-  return l;
+  return v[v.size() / 2];
 }
 
-// ONNX Runtime's latency of `g`, via bench/ort_latency.py; 0 when unavailable.
-Latency OrtLatency(const Graph& g, const Options& o) {
-  const std::string path = StrCat("/tmp/lemma_bench_", g.name(), ".lemma");
-  {
-    std::ofstream out(path);
-    out << PrintGraph(g);
+// ONNX Runtime in a child process (bench/ort_latency.py --serve) on the model
+// exported to ONNX: asked for one run at a time, so that its runs interleave
+// with lemma's under the same load.
+class OrtServer {
+ public:
+  ~OrtServer() { Stop(); }
+
+  // Starts the server on `onnx_path`; false (with `error`) when it cannot.
+  bool Start(const std::string& onnx_path, int threads, std::string* error) {
+    int to_child[2], from_child[2];
+    if (pipe(to_child) != 0 || pipe(from_child) != 0) {
+      *error = "pipe failed";
+      return false;
+    }
+    const std::string script = StrCat(LEMMA_SOURCE_DIR, "/bench/ort_latency.py");
+    const std::string threads_text = StrCat(threads);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(to_child[0], 0);
+      dup2(from_child[1], 1);
+      close(to_child[1]);
+      close(from_child[0]);
+      // OpenBLAS settings of this environment must not bend the baseline.
+      execlp("env", "env", "-u", "OPENBLAS_CORETYPE", "-u", "OPENBLAS_L2_SIZE", "python3",
+             script.c_str(), onnx_path.c_str(), "--threads", threads_text.c_str(), "--serve",
+             static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    to_ = fdopen(to_child[1], "w");
+    from_ = fdopen(from_child[0], "r");
+    absl::StatusOr<JsonValue> ready = ReadLine();
+    if (!ready.ok() || ready->Find("ready") == nullptr) {
+      *error = ready.ok() ? "no ready line" : std::string(ready.status().message());
+      Stop();
+      return false;
+    }
+    const JsonValue* version = ready->Find("version");
+    version_ = version != nullptr ? version->string : "";
+    return true;
   }
-  // OpenBLAS settings of this environment must not bend the baseline.
-  const std::string cmd = StrCat("env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 ", LEMMA_SOURCE_DIR, "/bench/ort_latency.py ", path,
-                                 " --threads ", o.threads, " --runs ", o.runs, " 2>/dev/null");
-  Latency l;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return l;
-  std::string text;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, pipe) != nullptr) text += buf;
-  pclose(pipe);
-  absl::StatusOr<JsonValue> v = ParseJson(text);
-  if (!v.ok() || v->kind != JsonValue::Kind::kObject) return l;
-  auto get = [&](const char* key) {
-    const JsonValue* m = v->Find(key);
-    return m != nullptr ? m->number / 1e3 : 0.0;
-  };
-  l.median = get("median_ms");
-  l.min = get("min_ms");
-  l.max = get("max_ms");
-  return l;
+
+  // Seconds of one run; 0 when the server has gone.
+  double Run() {
+    if (to_ == nullptr) return 0;
+    std::fprintf(to_, "1\n");
+    std::fflush(to_);
+    absl::StatusOr<JsonValue> v = ReadLine();
+    if (!v.ok()) return 0;
+    const JsonValue* ms = v->Find("ms");
+    if (ms == nullptr || ms->array.empty()) return 0;
+    return ms->array[0].number / 1e3;
+  }
+
+  const std::string& version() const { return version_; }
+
+ private:
+  absl::StatusOr<JsonValue> ReadLine() {
+    std::string text;
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, from_) != nullptr) {
+      text += buf;
+      if (!text.empty() && text.back() == '\n') break;
+    }
+    if (text.empty()) return absl::UnavailableError("ONNX Runtime exited");
+    return ParseJson(text);
+  }
+
+  void Stop() {
+    if (to_ != nullptr) std::fclose(to_);
+    if (from_ != nullptr) std::fclose(from_);
+    to_ = from_ = nullptr;
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  pid_t pid_ = -1;
+  std::FILE* to_ = nullptr;
+  std::FILE* from_ = nullptr;
+  std::string version_;
+};
+
+// Writes `g` with the weights of `feeds` as an ONNX model.
+absl::Status ExportOnnx(const Graph& g, const NamedTensors<F32>& feeds, const std::string& path) {
+  WeightValues weights;
+  for (NodeId id : g.WeightNodes()) {
+    const std::string& name = g.node(id).names[0];
+    auto it = feeds.find(name);
+    if (it == feeds.end()) return absl::NotFoundError(StrCat("no value for weight ", name));
+    const Tensor<float> logical = WithLayout(it->second, DefaultLayout(it->second.type.rank()));
+    weights[name] = WeightValue::Of(logical.type.dims, logical.data);
+  }
+  return WriteOnnxFile(path, g, weights);
+}
+
+// The largest difference between two runs' outputs, relative to the largest
+// magnitude of the first (both compared in the default layout).
+double MaxRelativeDifference(const NamedTensors<F32>& a, const NamedTensors<F32>& b) {
+  double diff = 0, scale = 1e-30;
+  for (const auto& [name, ta] : a) {
+    auto it = b.find(name);
+    if (it == b.end()) return 1e30;
+    const Tensor<float> x = WithLayout(ta, DefaultLayout(ta.type.rank()));
+    const Tensor<float> y = WithLayout(it->second, DefaultLayout(it->second.type.rank()));
+    if (x.data.size() != y.data.size()) return 1e30;
+    for (size_t i = 0; i < x.data.size(); ++i) {
+      diff = std::max(diff, static_cast<double>(std::abs(x.data[i] - y.data[i])));
+      scale = std::max(scale, static_cast<double>(std::abs(x.data[i])));
+    }
+  }
+  return diff / scale;
+}
+
+// One graph of a model, compiled for the runtime.
+struct Variant {
+  std::string name;  // "original", "analytical", "measured"
+  Graph graph;
+  std::unique_ptr<Executable> exe;
+  double optimize_seconds = 0, compile_seconds = 0;
+  double cost_before = 0, cost_after = 0;  // under the optimizer's model
+  double difference = 0;                    // outputs against the original's
+  std::vector<double> times;
+};
+
+// The optimized graph of `g` under `cost`: analytical, measured, or
+// keep-layouts (analytical, every value keeping its layout).
+absl::StatusOr<OptimizeResult> OptimizeFor(const Graph& g, const RuleSet& rules,
+                                           const std::string& cost, const Options& o) {
+  OptimizeOptions options;
+  options.time_limit = std::chrono::duration<double>(o.optimize_seconds);
+  std::unique_ptr<OptimizerCosts> measured;
+  if (cost == "measured") {
+    CostModelOptions co;
+    co.threads = o.threads;
+    co.cache_path = o.cost_cache;
+    co.use_onednn = o.providers != ProviderChoice::kGenerated;
+    absl::StatusOr<std::unique_ptr<OptimizerCosts>> m = OptimizerCosts::Create(co);
+    if (!m.ok()) return m.status();
+    measured = *std::move(m);
+    options.cost_model = measured->model();
+    options.threads = 1;
+  }
+  if (cost == "keep-layouts") options.optimize_layouts = false;
+  absl::StatusOr<OptimizeResult> r = Optimize(g, rules, options);
+  if (measured) (void)measured->Save();
+  return r;
 }
 
 void ModelSection(const Options& o, TuningLog& log) {
-  std::printf("\n%-14s %9s %9s %7s  %9s %9s %7s  %-7s %8s %s\n", "model", "lemma ms", "min",
-              "max", "ORT ms", "min", "max", "ORT/lm", "compile", "steps (generated/onednn/builtin)");
   std::vector<std::string> names = o.models;
   if (names.empty()) {
     for (const models::ModelInfo& m : models::AllModels()) names.emplace_back(m.name);
   }
+  absl::StatusOr<RuleSet> rules = RuleSet();
+  if (!o.costs.empty()) {
+    rules = ReadRuleFiles(o.rules);
+    if (!rules.ok()) {
+      std::printf("rules: %s\n", std::string(rules.status().message()).c_str());
+      return;
+    }
+    std::printf("optimized graphs: %s (%d rules), proved rules only, time limit %.0f s; costs: %s\n",
+                o.rules.c_str(), rules->size(), o.optimize_seconds, StrJoin(o.costs, ", ").c_str());
+  }
+  std::printf("providers: %s\n",
+              o.providers == ProviderChoice::kMeasure
+                  ? "measure (each conv and matmul step takes the faster of generated and oneDNN)"
+                  : (o.providers == ProviderChoice::kGenerated ? "generated kernels only"
+                                                               : "oneDNN wherever it covers a step"));
+  std::printf("latencies: medians of %d interleaved rounds (each round runs every graph and ONNX\n"
+              "Runtime once, in an order rotated each round, %d ms apart); ratios are medians\n"
+              "of the per-round ratios\n",
+              o.runs, kPauseMs);
+  std::vector<std::string> header = {"model", "ORT ms", "original ms", "ORT/orig"};
+  for (const std::string& c : o.costs) {
+    header.push_back(StrCat(c, " ms"));
+    header.push_back("ORT/opt");
+    header.push_back("orig/opt");
+  }
+  std::string line = absl::StrFormat("\n%-13s %9s %11s %8s", header[0], header[1], header[2], header[3]);
+  for (size_t i = 4; i < header.size(); i += 3) {
+    line += absl::StrFormat(" %15s %8s %8s", header[i], header[i + 1], header[i + 2]);
+  }
+  std::printf("%s\n", line.c_str());
+  std::vector<std::string> notes;
   for (const std::string& name : names) {
     absl::StatusOr<Graph> g = models::BuildModel(name);
     if (!g.ok()) {
-      std::printf("%-14s %s\n", name.c_str(), std::string(g.status().message()).c_str());
+      std::printf("%-13s %s\n", name.c_str(), std::string(g.status().message()).c_str());
       continue;
     }
     const NamedTensors<F32> feeds = RandomFeeds<F32>(*g, 1);
+    std::vector<Variant> variants;
+    Variant original;
+    original.name = "original";
+    original.graph = *g;
+    variants.push_back(std::move(original));
+    for (const std::string& cost : o.costs) {
+      const auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<OptimizeResult> r = OptimizeFor(*g, *rules, cost, o);
+      if (!r.ok()) {
+        notes.push_back(StrCat(name, " ", cost, ": ", r.status().message()));
+        continue;
+      }
+      Variant v;
+      v.name = cost;
+      v.graph = r->graph;
+      v.optimize_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      v.cost_before = r->cost_before;
+      v.cost_after = r->cost_after;
+      variants.push_back(std::move(v));
+    }
     RuntimeOptions ro;
     ro.threads = o.threads;
     ro.tuning_log = &log;
     ro.tune_budget = o.tune;
-    const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(*g, feeds, ro);
-    const double compile =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (o.tune > 0) (void)log.Save();
-    if (!exe.ok()) {
-      std::printf("%-14s %s\n", name.c_str(), std::string(exe.status().message()).c_str());
-      continue;
-    }
-    std::vector<double> times;
-    (void)(*exe)->Run(feeds);
-    for (int r = 0; r < o.runs; ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
-      (void)(*exe)->Run(feeds);
-      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    const Latency ours = Percentiles(times);
-    const Latency theirs = o.ort ? OrtLatency(*g, o) : Latency{};
-    int gen = 0, dnn = 0, builtin = 0;
-    for (const StepInfo& s : (*exe)->steps()) {
-      if (s.provider == Provider::kOneDnn) {
-        ++dnn;
-      } else if (s.provider == Provider::kBuiltin) {
-        ++builtin;
+    ro.providers = o.providers;
+    NamedTensors<F32> reference;
+    bool ok = true;
+    for (Variant& v : variants) {
+      const auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(v.graph, feeds, ro);
+      v.compile_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (!exe.ok()) {
+        notes.push_back(StrCat(name, " ", v.name, ": ", exe.status().message()));
+        ok = ok && v.name != "original";
+        continue;
+      }
+      v.exe = *std::move(exe);
+      absl::StatusOr<NamedTensors<F32>> out = v.exe->Run(feeds);  // warm-up and check
+      if (!out.ok()) {
+        notes.push_back(StrCat(name, " ", v.name, ": ", out.status().message()));
+        v.exe.reset();
+        continue;
+      }
+      if (v.name == "original") {
+        reference = *std::move(out);
       } else {
-        ++gen;
+        v.difference = MaxRelativeDifference(reference, *out);
       }
     }
-    auto ms = [](double s) { return s > 0 ? StrCat(s * 1e3) : std::string("-"); };
-    std::printf("%-14s %9s %9s %7s  %9s %9s %7s  %-7s %7.1fs %d/%d/%d\n", name.c_str(),
-                ms(ours.median).c_str(), ms(ours.min).c_str(), ms(ours.max).c_str(),
-                ms(theirs.median).c_str(), ms(theirs.min).c_str(), ms(theirs.max).c_str(),
-                theirs.median > 0 ? StrCat(theirs.median / ours.median).c_str() : "-", compile, gen,
-                dnn, builtin);
+    if (o.tune > 0) (void)log.Save();
+    if (!ok) {
+      std::printf("%-13s (does not compile)\n", name.c_str());
+      continue;
+    }
+    OrtServer ort;
+    bool have_ort = false;
+    std::string ort_error;
+    if (o.ort) {
+      const std::string path = StrCat("/tmp/lemma_bench_", name, ".onnx");
+      if (absl::Status s = ExportOnnx(*g, feeds, path); !s.ok()) {
+        ort_error = std::string(s.message());
+      } else {
+        have_ort = ort.Start(path, o.threads, &ort_error);
+      }
+      if (!have_ort) notes.push_back(StrCat(name, " ORT: ", ort_error));
+    }
+    // Each round runs every lemma graph and ONNX Runtime once, starting one
+    // further along each round so that none always follows the same one, and
+    // pauses after each run: both runtimes' threads spin for a while after
+    // their work, which would slow whatever runs next.
+    std::vector<double> ort_times;
+    const int entries = static_cast<int>(variants.size()) + 1;
+    for (int r = 0; r < o.runs; ++r) {
+      for (int e = 0; e < entries; ++e) {
+        const int which = (r + e) % entries;
+        std::this_thread::sleep_for(std::chrono::milliseconds(kPauseMs));
+        if (which == entries - 1) {
+          if (have_ort) ort_times.push_back(ort.Run());
+          continue;
+        }
+        Variant& v = variants[static_cast<size_t>(which)];
+        if (!v.exe) continue;
+        const auto t0 = std::chrono::steady_clock::now();
+        (void)v.exe->Run(feeds);
+        v.times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+    }
+    auto ms = [](double s) { return s > 0 ? absl::StrFormat("%.3f", s * 1e3) : std::string("-"); };
+    // The median over rounds of a / b.
+    auto ratio = [](const std::vector<double>& a, const std::vector<double>& b) {
+      std::vector<double> r;
+      for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+        if (a[i] > 0 && b[i] > 0) r.push_back(a[i] / b[i]);
+      }
+      return r.empty() ? std::string("-") : absl::StrFormat("%.3f", Median(r));
+    };
+    const Variant& orig = variants[0];
+    std::string row = absl::StrFormat("%-13s %9s %11s %8s", name, ms(Median(ort_times)),
+                                ms(Median(orig.times)), ratio(ort_times, orig.times));
+    for (const std::string& c : o.costs) {
+      const Variant* v = nullptr;
+      for (const Variant& x : variants) {
+        if (x.name == c && x.exe) v = &x;
+      }
+      if (v == nullptr) {
+        row += absl::StrFormat(" %15s %8s %8s", "-", "-", "-");
+        continue;
+      }
+      row += absl::StrFormat(" %15s %8s %8s", ms(Median(v->times)), ratio(ort_times, v->times),
+                       ratio(orig.times, v->times));
+      notes.push_back(absl::StrFormat(
+          "%s %s: optimized in %.1f s, model cost %.4f -> %.4f ms, %d -> %d nodes, outputs "
+          "within %.1e (relative) of the original's",
+          name, c, v->optimize_seconds, v->cost_before * 1e3, v->cost_after * 1e3,
+          orig.graph.num_nodes(), v->graph.num_nodes(), v->difference));
+    }
+    std::printf("%s\n", row.c_str());
+    for (const Variant& v : variants) {
+      if (!v.exe) continue;
+      int gen = 0, dnn = 0, builtin = 0;
+      for (const StepInfo& st : v.exe->steps()) {
+        if (st.provider == Provider::kOneDnn) {
+          ++dnn;
+        } else if (st.provider == Provider::kBuiltin) {
+          ++builtin;
+        } else {
+          ++gen;
+        }
+      }
+      notes.push_back(absl::StrFormat("%s %s: compiled in %.1f s; steps generated/onednn/builtin %d/%d/%d",
+                                      name, v.name, v.compile_seconds, gen, dnn, builtin));
+    }
     std::fflush(stdout);
   }
+  if (!notes.empty()) std::printf("\n");
+  for (const std::string& n : notes) std::printf("  %s\n", n.c_str());
 }
 
 int Main(int argc, char** argv) {
@@ -427,11 +693,44 @@ int Main(int argc, char** argv) {
       o.runs = std::atoi(next().c_str());
     } else if (a == "--no-ort") {
       o.ort = false;
+    } else if (a == "--optimize") {
+      o.costs = SplitList(next());
+      for (const std::string& c : o.costs) {
+        if (c != "analytical" && c != "measured" && c != "keep-layouts") {
+          std::fprintf(stderr, "--optimize takes analytical, measured, keep-layouts, not '%s'\n",
+                       c.c_str());
+          return 2;
+        }
+      }
+    } else if (a == "--no-optimize") {
+      o.costs.clear();
+    } else if (a == "--rules") {
+      o.rules = next();
+    } else if (a == "--optimize-seconds") {
+      o.optimize_seconds = std::atof(next().c_str());
+    } else if (a == "--cost-cache") {
+      o.cost_cache = next();
+    } else if (a == "--providers") {
+      const std::string p = next();
+      if (p == "measure") {
+        o.providers = ProviderChoice::kMeasure;
+      } else if (p == "generated") {
+        o.providers = ProviderChoice::kGenerated;
+      } else if (p == "onednn") {
+        o.providers = ProviderChoice::kOneDnn;
+      } else {
+        std::fprintf(stderr, "--providers takes measure, generated or onednn, not '%s'\n", p.c_str());
+        return 2;
+      }
     } else {
       std::fprintf(stderr,
                    "usage: lemma_cpu_bench [--threads N] [--ghz G] [--tune N] [--log FILE]\n"
                    "                       [--sections gemm,conv,models] [--models a,b] "
-                   "[--runs N] [--no-ort]\n");
+                   "[--runs N] [--no-ort]\n"
+                   "                       [--optimize analytical,measured,keep-layouts | --no-optimize] "
+                   "[--rules FILES]\n"
+                   "                       [--optimize-seconds S] [--cost-cache FILE] "
+                   "[--providers measure|generated|onednn]\n");
       return 2;
     }
   }

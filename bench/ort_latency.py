@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Latency of a lemma graph under ONNX Runtime, the baseline of bench/cpu_bench.
 
-Reads a graph in lemma's text format (the ops the model zoo uses), builds the
-same model in ONNX with random weights, and times it with ONNX Runtime's CPU
-provider. Prints one JSON object: {"median_ms", "min_ms", "max_ms", "runs",
-"threads", "version"}. Needs `pip install onnx onnxruntime numpy`.
+Reads an ONNX model (FILE.onnx, e.g. written by lemma's exporter) or a graph in
+lemma's text format (the ops the model zoo uses, rebuilt in ONNX with random
+weights), and times it with ONNX Runtime's CPU provider (every graph
+optimization on). Prints one JSON object: {"median_ms", "min_ms", "max_ms",
+"runs", "threads", "version"}. Needs `pip install onnx onnxruntime numpy`.
 
     python3 bench/ort_latency.py model.lemma --threads 2 --runs 20
+
+With --serve it prints {"ready": true, "version", "threads"} once the session
+is made and warm, then answers each line N on stdin with {"ms": [...]}, the
+times of N runs, until stdin ends: lemma_cpu_bench interleaves these runs with
+its own, so that both see the same load.
 """
 
 import argparse
@@ -163,13 +169,34 @@ def build(path):
     return model, {i.name: shapes[i.name] for i in inputs}
 
 
+def serve(session, feeds, threads):
+    print(json.dumps({"ready": True, "version": ort.__version__, "threads": threads}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        times = []
+        for _ in range(max(1, int(line))):
+            start = time.perf_counter()
+            session.run(None, feeds)
+            times.append((time.perf_counter() - start) * 1e3)
+        print(json.dumps({"ms": times}), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("graph")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--serve", action="store_true",
+                        help="answer lines N on stdin with the times of N runs")
     args = parser.parse_args()
-    model, input_shapes = build(args.graph)
+    if args.graph.endswith(".onnx"):
+        model = onnx.load(args.graph)
+        inits = {i.name for i in model.graph.initializer}
+        input_shapes = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim]
+                        for i in model.graph.input if i.name not in inits}
+    else:
+        model, input_shapes = build(args.graph)
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
@@ -178,6 +205,9 @@ def main():
     rng = np.random.default_rng(2)
     feeds = {name: rng.uniform(-1, 1, dims).astype(np.float32) for name, dims in input_shapes.items()}
     session.run(None, feeds)
+    if args.serve:
+        serve(session, feeds, args.threads)
+        return
     times = []
     for _ in range(args.runs):
         start = time.perf_counter()

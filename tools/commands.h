@@ -11,6 +11,11 @@
 #include "ir/graph.h"
 #include "optimizer/optimize.h"
 #include "rules/rule.h"
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "kernels/cpu/optimizer_costs.h"
+#include "kernels/cpu/tuning.h"
 #include "tools/args.h"
 
 namespace lemma::cli {
@@ -41,6 +46,23 @@ int RunExplore(const Args& args);
 absl::Status ExplainOptimize(const Args& args, const Graph& input, const RuleSet& rules,
                              const std::string& rules_path, const OptimizeResult& result,
                              std::FILE* report);
+
+/// The cost model `lemma optimize --cost` selects (tools/cpu_cmd.cc).
+struct OptimizeCosts {
+  /// The schedules of --tuning-log, which measured kernels use.
+  std::unique_ptr<cpu::TuningLog> tuning_log;
+  /// --cost measured: op costs measured on this machine (cached in
+  /// --cost-cache); null for --cost analytical, the default.
+  std::unique_ptr<cpu::OptimizerCosts> measured;
+  /// The model for OptimizeOptions::cost_model (null: the default).
+  CostModel* model() const { return measured ? measured->model() : nullptr; }
+};
+/// Reads --cost (analytical or measured), --cost-cache FILE and --tuning-log
+/// FILE; errors name the flag or file at fault.
+absl::StatusOr<OptimizeCosts> MakeOptimizeCosts(const Args& args);
+/// After the search: saves the measured costs' cache and says on stderr how
+/// many ops were measured, cached and estimated. Nothing for analytical.
+absl::Status FinishOptimizeCosts(const OptimizeCosts& costs);
 
 }  // namespace lemma::cli
 

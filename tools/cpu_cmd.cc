@@ -246,6 +246,42 @@ const CommandSpec& BenchSpec() {
   return spec;
 }
 
+absl::StatusOr<OptimizeCosts> MakeOptimizeCosts(const Args& args) {
+  OptimizeCosts costs;
+  const std::string kind = args.Get("--cost", "analytical");
+  if (kind == "analytical") {
+    if (args.Has("--cost-cache") || args.Has("--tuning-log")) {
+      return absl::InvalidArgumentError("--cost-cache and --tuning-log need --cost measured");
+    }
+    return costs;
+  }
+  if (kind != "measured") {
+    return absl::InvalidArgumentError(
+        StrCat("--cost must be analytical or measured, not '", kind, "'"));
+  }
+  cpu::CostModelOptions options;
+  if (args.Has("--tuning-log")) {
+    absl::StatusOr<cpu::TuningLog> log = cpu::TuningLog::Load(args.Get("--tuning-log"));
+    if (!log.ok()) return log.status();
+    costs.tuning_log = std::make_unique<cpu::TuningLog>(*std::move(log));
+    options.tuning_log = costs.tuning_log.get();
+  }
+  options.cache_path = args.Get("--cost-cache");
+  absl::StatusOr<std::unique_ptr<cpu::OptimizerCosts>> measured =
+      cpu::OptimizerCosts::Create(options);
+  if (!measured.ok()) return measured.status();
+  costs.measured = *std::move(measured);
+  return costs;
+}
+
+absl::Status FinishOptimizeCosts(const OptimizeCosts& costs) {
+  if (!costs.measured) return absl::OkStatus();
+  std::fprintf(stderr, "costs: %d ops measured, %d from the cache, %lld estimated\n",
+               costs.measured->measured(), costs.measured->cached(),
+               static_cast<long long>(costs.measured->fell_back()));
+  return costs.measured->Save();
+}
+
 int RunTuneCommand(const Args& args) { return RunTune(args); }
 int RunBenchCommand(const Args& args) { return RunBench(args); }
 

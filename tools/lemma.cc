@@ -328,6 +328,10 @@ int RunOptimize(const Args& args) {
   if (args.Has("--json") && args.Get("--output") == "-") {
     return Fail("optimize", absl::InvalidArgumentError("--json and -o - both write to standard output"));
   }
+  absl::StatusOr<cli::OptimizeCosts> costs = cli::MakeOptimizeCosts(args);
+  if (!costs.ok()) return Fail("optimize", costs.status());
+  options.cost_model = costs->model();
+  if (costs->measured) options.threads = 1;
   absl::StatusOr<OptimizeResult> r = Optimize(*g, *rules, options);
   if (!r.ok()) return Fail("optimize", r.status());
 
@@ -360,6 +364,7 @@ int RunOptimize(const Args& args) {
   std::fflush(report);
   // Timing goes to stderr so that stdout is the same for the same inputs.
   std::fprintf(stderr, "optimized in %.3f s\n", r->stats.seconds);
+  if (absl::Status s = cli::FinishOptimizeCosts(*costs); !s.ok()) return Fail("optimize", s);
   if (!out.empty()) {
     if (absl::Status s = cli::WriteDerivedModel(out, *model, r->graph); !s.ok()) {
       return Fail("optimize", s);
@@ -516,7 +521,8 @@ const std::vector<Command>& Commands() {
         "lemma optimize FILE [-o OUT] [--weights FILE] [--rules FILES] [--alpha A] [--budget B]\n"
         "                      [--time-limit S] [--dim N=V,...] [--no-fuse]\n"
         "                      [--explain] [--explain-dir DIR] [--json] [--allow-tested]\n"
-        "                      [--keep-layouts] [--progress]",
+        "                      [--keep-layouts] [--progress]\n"
+        "                      [--cost measured [--cost-cache FILE] [--tuning-log FILE]]",
         "Searches for a cheaper equivalent graph: TASO's cost-based backtracking search\n"
         "over the rules' rewrites, with layouts (NCHW/NHWC, row/column-major) chosen\n"
         "for every tensor, under lemma's analytical cost model of this machine. Ops\n"
@@ -524,7 +530,10 @@ const std::vector<Command>& Commands() {
         "and after and how the search went (the time on stderr); writes the best\n"
         "graph to OUT. Only proved rules are applied unless --allow-tested.\n"
         "FILE and OUT are lemma text or ONNX (*.onnx); an ONNX OUT holds the weights' data\n"
-        "(from an ONNX FILE, or from --weights for a text FILE) and runs in ONNX Runtime.",
+        "(from an ONNX FILE, or from --weights for a text FILE) and runs in ONNX Runtime.\n"
+        "--cost measured times each distinct op on the CPU backend instead (the\n"
+        "analytical model answers for ops it cannot run); the search then runs on\n"
+        "one thread so that measurements do not compete with it.",
         {{"--output", "-o", "FILE",
           "write the optimized graph here: *.onnx is ONNX with the weights' data, else text "
           "('-': standard output)"},
@@ -538,7 +547,10 @@ const std::vector<Command>& Commands() {
          {"--json", "", "", "print the report as JSON (the text report goes to stderr)"},
          {"--allow-tested", "", "", "also apply rules that are only random-tested"},
          {"--keep-layouts", "", "", "do not change layouts"},
-         {"--progress", "", "", "report how the search goes, about once a second, on stderr"}},
+         {"--progress", "", "", "report how the search goes, about once a second, on stderr"},
+         {"--cost", "", "MODEL", "analytical (default) or measured (timed on this CPU)"},
+         {"--cost-cache", "", "FILE", "keep measured op costs in this file"},
+         {"--tuning-log", "", "FILE", "measure kernels with this log's tuned schedules"}},
         1, 1},
        RunOptimize},
       {cli::TuneSpec(), cli::RunTuneCommand},

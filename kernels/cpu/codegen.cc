@@ -29,6 +29,11 @@ void CompiledKernel::Run(float* const* buffers, ThreadPool& pool) const {
 
 namespace {
 
+// Loads whose lanes are up to this many elements apart are made of contiguous
+// loads and a shuffle rather than a gather (slow, or split into scalar loads,
+// on many x86 cores).
+constexpr int64_t kMaxShuffledStride = 4;
+
 size_t U(int64_t i) { return static_cast<size_t>(i); }
 
 // The state of the walk over the loops at one point of the generated code:
@@ -95,6 +100,9 @@ class Lowerer {
   // ---- Values.
   llvm::Value* Index(const AffineIndex& index, const State& st, int64_t* lane_stride);
   llvm::Value* Load(const ExprNode& n, const State& st);
+  // A full vector of lanes `stride` elements apart from base[index], without
+  // a gather.
+  llvm::Value* StridedLoad(llvm::Value* base, llvm::Value* index, int64_t stride);
   void Store(llvm::Value* value, const State& st);
   llvm::Value* LoadOut(const State& st, float fill);
   llvm::Value* Expr(int node, const State& st, llvm::Value* acc,
@@ -519,10 +527,46 @@ llvm::Value* Lowerer::Load(const ExprNode& n, const State& st) {
     if (mask == nullptr) return b_.CreateAlignedLoad(vec_, ptr, align);
     return b_.CreateMaskedLoad(vec_, ptr, align, mask, Splat(n.value));
   }
+  if (mask == nullptr && stride >= 2 && stride <= kMaxShuffledStride && stride < v_) {
+    return StridedLoad(base, index, stride);
+  }
   llvm::Value* lanes = b_.CreateAdd(b_.CreateVectorSplat(U(v_), index), LaneSequence(stride));
   llvm::Value* ptrs = b_.CreateInBoundsGEP(f32_, base, lanes);
   if (mask == nullptr) mask = LaneMask(v_);
   return b_.CreateMaskedGather(vec_, ptrs, align, mask, Splat(n.value));
+}
+
+llvm::Value* Lowerer::StridedLoad(llvm::Value* base, llvm::Value* index, int64_t stride) {
+  // `stride` contiguous vectors from lane 0's element, the last one masked to
+  // the elements a lane needs (nothing past the last lane's is read), then
+  // every stride-th lane picked by one shuffle.
+  const llvm::Align align(4);
+  std::vector<llvm::Value*> pieces;
+  for (int64_t p = 0; p < stride; ++p) {
+    llvm::Value* at = p == 0 ? index : b_.CreateAdd(index, I64(p * v_));
+    llvm::Value* ptr = b_.CreateBitCast(b_.CreateInBoundsGEP(f32_, base, at),
+                                        llvm::PointerType::getUnqual(vec_));
+    if (p < stride - 1) {
+      pieces.push_back(b_.CreateAlignedLoad(vec_, ptr, align));
+    } else {
+      pieces.push_back(b_.CreateMaskedLoad(vec_, ptr, align, LaneMask(v_ - stride + 1), Splat(0)));
+    }
+  }
+  while ((pieces.size() & (pieces.size() - 1)) != 0) pieces.push_back(Splat(0));
+  while (pieces.size() > 1) {
+    const int width = static_cast<int>(llvm::cast<llvm::FixedVectorType>(pieces[0]->getType())
+                                           ->getNumElements());
+    std::vector<int> both;
+    for (int i = 0; i < 2 * width; ++i) both.push_back(i);
+    std::vector<llvm::Value*> next;
+    for (size_t i = 0; i < pieces.size(); i += 2) {
+      next.push_back(b_.CreateShuffleVector(pieces[i], pieces[i + 1], both));
+    }
+    pieces = std::move(next);
+  }
+  std::vector<int> pick;
+  for (int64_t i = 0; i < v_; ++i) pick.push_back(static_cast<int>(i * stride));
+  return b_.CreateShuffleVector(pieces[0], pick);
 }
 
 llvm::Value* Lowerer::LoadOut(const State& st, float fill) {

@@ -111,6 +111,16 @@ absl::StatusOr<TuningRecord> MeasuredCostModel::Measure(const Graph& graph, Node
   return best;
 }
 
+absl::StatusOr<double> MeasuredCostModel::Unmeasured(const Graph& graph, NodeId id,
+                                                     const absl::Status& why) {
+  if (!options_.analytical_fallback) {
+    return absl::UnimplementedError(
+        StrCat(graph.Describe(id), ": cannot be measured: ", why.message()));
+  }
+  ++stats_.analytical;
+  return AnalyticalSeconds(graph, id);
+}
+
 absl::StatusOr<double> MeasuredCostModel::NodeCostSeconds(const Graph& graph, NodeId id) {
   if (id < 0 || id >= graph.num_nodes()) {
     return absl::InvalidArgumentError(StrCat("there is no node ", id));
@@ -125,10 +135,7 @@ absl::StatusOr<double> MeasuredCostModel::NodeCostSeconds(const Graph& graph, No
     return AnalyticalSeconds(graph, id);
   }
   absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(graph, Group{id, {}});
-  if (!ctx.ok()) {
-    ++stats_.analytical;
-    return AnalyticalSeconds(graph, id);
-  }
+  if (!ctx.ok()) return Unmeasured(graph, id, ctx.status());
   const std::string target = HostTarget().Key(Threads(options_));
   const std::string key = WorkloadKey(Group{id, {}}, **ctx);
   if (std::optional<TuningRecord> r = cache_.Best("cost", target, key)) {
@@ -136,10 +143,7 @@ absl::StatusOr<double> MeasuredCostModel::NodeCostSeconds(const Graph& graph, No
     return r->seconds;
   }
   absl::StatusOr<TuningRecord> r = Measure(graph, id, key);
-  if (!r.ok()) {
-    ++stats_.analytical;
-    return AnalyticalSeconds(graph, id);
-  }
+  if (!r.ok()) return Unmeasured(graph, id, r.status());
   ++stats_.measured;
   const double seconds = r->seconds;
   cache_.Add(*std::move(r));

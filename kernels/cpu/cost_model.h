@@ -34,6 +34,10 @@ struct CostModelOptions {
   bool measure = true;
   /// Offer oneDNN as a provider.
   bool use_onednn = true;
+  /// Answer with the analytical estimate when an op cannot be measured
+  /// (true), or with an Unimplemented error (false), for callers that have
+  /// their own fallback.
+  bool analytical_fallback = true;
   /// The analytical model: clock (GHz), the share of the fp32 peak dense
   /// kernels reach, and memory bandwidth (bytes/s).
   double ghz = 4.5;
@@ -50,7 +54,8 @@ class MeasuredCostModel {
   /// Seconds node `id` of `graph` takes on this machine: 0 for inputs,
   /// weights, constants (folded at plan time) and views (transpose, slice,
   /// split, reshape); otherwise the cached or measured time of its kernel, or
-  /// the analytical estimate when it cannot be measured.
+  /// the analytical estimate when it cannot be measured (an Unimplemented
+  /// error instead without options.analytical_fallback).
   absl::StatusOr<double> NodeCostSeconds(const Graph& graph, NodeId id);
   /// The same for an op given by its attributes and input types (layouts
   /// included; outputs get the op's inferred types with `output_layouts`
@@ -78,10 +83,13 @@ class MeasuredCostModel {
   };
   const Stats& stats() const { return stats_; }
   const TuningLog& cache() const { return cache_; }
+  const CostModelOptions& options() const { return options_; }
 
  private:
   explicit MeasuredCostModel(const CostModelOptions& options) : options_(options) {}
   absl::StatusOr<TuningRecord> Measure(const Graph& graph, NodeId id, const std::string& key);
+  // The analytical estimate, or an error without analytical_fallback.
+  absl::StatusOr<double> Unmeasured(const Graph& graph, NodeId id, const absl::Status& why);
 
   CostModelOptions options_;
   TuningLog cache_;

@@ -1,5 +1,7 @@
 #include "kernels/cpu/onednn.h"
 
+#include <limits>
+
 #include "ir/shape_functions.h"
 #include "ir/strings.h"
 #include "kernels/cpu/compiled_group.h"
@@ -22,7 +24,8 @@ dnnl::engine& Engine() {
   return *engine;
 }
 
-// A memory descriptor of `rank` dims (leading 1s added) with the value's strides.
+// A memory descriptor of `rank` dims (leading 1s added) with the value's
+// strides (those of dims of size 1 made the outermost).
 dnnl::memory::desc Desc(const ValueAccess& a, size_t rank) {
   dnnl::memory::dims dims(rank, 1), strides(rank, 0);
   const size_t skip = rank - a.dims.size();
@@ -33,6 +36,11 @@ dnnl::memory::desc Desc(const ValueAccess& a, size_t rank) {
   }
   for (size_t d = 0; d < a.dims.size(); ++d) outer = std::max(outer, a.strides[d] * a.dims[d]);
   for (size_t d = 0; d < skip; ++d) strides[d] = outer;
+  // A dim of size 1 may have any stride; lemma's column-major [1, n] has
+  // strides (1, 1), which oneDNN accepts at creation but fails to execute.
+  for (size_t d = skip; d < rank; ++d) {
+    if (dims[d] == 1) strides[d] = outer;
+  }
   return dnnl::memory::desc(dims, dt::f32, strides);
 }
 
@@ -270,7 +278,13 @@ Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context, dou
     }
     return nullptr;
   };
-  return TimeCalls([&] { kernel.Run(resolve); }, 3, min_seconds, 1000);
+  try {
+    return TimeCalls([&] { kernel.Run(resolve); }, 3, min_seconds, 1000);
+  } catch (const dnnl::error&) {
+    // A primitive that does not execute never wins a comparison.
+    const double never = std::numeric_limits<double>::infinity();
+    return Timing{never, never};
+  }
 }
 
 #else  // !LEMMA_HAS_ONEDNN

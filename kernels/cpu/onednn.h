@@ -46,7 +46,8 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group& grou
 /// Times `kernel` on scratch buffers (the fastest of the runs made in at
 /// least `min_seconds`, in seconds).
 double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds = 0.02);
-/// Both times of `kernel` on scratch buffers.
+/// Both times of `kernel` on scratch buffers (infinite when the primitive
+/// fails to execute).
 Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context,
                        double min_seconds = 0.02);
 

@@ -482,30 +482,50 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
       }
     }
   }
-  absl::StatusOr<Lowered> lowered = t->Lower(config);
-  if (!lowered.ok() && origin != "default schedule") {
-    origin = StrCat("default schedule (the logged one failed: ", lowered.status().message(), ")");
+  auto lower_and_compile = [&](const Config& c) -> absl::StatusOr<CompiledGroup> {
+    absl::StatusOr<Lowered> lowered = t->Lower(c);
+    if (!lowered.ok()) return lowered.status();
+    return CompiledGroup::Compile(*std::move(lowered), true);
+  };
+  absl::StatusOr<CompiledGroup> compiled = lower_and_compile(config);
+  if (!compiled.ok() && origin != "default schedule") {
+    origin = StrCat("default schedule (the logged one failed: ", compiled.status().message(), ")");
     config = t->DefaultConfig();
-    lowered = t->Lower(config);
+    compiled = lower_and_compile(config);
   }
-  if (!lowered.ok() && group.chain.empty()) {
+  if (!compiled.ok()) {
+    // The default's neighbours (one knob changed) in order, e.g. a window
+    // not unrolled where unrolling it makes the body too large.
+    const std::string failure(compiled.status().message());
+    const Config failed = config;
+    for (const Knob& knob : space) {
+      for (int64_t value : knob.values) {
+        Config c = failed;
+        if (c[knob.name] == value) continue;
+        c[knob.name] = value;
+        absl::StatusOr<CompiledGroup> other = lower_and_compile(c);
+        if (!other.ok()) continue;
+        config = c;
+        compiled = std::move(other);
+        origin = StrCat("a neighbour of the default schedule (the default failed: ", failure, ")");
+        break;
+      }
+      if (compiled.ok()) break;
+    }
+  }
+  if (!compiled.ok() && group.chain.empty()) {
     Builtin(step);
-    step.info.why = StrCat("the ", t->name(), " template refused it: ", lowered.status().message());
+    step.info.why = StrCat("the ", t->name(), " template refused it: ", compiled.status().message());
     return absl::OkStatus();
   }
-  if (!lowered.ok()) {
-    return absl::Status(lowered.status().code(),
-                        StrCat(step.info.label, ": ", lowered.status().message()));
-  }
-  const std::vector<int64_t> temps = lowered->temps;
-  int64_t packed_bytes = 0;
-  for (const auto& c : lowered->constants) packed_bytes += static_cast<int64_t>(c.size()) * 4;
-  step.prepared_bytes = packed_bytes;
-  absl::StatusOr<CompiledGroup> compiled = CompiledGroup::Compile(*std::move(lowered), true);
   if (!compiled.ok()) {
     return absl::Status(compiled.status().code(),
                         StrCat(step.info.label, ": ", compiled.status().message()));
   }
+  const std::vector<int64_t> temps = compiled->lowered().temps;
+  int64_t packed_bytes = 0;
+  for (const auto& c : compiled->lowered().constants) packed_bytes += static_cast<int64_t>(c.size()) * 4;
+  step.prepared_bytes = packed_bytes;
   auto generated = std::make_shared<CompiledGroup>(*std::move(compiled));
   step.info.provider = generated->generated() ? Provider::kGenerated : Provider::kInterpreted;
   step.info.schedule = StrCat(t->name(), " {", ConfigToString(config), "}");

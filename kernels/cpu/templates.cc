@@ -179,7 +179,7 @@ class PoolTemplate : public Template {
   std::vector<Knob> Space() const override {
     return {{"unroll", {1, 2, 4}}, {"unroll_window", {0, 1}}};
   }
-  Config DefaultConfig() const override { return {{"unroll", 2}, {"unroll_window", 0}}; }
+  Config DefaultConfig() const override { return {{"unroll", 4}, {"unroll_window", 1}}; }
 
   absl::StatusOr<Lowered> Lower(const Config& config) const override {
     const Graph& g = context_.graph();
@@ -255,7 +255,7 @@ class PoolTemplate : public Template {
     s.order.clear();
     const int vec = spatial - 1;
     const int v = context_.vector_width();
-    const int64_t unroll = ConfigValue(config, "unroll", 2);
+    const int64_t unroll = ConfigValue(config, "unroll", 4);
     s.vector_axis = vec;
     s.vector_width = v;
     const bool tiled = nest.axis(vec).extent > v * unroll;
@@ -267,7 +267,7 @@ class PoolTemplate : public Template {
     const LoopRef vloop{vec, tiled ? 1 : 0};
     s.order.push_back(vloop);
     s.unrolled.push_back(vloop);
-    if (ConfigValue(config, "unroll_window", 0) != 0) {
+    if (ConfigValue(config, "unroll_window", 1) != 0) {
       s.unrolled.push_back({ky, 0});
       s.unrolled.push_back({kx, 0});
     }

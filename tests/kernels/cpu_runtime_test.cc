@@ -303,6 +303,20 @@ TEST(RuntimeTest, FusesChainsAndReusesMemory) {
   ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kGenerated});
 }
 
+TEST(RuntimeTest, AScheduleThatDoesNotCompileGivesWayToANeighbour) {
+  // A channels-last 7x7/2 conv of 3 channels (the stem of ResNeXt-50): its
+  // default schedule unrolls the window into too large a body.
+  GraphBuilder b("stem");
+  const Value x = b.Input("x", DType::kF32, {1, 3, 224, 224});
+  b.Output("y", b.Conv2d(x, 64, {7, 7}, {.stride = {2, 2}, .pads = {3, 3, 3, 3}}));
+  const Graph g = AllNhwc(Finish(b));
+  ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kGenerated});
+  absl::StatusOr<std::unique_ptr<Executable>> exe =
+      Executable::Compile(g, RandomFeeds<F32>(g, 1), {.threads = 2, .providers = ProviderChoice::kGenerated});
+  ASSERT_TRUE(exe.ok()) << exe.status();
+  EXPECT_EQ((*exe)->steps()[0].provider, Provider::kGenerated) << (*exe)->PlanText();
+}
+
 TEST(RuntimeTest, OutputsThatAreInputsWeightsConstantsOrEmpty) {
   GraphBuilder b("edges");
   const Value x = b.Input("x", DType::kF32, {3, 4});

@@ -78,6 +78,26 @@ std::vector<TemplateCase> Cases() {
                                                    .padding = Padding::kSame}));
                      return Finish(b);
                    }});
+  // Strided windows over whole vectors of outputs (loads of lanes 2, 3 and 4
+  // elements apart), with a partial vector after them.
+  cases.push_back({"maxpool_strided_wide", [] {
+                     GraphBuilder b("maxpool_strided_wide");
+                     const Value x = b.Input("x", DType::kF32, {2, 3, 7, 75});
+                     b.Output("y", b.MaxPool2d(x, {.kernel = {3, 3}, .stride = {2, 2}}));
+                     return Finish(b);
+                   }});
+  cases.push_back({"avgpool_stride3_wide", [] {
+                     GraphBuilder b("avgpool_stride3_wide");
+                     const Value x = b.Input("x", DType::kF32, {1, 2, 5, 100});
+                     b.Output("y", b.AvgPool2d(x, {.kernel = {2, 4}, .stride = {1, 3}}));
+                     return Finish(b);
+                   }});
+  cases.push_back({"maxpool_stride4_exact", [] {
+                     GraphBuilder b("maxpool_stride4_exact");
+                     const Value x = b.Input("x", DType::kF32, {1, 2, 3, 128});
+                     b.Output("y", b.MaxPool2d(x, {.kernel = {1, 4}, .stride = {1, 4}}));
+                     return Finish(b);
+                   }});
   auto unary = [&](std::string name, std::function<Value(GraphBuilder&, Value)> op, Dims dims,
                    bool transposed) {
     cases.push_back({name, [=] {

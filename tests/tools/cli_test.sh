@@ -238,6 +238,22 @@ else
   failed=$((failed + 1))
 fi
 check optimize_cell_output_runs 0 "checksum" -- "$lemma" run "$tmp/cell.opt.lemma"
+# Measured costs: ops timed on the CPU backend, kept in a cache that a second
+# run reads back (no timings are checked).
+check optimize_measured 0 "cost model +measured on cpu " -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --cost measured \
+  --cost-cache "$tmp/costs.jsonl" -o "$tmp/cell.measured.lemma"
+check optimize_measured_cache 0 '"kind":"cost"' -- cat "$tmp/costs.jsonl"
+check optimize_measured_fresh 0 "costs: [1-9][0-9]* ops measured, 0 from the cache" -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --cost measured
+check optimize_measured_cached 0 "costs: 0 ops measured, [1-9][0-9]* from the cache" -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --cost measured \
+  --cost-cache "$tmp/costs.jsonl"
+check optimize_measured_output_runs 0 "checksum" -- "$lemma" run "$tmp/cell.measured.lemma"
+check optimize_bad_cost 1 "--cost must be analytical or measured, not 'magic'" -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --cost magic
+check optimize_cache_needs_measured 1 "--cost-cache and --tuning-log need --cost measured" -- \
+  "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --cost-cache "$tmp/costs.jsonl"
 "$lemma" run "$tmp/cell.lemma" --seed 3 > "$tmp/cell.run" 2>/dev/null
 "$lemma" run "$tmp/cell.opt.lemma" --seed 3 > "$tmp/cell.opt.run" 2>/dev/null
 # The same outputs up to rounding: compare the checksums to 4 significant digits.

@@ -20,9 +20,9 @@ bool WritesAnyLayout(OpKind op) {
 }
 
 // The layout the analytical model's kernel reads input `index` in.
-Layout NativeInputLayout(const OpCostKey& key, int index) {
+Layout NativeInputLayout(const MachineSpec& spec, const OpCostKey& key, int index) {
   const TensorType& in = key.inputs[static_cast<size_t>(index)];
-  if (key.op == OpKind::kConv2d && in.rank() == 4) return Layout::kNHWC;
+  if (key.op == OpKind::kConv2d && in.rank() == 4) return spec.conv_layout;
   if (key.op == OpKind::kMatMul && in.rank() == 2) {
     return index == 0 ? Layout::kRowMajor : Layout::kColMajor;
   }
@@ -163,7 +163,7 @@ double AnalyticalCostModel::OpCost(const OpCostKey& key) {
               std::max(Flops(key) / (spec_.peak_flops * efficiency), TransferTime(bytes));
   }
   for (size_t i = 0; i < key.inputs.size(); ++i) {
-    if (key.inputs[i].layout != NativeInputLayout(key, static_cast<int>(i))) {
+    if (key.inputs[i].layout != NativeInputLayout(spec_, key, static_cast<int>(i))) {
       seconds += ConversionCost(key.inputs[i]);
     }
   }
@@ -178,13 +178,13 @@ double AnalyticalCostModel::OpCost(const OpCostKey& key) {
 }
 
 Layout AnalyticalCostModel::PreferredInputLayout(const OpCostKey& key, int index) {
-  return NativeInputLayout(key, index);
+  return NativeInputLayout(spec_, key, index);
 }
 
 std::string AnalyticalCostModel::Name() const {
   return StrCat("analytical roofline (", spec_.peak_flops / 1e9, " GFLOP/s, ",
                 spec_.dram_bandwidth / 1e9, " GB/s DRAM, ", spec_.cache_bandwidth / 1e9,
-                " GB/s cache)");
+                " GB/s cache, ", LayoutName(spec_.conv_layout), " convs)");
 }
 
 // ---------------------------------------------------------------- measured

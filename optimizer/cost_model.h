@@ -90,6 +90,12 @@ struct MachineSpec {
   double gemm_efficiency = 0.8;
   /// Fraction of peak of every other computing op (vectorised, not FMA-bound).
   double other_efficiency = 0.5;
+  /// The layout conv2d kernels read activations and weights in. NCHW (weights
+  /// OIHW) by default: lemma's CPU backend runs convs fastest in it (its
+  /// channels-last grouped convs and fused adds of mixed layouts measured 2-4x
+  /// slower, bench/README.md). kNHWC (weights OHWI) models a channels-last
+  /// library (oneDNN's or cuDNN's preferred formats).
+  Layout conv_layout = Layout::kNCHW;
 };
 
 /// A roofline model: an op takes op_overhead + max(FLOPs / (peak x
@@ -97,9 +103,8 @@ struct MachineSpec {
 /// and written once, and bandwidth is the cache's when they fit the cache.
 ///
 /// Layouts (the model's assumptions about kernels):
-/// * conv2d reads activations and weights channels-last (NHWC, weights OHWI):
-///   each kernel tap is then a GEMM over contiguous channels. An NCHW input
-///   is reordered first.
+/// * conv2d reads activations and weights in MachineSpec::conv_layout (NCHW
+///   by default); an input in the other layout is reordered first.
 /// * matmul (rank 2) reads both operands with the reduction dimension
 ///   contiguous: A row-major, B column-major. Other operands are reordered.
 ///   Batched matmuls (rank > 2) read row-major operands.

@@ -20,8 +20,14 @@ OpCostKey Conv(Layout in, Layout out, Dims x = {1, 64, 56, 56}, Dims w = {64, 64
 
 OpCostKey Unary(OpKind op, const TensorType& t) { return OpCostKey{op, Attributes(op), {t}, {t}}; }
 
+MachineSpec ChannelsLast() {
+  MachineSpec spec;
+  spec.conv_layout = Layout::kNHWC;
+  return spec;
+}
+
 TEST(AnalyticalCostModel, ConvIsComputeBound) {
-  AnalyticalCostModel model;
+  AnalyticalCostModel model(ChannelsLast());
   const MachineSpec& m = model.spec();
   const OpCostKey key = Conv(Layout::kNHWC, Layout::kNHWC);
   const double flops = 2.0 * 64 * 56 * 56 * 64 * 9;
@@ -155,7 +161,7 @@ TEST(GraphCost, WeightOnlyWorkIsPrecomputedAndFree) {
   b.Output("y", b.EwAdd(y, b.Relu(ones)));  // relu of a constant: precomputed
   absl::StatusOr<Graph> g = std::move(b).Build();
   ASSERT_TRUE(g.ok()) << g.status();
-  AnalyticalCostModel model;
+  AnalyticalCostModel model(ChannelsLast());
   const GraphCost cost = ComputeGraphCost(*g, model);
   EXPECT_EQ(cost.precomputed_ops, 4);  // concat, enlarge, const_ones, relu
   EXPECT_EQ(cost.charged_ops, 2);      // conv2d, ewadd

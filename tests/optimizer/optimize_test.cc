@@ -159,8 +159,18 @@ TEST(Optimize, KeepsLayoutsWhenToldTo) {
   absl::StatusOr<OptimizeResult> r = Optimize(*g, none, options);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->graph == *g);
-  // With layouts, the convs read channels-last and the graph gets cheaper.
-  absl::StatusOr<OptimizeResult> l = Optimize(*g, none, Tested());
+  // Convs of the default machine read NCHW: every value keeps its layout.
+  absl::StatusOr<OptimizeResult> d = Optimize(*g, none, Tested());
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->graph == *g);
+  // On a machine whose convs read channels-last, they read NHWC and the graph
+  // gets cheaper.
+  MachineSpec channels_last;
+  channels_last.conv_layout = Layout::kNHWC;
+  AnalyticalCostModel model(channels_last);
+  OptimizeOptions with_layouts = Tested();
+  with_layouts.cost_model = &model;
+  absl::StatusOr<OptimizeResult> l = Optimize(*g, none, with_layouts);
   ASSERT_TRUE(l.ok()) << l.status();
   EXPECT_LT(l->cost_after, l->cost_before);
   ASSERT_EQ(l->steps.size(), 1u);

@@ -47,6 +47,22 @@ absl::Status ExplainOptimize(const Args& args, const Graph& input, const RuleSet
                              const std::string& rules_path, const OptimizeResult& result,
                              std::FILE* report);
 
+/// A cost model a command owns together with what backs it.
+class OwnedCostModel {
+ public:
+  virtual ~OwnedCostModel() = default;
+  /// The model for OptimizeOptions::cost_model.
+  virtual CostModel* model() = 0;
+  /// After the search: saves the cost cache and says on stderr how many ops
+  /// were measured.
+  virtual absl::Status Finish() = 0;
+};
+
+/// `lemma optimize --cost cuda`: op costs measured on the GPU with CUDA events
+/// (the analytical model answers for ops it cannot run), cached in
+/// --cost-cache (tools/cuda_cmd.cc). An error without a CUDA build or device.
+absl::StatusOr<std::unique_ptr<OwnedCostModel>> MakeCudaOptimizeCosts(const Args& args);
+
 /// The cost model `lemma optimize --cost` selects (tools/cpu_cmd.cc).
 struct OptimizeCosts {
   /// The schedules of --tuning-log, which measured kernels use.
@@ -54,10 +70,15 @@ struct OptimizeCosts {
   /// --cost measured: op costs measured on this machine (cached in
   /// --cost-cache); null for --cost analytical, the default.
   std::unique_ptr<cpu::OptimizerCosts> measured;
+  /// --cost cuda: op costs measured on the GPU.
+  std::unique_ptr<OwnedCostModel> gpu;
   /// The model for OptimizeOptions::cost_model (null: the default).
-  CostModel* model() const { return measured ? measured->model() : nullptr; }
+  CostModel* model() const {
+    if (measured) return measured->model();
+    return gpu ? gpu->model() : nullptr;
+  }
 };
-/// Reads --cost (analytical or measured), --cost-cache FILE and --tuning-log
+/// Reads --cost (analytical, measured or cuda), --cost-cache FILE and --tuning-log
 /// FILE; errors name the flag or file at fault.
 absl::StatusOr<OptimizeCosts> MakeOptimizeCosts(const Args& args);
 /// After the search: saves the measured costs' cache and says on stderr how

@@ -251,13 +251,19 @@ absl::StatusOr<OptimizeCosts> MakeOptimizeCosts(const Args& args) {
   const std::string kind = args.Get("--cost", "analytical");
   if (kind == "analytical") {
     if (args.Has("--cost-cache") || args.Has("--tuning-log")) {
-      return absl::InvalidArgumentError("--cost-cache and --tuning-log need --cost measured");
+      return absl::InvalidArgumentError("--cost-cache and --tuning-log need --cost measured or cuda");
     }
+    return costs;
+  }
+  if (kind == "cuda") {
+    absl::StatusOr<std::unique_ptr<OwnedCostModel>> gpu = MakeCudaOptimizeCosts(args);
+    if (!gpu.ok()) return gpu.status();
+    costs.gpu = *std::move(gpu);
     return costs;
   }
   if (kind != "measured") {
     return absl::InvalidArgumentError(
-        StrCat("--cost must be analytical or measured, not '", kind, "'"));
+        StrCat("--cost must be analytical, measured or cuda, not '", kind, "'"));
   }
   cpu::CostModelOptions options;
   if (args.Has("--tuning-log")) {
@@ -275,6 +281,7 @@ absl::StatusOr<OptimizeCosts> MakeOptimizeCosts(const Args& args) {
 }
 
 absl::Status FinishOptimizeCosts(const OptimizeCosts& costs) {
+  if (costs.gpu) return costs.gpu->Finish();
   if (!costs.measured) return absl::OkStatus();
   std::fprintf(stderr, "costs: %d ops measured, %d from the cache, %lld estimated\n",
                costs.measured->measured(), costs.measured->cached(),

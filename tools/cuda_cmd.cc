@@ -14,6 +14,7 @@
 
 #if LEMMA_HAS_CUDA
 #include "kernels/cpu/tuning.h"
+#include "kernels/cuda/cost_measurer.h"
 #include "kernels/cuda/runtime.h"
 #endif
 
@@ -107,7 +108,65 @@ int RunCudaBench(const Args& args) {
   return kExitOk;
 }
 
+namespace {
+
+// The GPU's measured costs behind the optimizer's MeasuredCostModel, with the
+// analytical model for what the GPU plan cannot run, each key costed once.
+class CudaOptimizeCosts : public OwnedCostModel {
+ public:
+  static absl::StatusOr<std::unique_ptr<OwnedCostModel>> Create(const Args& args) {
+    auto costs = std::unique_ptr<CudaOptimizeCosts>(new CudaOptimizeCosts());
+    if (args.Has("--tuning-log")) {
+      absl::StatusOr<cpu::TuningLog> log = cpu::TuningLog::Load(args.Get("--tuning-log"));
+      if (!log.ok()) return log.status();
+      costs->log_ = *std::move(log);
+    }
+    cuda::CostModelOptions options;
+    options.cache_path = args.Get("--cost-cache");
+    options.tuning_log = &costs->log_;
+    absl::StatusOr<std::unique_ptr<cuda::MeasuredCostModel>> gpu = cuda::MeasuredCostModel::Create(options);
+    if (!gpu.ok()) return gpu.status();
+    costs->gpu_ = *std::move(gpu);
+    costs->measurer_ = std::make_unique<cuda::CostMeasurer>(costs->gpu_.get());
+    costs->measured_ = std::make_unique<MeasuredCostModel>(costs->measurer_.get(), &costs->fallback_);
+    costs->cached_ = std::make_unique<CachedCostModel>(costs->measured_.get());
+    return std::unique_ptr<OwnedCostModel>(std::move(costs));
+  }
+
+  CostModel* model() override { return cached_.get(); }
+
+  absl::Status Finish() override {
+    std::fprintf(stderr, "costs: %d ops measured on the GPU, %d from the cache, %lld estimated\n",
+                 gpu_->stats().measured, gpu_->stats().cached,
+                 static_cast<long long>(measured_->fell_back()));
+    if (absl::Status s = gpu_->Save(); !s.ok()) return s;
+    return log_.Save();
+  }
+
+ private:
+  CudaOptimizeCosts() = default;
+
+  cpu::TuningLog log_;
+  AnalyticalCostModel fallback_;
+  std::unique_ptr<cuda::MeasuredCostModel> gpu_;
+  std::unique_ptr<cuda::CostMeasurer> measurer_;
+  std::unique_ptr<MeasuredCostModel> measured_;
+  std::unique_ptr<CachedCostModel> cached_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<OwnedCostModel>> MakeCudaOptimizeCosts(const Args& args) {
+  return CudaOptimizeCosts::Create(args);
+}
+
 #else
+
+absl::StatusOr<std::unique_ptr<OwnedCostModel>> MakeCudaOptimizeCosts(const Args&) {
+  return absl::UnimplementedError(
+      "--cost cuda: this lemma was built without the CUDA backend (configure with -DLEMMA_CUDA=ON "
+      "and the CUDA toolkit)");
+}
 
 int RunCudaBench(const Args&) {
   return Fail("bench", absl::UnimplementedError("--device cuda: this lemma was built without the CUDA backend "

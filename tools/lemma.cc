@@ -331,7 +331,7 @@ int RunOptimize(const Args& args) {
   absl::StatusOr<cli::OptimizeCosts> costs = cli::MakeOptimizeCosts(args);
   if (!costs.ok()) return Fail("optimize", costs.status());
   options.cost_model = costs->model();
-  if (costs->measured) options.threads = 1;
+  if (costs->model() != nullptr) options.threads = 1;
   absl::StatusOr<OptimizeResult> r = Optimize(*g, *rules, options);
   if (!r.ok()) return Fail("optimize", r.status());
 
@@ -522,7 +522,7 @@ const std::vector<Command>& Commands() {
         "                      [--time-limit S] [--dim N=V,...] [--no-fuse]\n"
         "                      [--explain] [--explain-dir DIR] [--json] [--allow-tested]\n"
         "                      [--keep-layouts] [--progress]\n"
-        "                      [--cost measured [--cost-cache FILE] [--tuning-log FILE]]",
+        "                      [--cost measured|cuda [--cost-cache FILE] [--tuning-log FILE]]",
         "Searches for a cheaper equivalent graph: TASO's cost-based backtracking search\n"
         "over the rules' rewrites, with layouts (NCHW/NHWC, row/column-major) chosen\n"
         "for every tensor, under lemma's analytical cost model of this machine. Ops\n"
@@ -548,7 +548,8 @@ const std::vector<Command>& Commands() {
          {"--allow-tested", "", "", "also apply rules that are only random-tested"},
          {"--keep-layouts", "", "", "do not change layouts"},
          {"--progress", "", "", "report how the search goes, about once a second, on stderr"},
-         {"--cost", "", "MODEL", "analytical (default) or measured (timed on this CPU)"},
+         {"--cost", "", "MODEL",
+           "analytical (default), measured (timed on this CPU) or cuda (timed on the GPU)"},
          {"--cost-cache", "", "FILE", "keep measured op costs in this file"},
          {"--tuning-log", "", "FILE", "measure kernels with this log's tuned schedules"}},
         1, 1},

@@ -250,9 +250,9 @@ check optimize_measured_cached 0 "costs: 0 ops measured, [1-9][0-9]* from the ca
   "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --allow-tested --cost measured \
   --cost-cache "$tmp/costs.jsonl"
 check optimize_measured_output_runs 0 "checksum" -- "$lemma" run "$tmp/cell.measured.lemma"
-check optimize_bad_cost 1 "--cost must be analytical or measured, not 'magic'" -- \
+check optimize_bad_cost 1 "--cost must be analytical, measured or cuda, not 'magic'" -- \
   "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --cost magic
-check optimize_cache_needs_measured 1 "--cost-cache and --tuning-log need --cost measured" -- \
+check optimize_cache_needs_measured 1 "--cost-cache and --tuning-log need --cost measured or cuda" -- \
   "$lemma" optimize "$tmp/cell.lemma" --rules "$rules" --cost-cache "$tmp/costs.jsonl"
 "$lemma" run "$tmp/cell.lemma" --seed 3 > "$tmp/cell.run" 2>/dev/null
 "$lemma" run "$tmp/cell.opt.lemma" --seed 3 > "$tmp/cell.opt.run" 2>/dev/null
@@ -421,6 +421,16 @@ if "$lemma" bench "$tmp/rb.lemma" --device cuda --runs 1 > /dev/null 2>&1; then
 else
   check bench_cuda_absent 1 "^lemma bench: (no CUDA device|no CUDA driver|--device cuda: this lemma was built without)" \
     -- "$lemma" bench "$tmp/rb.lemma" --device cuda
+fi
+# The optimizer with GPU-measured costs: a cost report where a device is
+# present; elsewhere the same clear error as bench's.
+if "$lemma" bench "$tmp/rb.lemma" --device cuda --runs 1 > /dev/null 2>&1; then
+  check optimize_cost_cuda 0 "^cost after" -- "$lemma" optimize "$tmp/rb.lemma" --cost cuda --budget 5 \
+    --cost-cache "$tmp/gpu-costs.jsonl"
+else
+  check optimize_cost_cuda_absent 1 \
+    "^lemma optimize: (no CUDA device|no CUDA driver|--cost cuda: this lemma was built without)" \
+    -- "$lemma" optimize "$tmp/rb.lemma" --cost cuda
 fi
 check bench_bad_device 1 "--device must be cpu or cuda" -- "$lemma" bench "$tmp/rb.lemma" --device tpu
 for c in tune bench; do

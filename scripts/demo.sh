@@ -38,11 +38,9 @@ else
 fi
 "$lemma" run "$out/resnext_block.opt.lemma" --seed 1
 
-# The ResNeXt block gains only from layouts: merging its two 1x1 convs of x
-# (a proved rule, applied with --keep-layouts) makes one conv whose output
-# must take one layout for both pieces, and the reorder of the piece the
-# grouped conv reads costs more than the launch and the reorder of x it saves.
-# NASRNN's gates multiply one input by several weights: merged, they pay.
+# In the ResNeXt block the proved rule g1057 merges the two 1x1 convs of x
+# into one conv over concatenated weights (a launch saved). NASRNN's gates
+# multiply one input by several weights: merged, they save more.
 if [[ -f rules/default.rules ]]; then
   echo
   echo "== lemma optimize: NASRNN (5 unrolled cells) with rules/default.rules"

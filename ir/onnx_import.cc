@@ -19,6 +19,7 @@
 #include "ir/onnx_fold.h"
 #include "ir/onnx_util.h"
 #include "ir/shape_functions.h"
+#include "ir/status_macros.h"
 #include "ir/strings.h"
 #include "onnx/onnx_pb.h"
 
@@ -30,21 +31,6 @@ using onnx::NodeProto;
 using onnx::TensorProto;
 using Ints = std::vector<int64_t>;
 
-#define LEMMA_RETURN_IF_ERROR(expr)           \
-  do {                                        \
-    if (absl::Status _s = (expr); !_s.ok()) { \
-      return _s;                              \
-    }                                         \
-  } while (0)
-
-#define LEMMA_CONCAT_INNER(a, b) a##b
-#define LEMMA_CONCAT(a, b) LEMMA_CONCAT_INNER(a, b)
-#define LEMMA_ASSIGN_OR_RETURN(lhs, expr) \
-  LEMMA_ASSIGN_OR_RETURN_IMPL(LEMMA_CONCAT(_status_or_, __LINE__), lhs, expr)
-#define LEMMA_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                                \
-  if (!tmp.ok()) return tmp.status();               \
-  lhs = *std::move(tmp)
 
 template <typename... Args>
 absl::Status Err(const Args&... args) {

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "absl/status/status.h"
+#include "ir/status_macros.h"
 #include "ir/strings.h"
 
 namespace lemma {
@@ -37,12 +38,6 @@ std::vector<TensorType> One(DType dtype, Dims dims) {
   return {TensorType::Make(dtype, std::move(dims))};
 }
 
-#define LEMMA_RETURN_IF_ERROR(expr)            \
-  do {                                         \
-    if (absl::Status _s = (expr); !_s.ok()) {  \
-      return _s;                               \
-    }                                          \
-  } while (0)
 
 }  // namespace
 

@@ -5,7 +5,7 @@
 
 #include "ir/strings.h"
 #include "kernels/cuda/runtime.h"
-#include "kernels/cuda/status.h"
+#include "ir/status_macros.h"
 #include "kernels/random.h"
 
 namespace lemma::cuda {

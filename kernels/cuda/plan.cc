@@ -10,7 +10,7 @@
 
 #include "ir/shape_functions.h"
 #include "ir/strings.h"
-#include "kernels/cuda/status.h"
+#include "ir/status_macros.h"
 #include "kernels/tensor.h"
 
 namespace lemma::cuda {

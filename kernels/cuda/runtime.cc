@@ -14,7 +14,7 @@
 #include "kernels/cuda/cost_model.h"
 #include "kernels/cuda/nvrtc.h"
 #include "kernels/cuda/plan.h"
-#include "kernels/cuda/status.h"
+#include "ir/status_macros.h"
 #include "kernels/tensor.h"
 
 namespace lemma::cuda {

@@ -1,7 +1,9 @@
-#ifndef LEMMA_KERNELS_CUDA_STATUS_H_
-#define LEMMA_KERNELS_CUDA_STATUS_H_
+#ifndef LEMMA_IR_STATUS_MACROS_H_
+#define LEMMA_IR_STATUS_MACROS_H_
 
-// Early-return helpers for absl::Status and absl::StatusOr in the CUDA backend.
+// Early-return helpers for absl::Status and absl::StatusOr:
+//   LEMMA_RETURN_IF_ERROR(Check(x));        // returns the error, if any
+//   LEMMA_ASSIGN_OR_RETURN(int n, Count()); // n = *Count(), or returns its error
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -22,4 +24,4 @@
   if (!tmp.ok()) return tmp.status();               \
   lhs = *std::move(tmp)
 
-#endif  // LEMMA_KERNELS_CUDA_STATUS_H_
+#endif  // LEMMA_IR_STATUS_MACROS_H_

@@ -272,4 +272,32 @@ absl::StatusOr<Graph> GraphBuilder::Build() && {
   return std::move(graph_);
 }
 
+absl::StatusOr<Graph> SingleOpGraph(OpKind op, const Attributes& attrs,
+                                    std::span<const TensorType> inputs,
+                                    const std::vector<bool>& weight,
+                                    std::span<const Layout> output_layouts) {
+  if (weight.size() != inputs.size()) {
+    return absl::InvalidArgumentError(StrCat(OpName(op), ": ", inputs.size(), " inputs but ",
+                                             weight.size(), " weight flags"));
+  }
+  Graph g(std::string(OpName(op)));
+  std::vector<ValueId> values;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    absl::StatusOr<ValueId> v = weight[i] ? g.AddWeight(StrCat("w", i), inputs[i])
+                                          : g.AddInput(StrCat("x", i), inputs[i]);
+    if (!v.ok()) return v.status();
+    values.push_back(*v);
+  }
+  absl::StatusOr<NodeId> id = g.AddNode(op, attrs, values);
+  if (!id.ok()) return id.status();
+  for (size_t j = 0; j < g.node(*id).outputs.size(); ++j) {
+    const ValueId out{*id, static_cast<int32_t>(j)};
+    if (j < output_layouts.size()) {
+      if (absl::Status s = g.SetLayout(out, output_layouts[j]); !s.ok()) return s;
+    }
+    if (absl::Status s = g.AddOutput(StrCat("y", j), out); !s.ok()) return s;
+  }
+  return g;
+}
+
 }  // namespace lemma

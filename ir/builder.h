@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,16 @@ class GraphBuilder {
   absl::Status status_;
   int next_weight_ = 0;
 };
+
+/// A graph of one op, as backends build to time an op alone: input i is a
+/// weight named "w<i>" when weight[i] (prepared at plan time) and a graph
+/// input "x<i>" otherwise; output j is "y<j>", in output_layouts[j] when
+/// given. The op is node inputs.size(). Errors from shape inference (an
+/// impossible op) are returned.
+absl::StatusOr<Graph> SingleOpGraph(OpKind op, const Attributes& attrs,
+                                    std::span<const TensorType> inputs,
+                                    const std::vector<bool>& weight,
+                                    std::span<const Layout> output_layouts = {});
 
 }  // namespace lemma
 

@@ -1,5 +1,6 @@
 #include "kernels/cpu/cost_model.h"
 
+#include "ir/builder.h"
 #include "ir/strings.h"
 #include "kernels/cpu/compiled_group.h"
 #include "kernels/cpu/onednn.h"
@@ -154,30 +155,9 @@ absl::StatusOr<double> MeasuredCostModel::OpCostSeconds(OpKind op, const Attribu
                                                         std::span<const TensorType> inputs,
                                                         const std::vector<bool>& constant,
                                                         std::span<const Layout> output_layouts) {
-  if (constant.size() != inputs.size()) {
-    return absl::InvalidArgumentError(StrCat(OpName(op), ": ", inputs.size(), " inputs but ",
-                                             constant.size(), " constant flags"));
-  }
-  Graph g("op");
-  std::vector<ValueId> values;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    absl::StatusOr<ValueId> v = constant[i] ? g.AddWeight(StrCat("w", i), inputs[i])
-                                            : g.AddInput(StrCat("x", i), inputs[i]);
-    if (!v.ok()) return v.status();
-    values.push_back(*v);
-  }
-  absl::StatusOr<NodeId> id = g.AddNode(op, attrs, values);
-  if (!id.ok()) return id.status();
-  for (size_t j = 0; j < output_layouts.size() && j < g.node(*id).outputs.size(); ++j) {
-    const ValueId out{*id, static_cast<int32_t>(j)};
-    if (absl::Status s = g.SetLayout(out, output_layouts[j]); !s.ok()) return s;
-  }
-  for (size_t j = 0; j < g.node(*id).outputs.size(); ++j) {
-    if (absl::Status s = g.AddOutput(StrCat("y", j), {*id, static_cast<int32_t>(j)}); !s.ok()) {
-      return s;
-    }
-  }
-  return NodeCostSeconds(g, *id);
+  absl::StatusOr<Graph> g = SingleOpGraph(op, attrs, inputs, constant, output_layouts);
+  if (!g.ok()) return g.status();
+  return NodeCostSeconds(*g, static_cast<NodeId>(inputs.size()));
 }
 
 std::vector<bool> MeasuredCostModel::TypicalConstantInputs(OpKind op, int inputs) {

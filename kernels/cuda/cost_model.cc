@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "ir/builder.h"
 #include "ir/strings.h"
 #include "kernels/cuda/runtime.h"
 #include "ir/status_macros.h"
@@ -89,24 +90,8 @@ absl::StatusOr<double> MeasuredCostModel::OpCostSeconds(OpKind op, const Attribu
                                                         std::span<const TensorType> inputs,
                                                         const std::vector<bool>& constant,
                                                         std::span<const Layout> output_layouts) {
-  if (constant.size() != inputs.size()) {
-    return absl::InvalidArgumentError(
-        StrCat(OpName(op), ": ", inputs.size(), " inputs but ", constant.size(), " constant flags"));
-  }
-  Graph g("op");
-  std::vector<ValueId> values;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    LEMMA_ASSIGN_OR_RETURN(ValueId v, constant[i] ? g.AddWeight(StrCat("w", i), inputs[i])
-                                                  : g.AddInput(StrCat("x", i), inputs[i]));
-    values.push_back(v);
-  }
-  LEMMA_ASSIGN_OR_RETURN(NodeId id, g.AddNode(op, attrs, values));
-  for (size_t j = 0; j < g.node(id).outputs.size(); ++j) {
-    const ValueId out{id, static_cast<int32_t>(j)};
-    if (j < output_layouts.size()) LEMMA_RETURN_IF_ERROR(g.SetLayout(out, output_layouts[j]));
-    LEMMA_RETURN_IF_ERROR(g.AddOutput(StrCat("y", j), out));
-  }
-  return NodeCostSeconds(g, id);
+  LEMMA_ASSIGN_OR_RETURN(Graph g, SingleOpGraph(op, attrs, inputs, constant, output_layouts));
+  return NodeCostSeconds(g, static_cast<NodeId>(inputs.size()));
 }
 
 // The op alone in a graph of its own, compiled and timed: the median over

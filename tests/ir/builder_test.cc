@@ -71,5 +71,32 @@ TEST(GraphBuilder, EveryOpHasABuilderCall) {
   for (const OpInfo& info : AllOps()) EXPECT_TRUE(used[static_cast<size_t>(info.kind)]) << info.name;
 }
 
+TEST(SingleOpGraph, WeightsInputsOutputsAndLayouts) {
+  Attributes attrs(OpKind::kConv2d);
+  ASSERT_TRUE(attrs.SetEnum("padding", "same").ok());
+  const std::vector<TensorType> inputs = {TensorType::Make(DType::kF32, {1, 8, 5, 5}),
+                                          TensorType::Make(DType::kF32, {4, 8, 3, 3})};
+  const std::vector<Layout> layouts = {Layout::kNHWC};
+  absl::StatusOr<Graph> g = SingleOpGraph(OpKind::kConv2d, attrs, inputs, {false, true}, layouts);
+  ASSERT_TRUE(g.ok()) << g.status();
+  const NodeId op = static_cast<NodeId>(inputs.size());
+  EXPECT_EQ(g->node(op).op, OpKind::kConv2d);
+  EXPECT_EQ(g->node(g->FindValue("x0")->node).op, OpKind::kInput);
+  EXPECT_EQ(g->node(g->FindValue("w1")->node).op, OpKind::kWeight);
+  const ValueId y = *g->FindOutput("y0");
+  EXPECT_EQ(g->type(y).dims, (Dims{1, 4, 5, 5}));
+  EXPECT_EQ(g->type(y).layout, Layout::kNHWC);
+}
+
+TEST(SingleOpGraph, RejectsAnImpossibleOpAndMismatchedFlags) {
+  Attributes attrs(OpKind::kMatMul);
+  const std::vector<TensorType> inputs = {TensorType::Make(DType::kF32, {2, 3}),
+                                          TensorType::Make(DType::kF32, {4, 5})};
+  EXPECT_FALSE(SingleOpGraph(OpKind::kMatMul, attrs, inputs, {false, true}).ok());
+  absl::StatusOr<Graph> g = SingleOpGraph(OpKind::kMatMul, attrs, inputs, {false});
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("2 inputs but 1 weight flags"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lemma

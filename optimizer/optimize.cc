@@ -117,7 +117,7 @@ class Search {
  public:
   Search(const RuleSet& rules, const OptimizeOptions& options, CostModel& model,
          std::span<const uint8_t> enabled)
-      : rules_(rules), options_(options), model_(model), enabled_(enabled) {
+      : rules_(rules), options_(options), model_(model), index_(rules, enabled) {
     threads_ = options.threads > 0 ? options.threads
                                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   }
@@ -136,7 +136,7 @@ class Search {
   const RuleSet& rules_;
   const OptimizeOptions& options_;
   CostModel& model_;
-  std::span<const uint8_t> enabled_;
+  const RuleIndex index_;
   int threads_ = 1;
   Clock::time_point start_ = Clock::now();
 
@@ -195,7 +195,7 @@ void Search::Expand(const SearchState& state, int32_t entry) {
   std::vector<std::vector<Match>> parts(static_cast<size_t>(threads));
   RunParallel(threads, [&](int t) {
     parts[static_cast<size_t>(t)] = state.matcher->FindAllRooted(
-        rules_, enabled_, static_cast<NodeId>(int64_t{n} * t / threads),
+        index_, static_cast<NodeId>(int64_t{n} * t / threads),
         static_cast<NodeId>(int64_t{n} * (t + 1) / threads));
   });
   std::vector<Match> matches = std::move(parts[0]);

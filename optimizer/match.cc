@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "absl/container/flat_hash_map.h"
 #include "ir/strings.h"
 #include "ir/text_format.h"
 
@@ -402,22 +403,26 @@ std::vector<Match> Matcher::FindAllRooted(const RuleIndex& index, NodeId begin, 
   const RuleSet& rules = index.rules();
   std::vector<Match> all;
   std::vector<std::unique_ptr<Attempt>> attempts(static_cast<size_t>(rules.size()));
+  // Per filter: the node it was last tested at, and whether it passed there.
+  std::vector<NodeId> tested_at(index.filters_.size(), -1);
+  std::vector<uint8_t> passed(index.filters_.size(), 0);
   for (NodeId id = begin; id < end; ++id) {
     const Node& node = graph_.node(id);
-    const std::vector<RuleIndex::Filter>& filters = index.by_op_[static_cast<size_t>(node.op)];
-    for (const RuleIndex::Filter& f : filters) {
-      if (static_cast<int>(node.inputs.size()) != f.arity ||
-          static_cast<int>(node.outputs.size()) != f.outputs) {
-        continue;
+    for (const RuleIndex::Entry& e : index.by_op_[static_cast<size_t>(node.op)]) {
+      const size_t fi = static_cast<size_t>(e.filter);
+      if (tested_at[fi] != id) {
+        const RuleIndex::Filter& f = index.filters_[fi];
+        tested_at[fi] = id;
+        passed[fi] = static_cast<int>(node.inputs.size()) == f.arity &&
+                     static_cast<int>(node.outputs.size()) == f.outputs &&
+                     (PassesFilter(index, f, node, false) ||
+                      (f.commutative && PassesFilter(index, f, node, true)));
       }
-      if (!PassesFilter(index, f, node, false) &&
-          !(f.commutative && PassesFilter(index, f, node, true))) {
-        continue;
-      }
-      std::unique_ptr<Attempt>& attempt = attempts[static_cast<size_t>(f.rule)];
+      if (!passed[fi]) continue;
+      std::unique_ptr<Attempt>& attempt = attempts[static_cast<size_t>(e.rule)];
       if (attempt == nullptr) {
-        attempt = std::make_unique<Attempt>(*this, rules.rules()[static_cast<size_t>(f.rule)],
-                                            f.rule, &all, false);
+        attempt = std::make_unique<Attempt>(*this, rules.rules()[static_cast<size_t>(e.rule)],
+                                            e.rule, &all, false);
       }
       attempt->Run(id);
     }
@@ -450,6 +455,9 @@ void RuleIndex::AddChecks(const Pattern& p, int pn, std::vector<int8_t>& path) {
 RuleIndex::RuleIndex(const RuleSet& rules, std::span<const uint8_t> enabled) : rules_(rules) {
   by_op_.resize(kNumOpKinds);
   std::vector<int8_t> path;
+  // Filters by what they check, to share them.
+  absl::flat_hash_map<std::vector<int>, int> ids;
+  std::vector<int> key;
   for (size_t op = 0; op < static_cast<size_t>(kNumOpKinds); ++op) {
     for (int r : rules.RootedAt(static_cast<OpKind>(op))) {
       if (!enabled.empty() && !enabled[static_cast<size_t>(r)]) continue;
@@ -457,7 +465,6 @@ RuleIndex::RuleIndex(const RuleSet& rules, std::span<const uint8_t> enabled) : r
       const int root_pn = p.outputs[0].value.node;
       const PatternNode& root = p.nodes[static_cast<size_t>(root_pn)];
       Filter f;
-      f.rule = r;
       f.arity = static_cast<int>(root.inputs.size());
       f.outputs = root.num_outputs;
       f.commutative = GetOpInfo(root.op).Has(kTraitCommutative) && root.inputs.size() == 2;
@@ -470,7 +477,21 @@ RuleIndex::RuleIndex(const RuleSet& rules, std::span<const uint8_t> enabled) : r
       f.begin = static_cast<int>(checks_.size());
       AddChecks(p, root_pn, path);
       f.end = static_cast<int>(checks_.size());
-      by_op_[op].push_back(f);
+      key.assign({static_cast<int>(op), f.arity, f.outputs, f.commutative ? 1 : 0});
+      key.insert(key.end(), f.same_as, f.same_as + kSlots);
+      for (int c = f.begin; c < f.end; ++c) {
+        const Check& check = checks_[static_cast<size_t>(c)];
+        key.insert(key.end(), check.path, check.path + kDepth);
+        key.insert(key.end(), {check.depth, static_cast<int>(check.op), check.index, check.arity,
+                               check.outputs});
+      }
+      auto [it, added] = ids.try_emplace(key, static_cast<int>(filters_.size()));
+      if (added) {
+        filters_.push_back(f);
+      } else {
+        checks_.resize(static_cast<size_t>(f.begin));
+      }
+      by_op_[op].push_back(Entry{r, it->second});
     }
   }
 }

@@ -80,7 +80,6 @@ class RuleIndex {
     int outputs = 0;
   };
   struct Filter {
-    int rule = -1;
     int arity = 0;
     int outputs = 0;
     bool commutative = false;
@@ -95,8 +94,15 @@ class RuleIndex {
   // Adds the checks of the producers feeding pattern node `pn`, reached by `path`.
   void AddChecks(const Pattern& p, int pn, std::vector<int8_t>& path);
 
+  // A rule and its filter (an index into filters_; rules with the same
+  // needs share one, tested once per node).
+  struct Entry {
+    int rule = -1;
+    int filter = -1;
+  };
   const RuleSet& rules_;
-  std::vector<std::vector<Filter>> by_op_;
+  std::vector<std::vector<Entry>> by_op_;
+  std::vector<Filter> filters_;
   std::vector<Check> checks_;
 };
 

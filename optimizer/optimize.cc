@@ -15,6 +15,7 @@
 #include "ir/strings.h"
 #include "optimizer/graph_cost.h"
 #include "optimizer/layout.h"
+#include "optimizer/redundant_rules.h"
 #include "optimizer/rewrite.h"
 #include "optimizer/search_state.h"
 
@@ -410,11 +411,23 @@ absl::StatusOr<OptimizeResult> Optimize(const Graph& graph, const RuleSet& rules
       ++used;
     }
   }
+  // A rule that repeats an earlier one up to renaming makes the same graphs.
+  const Flags redundant = RedundantRules(rules, enabled);
+  int dropped = 0;
+  for (size_t i = 0; i < enabled.size(); ++i) {
+    if (redundant[i]) {
+      enabled[i] = 0;
+      ++dropped;
+    }
+  }
   AnalyticalCostModel analytical;
   CachedCostModel cached(options.cost_model != nullptr ? options.cost_model : &analytical);
   Search search(rules, options, cached, enabled);
   absl::StatusOr<OptimizeResult> result = search.Run(graph);
-  if (result.ok()) result->rules_used = used;
+  if (result.ok()) {
+    result->rules_used = used;
+    result->rules_redundant = dropped;
+  }
   return result;
 }
 

@@ -155,7 +155,7 @@ int Main(int argc, char** argv) {
   }
   int repeats = 0;
   for (uint8_t r : RedundantRules(*rules, usable)) repeats += r;
-  std::printf("%d rules usable, %d of them left out as repeats of others up to renaming\n",
+  std::printf("%d rules usable, %d of them left out as repeats or special cases of others\n",
               num_usable, repeats);
   std::printf("cost model: %s\n\n", AnalyticalCostModel().Name().c_str());
   std::printf("%-14s %6s %6s %11s %11s %7s %6s %9s %9s %9s %-10s %8s %8s %9s\n", "model", "ops",

@@ -20,9 +20,12 @@ constexpr uint64_t kUnboundVariable = uint64_t{1} << 63;
 
 // Size variables numbered by first occurrence in the inputs' dims, inputs
 // taken in a given order.
+// With `anonymous`, every variable gets one id (rules that differ only in
+// which sizes are equal then look alike).
 class VariableNames {
  public:
-  VariableNames(const Pattern& source, std::span<const int> order) {
+  VariableNames(const Pattern& source, std::span<const int> order, bool anonymous = false)
+      : anonymous_(anonymous) {
     for (int k : order) {
       for (const DimExpr& d : source.nodes[static_cast<size_t>(k)].dims) {
         if (std::optional<std::string_view> v = d.AsVar()) {
@@ -31,12 +34,17 @@ class VariableNames {
       }
     }
   }
+  // Names given: variable name -> id.
+  explicit VariableNames(absl::flat_hash_map<std::string, uint64_t> ids) : ids_(std::move(ids)) {}
+
   uint64_t Id(const std::string& name) const {
+    if (anonymous_) return kUnboundVariable;
     auto it = ids_.find(name);
     return it != ids_.end() ? it->second : (HashBytes(name) | kUnboundVariable);
   }
 
  private:
+  bool anonymous_ = false;
   absl::flat_hash_map<std::string, uint64_t> ids_;
 };
 
@@ -86,8 +94,7 @@ std::vector<std::vector<uint64_t>> ExpressionHashes(const Pattern& p, std::span<
 }
 
 // The key of `rule` with input order[l] labelled l.
-uint64_t LabelledKey(const Rule& rule, std::span<const int> order) {
-  const VariableNames names(rule.source, order);
+uint64_t LabelledKey(const Rule& rule, std::span<const int> order, const VariableNames& names) {
   std::vector<int> label(order.size());
   for (size_t l = 0; l < order.size(); ++l) label[static_cast<size_t>(order[l])] = static_cast<int>(l);
   const std::vector<std::vector<uint64_t>> source = ExpressionHashes(rule.source, label, names);
@@ -132,9 +139,10 @@ uint64_t InputRole(const Rule& rule, int k) {
   return h;
 }
 
-}  // namespace
-
-uint64_t RuleRenamingKey(const Rule& rule) {
+// The least key of `rule` over the orders of its inputs used alike, and an
+// order that gives it (empty: too many orders; the key is then the id's
+// hash). With `anonymous`, variables are not told apart.
+std::pair<uint64_t, std::vector<int>> CanonicalOrder(const Rule& rule, bool anonymous) {
   const int n = rule.source.num_inputs();
   std::vector<std::pair<uint64_t, int>> roles;
   for (int k = 0; k < n; ++k) roles.emplace_back(InputRole(rule, k), k);
@@ -150,12 +158,14 @@ uint64_t RuleRenamingKey(const Rule& rule) {
     } else {
       groups.back().second = i + 1;
       orders *= static_cast<int64_t>(groups.back().second - groups.back().first);
-      if (orders > kMaxOrders) return HashBytes(rule.id);
+      if (orders > kMaxOrders) return {HashBytes(rule.id), {}};
     }
   }
   // Each group starts sorted, so next_permutation visits all its orders.
   for (const auto& [begin, end] : groups) std::sort(order.begin() + begin, order.begin() + end);
-  uint64_t best = LabelledKey(rule, order);
+  auto key = [&] { return LabelledKey(rule, order, VariableNames(rule.source, order, anonymous)); };
+  uint64_t best = key();
+  std::vector<int> best_order = order;
   while (true) {
     // Odometer over the groups' permutations.
     size_t g = 0;
@@ -164,17 +174,83 @@ uint64_t RuleRenamingKey(const Rule& rule) {
       if (std::next_permutation(order.begin() + begin, order.begin() + end)) break;
     }
     if (g == groups.size()) break;
-    best = std::min(best, LabelledKey(rule, order));
+    if (const uint64_t k = key(); k < best) {
+      best = k;
+      best_order = order;
+    }
   }
-  return best;
+  return {best, best_order};
 }
 
+// Whether `general`, its size variables replaced by some of `special`'s,
+// is `special`: then it applies wherever `special` does and makes the same
+// graph. The inputs correspond by position in the orders given (canonical
+// orders of equal anonymous keys).
+bool Generalizes(const Rule& general, std::span<const int> general_order, const Rule& special,
+                 std::span<const int> special_order) {
+  if (general_order.size() != special_order.size()) return false;
+  const VariableNames special_names(special.source, special_order);
+  absl::flat_hash_map<std::string, std::string> sigma;
+  for (size_t l = 0; l < general_order.size(); ++l) {
+    const std::vector<DimExpr>& g = general.source.nodes[static_cast<size_t>(general_order[l])].dims;
+    const std::vector<DimExpr>& s = special.source.nodes[static_cast<size_t>(special_order[l])].dims;
+    if (g.size() != s.size()) return false;
+    for (size_t d = 0; d < g.size(); ++d) {
+      const std::optional<std::string_view> gv = g[d].AsVar();
+      if (!gv.has_value()) {
+        if (!(g[d] == s[d])) return false;
+        continue;
+      }
+      const std::optional<std::string_view> sv = s[d].AsVar();
+      if (!sv.has_value()) return false;
+      auto [it, added] = sigma.try_emplace(std::string(*gv), std::string(*sv));
+      if (!added && it->second != *sv) return false;
+    }
+  }
+  absl::flat_hash_map<std::string, uint64_t> ids;
+  for (const auto& [from, to] : sigma) ids[from] = special_names.Id(to);
+  return LabelledKey(general, general_order, VariableNames(std::move(ids))) ==
+         LabelledKey(special, special_order, special_names);
+}
+
+}  // namespace
+
+uint64_t RuleRenamingKey(const Rule& rule) { return CanonicalOrder(rule, false).first; }
+
 Flags RedundantRules(const RuleSet& rules, std::span<const uint8_t> enabled) {
-  Flags redundant(static_cast<size_t>(rules.size()), 0);
+  const size_t n = static_cast<size_t>(rules.size());
+  Flags redundant(n, 0);
+  // Repeats up to renaming: all but the first of each key.
   absl::flat_hash_set<uint64_t> seen;
-  for (size_t i = 0; i < redundant.size(); ++i) {
+  std::vector<size_t> kept;
+  for (size_t i = 0; i < n; ++i) {
     if (!enabled.empty() && !enabled[i]) continue;
-    if (!seen.insert(RuleRenamingKey(rules.rules()[i])).second) redundant[i] = 1;
+    if (!seen.insert(RuleRenamingKey(rules.rules()[i])).second) {
+      redundant[i] = 1;
+    } else {
+      kept.push_back(i);
+    }
+  }
+  // Special cases: a kept rule that a more general kept rule becomes when
+  // some of its sizes are made equal.
+  absl::flat_hash_map<uint64_t, std::vector<size_t>> alike;
+  std::vector<std::vector<int>> orders(n);
+  for (size_t i : kept) {
+    auto [key, order] = CanonicalOrder(rules.rules()[i], true);
+    if (order.empty() && rules.rules()[i].source.num_inputs() > 0) continue;
+    orders[i] = std::move(order);
+    alike[key].push_back(i);
+  }
+  for (size_t i : kept) {
+    auto it = alike.find(CanonicalOrder(rules.rules()[i], true).first);
+    if (it == alike.end()) continue;
+    for (size_t j : it->second) {
+      if (j == i || orders[i].size() != orders[j].size()) continue;
+      if (Generalizes(rules.rules()[j], orders[j], rules.rules()[i], orders[i])) {
+        redundant[i] = 1;
+        break;
+      }
+    }
   }
   return redundant;
 }

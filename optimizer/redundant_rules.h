@@ -19,6 +19,17 @@
 // least over the orders of inputs used alike), variables by where they first
 // occur in the inputs' dims in that order, and the outputs are taken as an
 // unordered set of (source expression, target expression) pairs.
+//
+// The generator also emits special cases of a rule, which make equal sizes
+// that the general rule keeps apart:
+//
+//   matmul(a1, b1), matmul(a1, b2) with b1, b2: [k, k]    (g1150)
+//   matmul(a1, b4), matmul(a1, b3) with b3: [k, j], b4: [k, l]   (g1158)
+//
+// The general rule matches wherever the special one does and makes the same
+// graph there, so the special one is dropped too: a rule is a special case
+// of another when the other, its size variables replaced by some of the
+// first's, is the first up to renaming.
 
 #include <cstdint>
 #include <span>
@@ -33,8 +44,10 @@ namespace lemma {
 /// (its id's hash).
 uint64_t RuleRenamingKey(const Rule& rule);
 
-/// Per rule of `rules`: 1 when it has the key of an earlier rule, both with
-/// enabled[i] != 0 (every rule when `enabled` is empty); 0 otherwise.
+/// Per rule of `rules`: 1 when it has the key of an earlier rule or is a
+/// special case of another rule that is kept (see the top of this file),
+/// counting only rules with enabled[i] != 0 (every rule when `enabled` is
+/// empty); 0 otherwise.
 Flags RedundantRules(const RuleSet& rules, std::span<const uint8_t> enabled = {});
 
 }  // namespace lemma

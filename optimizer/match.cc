@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <memory>
+#include <string_view>
+#include <utility>
+#include <variant>
 
 #include "absl/container/flat_hash_map.h"
 #include "ir/strings.h"
@@ -227,7 +230,52 @@ class Attempt {
     }
   }
 
+  // Whether the sizes and attributes of the structural match in hand surely
+  // do not bind: a constant differs, or a variable meets two values. Far
+  // cheaper than BindPattern, which writes out the reason of each failure.
+  bool SurelyUnbound() {
+    vars_.clear();
+    auto dim = [&](const DimExpr& e, int64_t actual) {
+      if (e.IsConstant()) return e.constant() == actual;
+      const std::optional<std::string_view> var = e.AsVar();
+      if (!var) return true;  // an expression: left to BindPattern
+      for (const auto& [name, value] : vars_) {
+        if (name == *var) return value == actual;
+      }
+      vars_.emplace_back(*var, actual);
+      return true;
+    };
+    for (int k = 0; k < num_inputs_; ++k) {
+      const std::vector<DimExpr>& dims = p_.nodes[static_cast<size_t>(k)].dims;
+      const TensorType& type = g_.type(input_of_[static_cast<size_t>(k)]);
+      if (type.dims.size() != dims.size()) return true;
+      for (size_t d = 0; d < dims.size(); ++d) {
+        if (!dim(dims[d], type.dims[d])) return true;
+      }
+    }
+    for (size_t i = static_cast<size_t>(num_inputs_); i < p_.nodes.size(); ++i) {
+      const PatternNode& node = p_.nodes[i];
+      const Attributes& attrs = g_.node(node_of_[i]).attrs;
+      for (size_t a = 0; a < node.attrs.size() && a < attrs.values().size(); ++a) {
+        const std::optional<AttrValue>& actual = attrs.values()[a];
+        if (!actual || IsPatternDTypeAttr(attrs.schema()[a])) continue;
+        if (const auto* e = std::get_if<DimExpr>(&node.attrs[a])) {
+          const auto* v = std::get_if<int64_t>(&*actual);
+          if (v == nullptr || !dim(*e, *v)) return true;
+        } else if (const auto* list = std::get_if<std::vector<DimExpr>>(&node.attrs[a])) {
+          const auto* v = std::get_if<std::vector<int64_t>>(&*actual);
+          if (v == nullptr || v->size() != list->size()) return true;
+          for (size_t j = 0; j < list->size(); ++j) {
+            if (!dim((*list)[j], (*v)[j])) return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
   void Finish() {
+    if (!explain_ && (SurelyUnbound() || !CheckOutsideUses() || !CheckConvex())) return;
     std::vector<TensorType> types;
     for (const ValueId& v : input_of_) types.push_back(g_.type(v));
     std::vector<const Attributes*> attrs(p_.nodes.size(), nullptr);
@@ -239,7 +287,7 @@ class Attempt {
       Fail([&] { return std::string(ToStd(bindings.status().message())); });
       return;
     }
-    if (!CheckOutsideUses() || !CheckConvex()) return;
+    if (explain_ && (!CheckOutsideUses() || !CheckConvex())) return;
     out_->push_back(Match{rule_index_, node_of_, input_of_, *std::move(bindings)});
   }
 
@@ -316,6 +364,8 @@ class Attempt {
   std::vector<NodeId> used_;
   // Pattern inputs bound by the nodes assigned so far, in order.
   std::vector<int> bound_;
+  // SurelyUnbound's variables and their values.
+  std::vector<std::pair<std::string_view, int64_t>> vars_;
   int mapped_ = 0;
   std::vector<Match>* out_;
   const bool explain_;

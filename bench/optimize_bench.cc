@@ -29,6 +29,7 @@
 #include "bench/models.h"
 #include "ir/strings.h"
 #include "optimizer/optimize.h"
+#include "optimizer/redundant_rules.h"
 #include "rules/rule_text.h"
 
 namespace lemma {
@@ -145,6 +146,17 @@ int Main(int argc, char** argv) {
               static_cast<long long>(config.budget), config.alpha, config.time_limit,
               config.threads, rules->size(), config.rules.c_str(),
               config.allow_tested ? " (tested allowed)" : "");
+  Flags usable(static_cast<size_t>(rules->size()), 0);
+  int num_usable = 0;
+  for (size_t i = 0; i < usable.size(); ++i) {
+    usable[i] = RuleStatusAllowed(rules->rules()[i].status, config.allow_tested ? RuleStatus::kTested
+                                                                                 : RuleStatus::kProved);
+    num_usable += usable[i];
+  }
+  int repeats = 0;
+  for (uint8_t r : RedundantRules(*rules, usable)) repeats += r;
+  std::printf("%d rules usable, %d of them left out as repeats or special cases of others\n",
+              num_usable, repeats);
   std::printf("cost model: %s\n\n", AnalyticalCostModel().Name().c_str());
   std::printf("%-14s %6s %6s %11s %11s %7s %6s %9s %9s %9s %-10s %8s %8s %9s\n", "model", "ops",
               "after", "before(ms)", "after(ms)", "speedup", "rules", "explored", "generated",

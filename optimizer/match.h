@@ -46,6 +46,66 @@ struct Match {
   std::vector<ValueId> OutputValues(const Rule& rule) const;
 };
 
+/// The rules of a set that FindAllRooted tries, by the op of their root, with
+/// what each needs of its root node and the nodes feeding it (op, arity and
+/// output count of the producers the pattern computes, up to three levels up,
+/// through ops that are not commutative), so that a rule that cannot match at
+/// a node is passed over without starting a backtracking search. Built once
+/// per set and reused for every graph.
+class RuleIndex {
+ public:
+  /// Indexes the rules of `rules` (only those with enabled[i] != 0 when
+  /// `enabled` is given). `rules` must outlive the index.
+  explicit RuleIndex(const RuleSet& rules, std::span<const uint8_t> enabled = {});
+
+  const RuleSet& rules() const { return rules_; }
+
+ private:
+  friend class Matcher;
+  // Root input slots checked for repeated values; later slots are left to
+  // the search.
+  static constexpr int kSlots = 4;
+  // Levels above the root that checks reach.
+  static constexpr int kDepth = 3;
+  // A producer the pattern computes: the node reached from the root by
+  // following input slots `path` (the first slot swapped for a commutative
+  // root tried swapped) must have this op, arity and output count, and the
+  // value read from it this output index.
+  struct Check {
+    int8_t path[kDepth] = {};
+    int8_t depth = 0;
+    OpKind op = OpKind::kInput;
+    int index = 0;
+    int arity = 0;
+    int outputs = 0;
+  };
+  struct Filter {
+    int arity = 0;
+    int outputs = 0;
+    bool commutative = false;
+    // Per root slot below kSlots: the earlier slot that must read the same
+    // value (-1: none).
+    int same_as[kSlots] = {};
+    // The rule's checks: checks_[begin, end), each after those of the nodes
+    // on its path.
+    int begin = 0;
+    int end = 0;
+  };
+  // Adds the checks of the producers feeding pattern node `pn`, reached by `path`.
+  void AddChecks(const Pattern& p, int pn, std::vector<int8_t>& path);
+
+  // A rule and its filter (an index into filters_; rules with the same
+  // needs share one, tested once per node).
+  struct Entry {
+    int rule = -1;
+    int filter = -1;
+  };
+  const RuleSet& rules_;
+  std::vector<std::vector<Entry>> by_op_;
+  std::vector<Filter> filters_;
+  std::vector<Check> checks_;
+};
+
 /// Why a rule did not match where it was tried.
 struct MatchFailure {
   /// Pattern ops matched by the attempt that got furthest (-1: none tried).
@@ -73,6 +133,9 @@ class Matcher {
   /// of consecutive ranges gives FindAll's.
   std::vector<Match> FindAllRooted(const RuleSet& rules, std::span<const uint8_t> enabled,
                                    NodeId begin, NodeId end) const;
+  /// FindAllRooted over the rules of `index`; the same matches as with the
+  /// set and flags it was built from.
+  std::vector<Match> FindAllRooted(const RuleIndex& index, NodeId begin, NodeId end) const;
 
   const Graph& graph() const { return graph_; }
   /// Nodes that use an output of `node`, ascending, each once.
@@ -81,6 +144,11 @@ class Matcher {
   int TopoPosition(NodeId node) const { return topo_pos_[static_cast<size_t>(node)]; }
 
  private:
+  // Whether `node` can be the root of the rule of `filter`, with its two
+  // inputs swapped when `swap`.
+  bool PassesFilter(const RuleIndex& index, const RuleIndex::Filter& filter, const Node& node,
+                    bool swap) const;
+
   const Graph& graph_;
   std::vector<int> user_begin_;
   std::vector<NodeId> users_;

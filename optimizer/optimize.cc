@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -15,6 +17,7 @@
 #include "ir/strings.h"
 #include "optimizer/graph_cost.h"
 #include "optimizer/layout.h"
+#include "optimizer/redundant_rules.h"
 #include "optimizer/rewrite.h"
 #include "optimizer/search_state.h"
 
@@ -105,21 +108,89 @@ class StateCache {
   uint64_t clock_ = 0;
 };
 
-// Runs fn(0) .. fn(threads - 1), each on its own thread (fn(0) on this one).
-void RunParallel(int threads, const std::function<void(int)>& fn) {
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(fn, t);
-  fn(0);
-  for (std::thread& th : pool) th.join();
-}
+// Threads kept for the whole search; the caller of For works with them.
+// Work is handed out in chunks as threads ask for it, so a thread the
+// machine does not schedule holds up no one (the expansions are short, and
+// cores are shared).
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads) {
+    for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { Work(t); });
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& w : workers_) w.join();
+  }
+  int threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Runs fn(thread, chunk) for every chunk in [0, chunks), thread being the
+  // index (0 for the caller) of the thread that runs it; returns when all ran.
+  void For(size_t chunks, const std::function<void(int, size_t)>& fn) {
+    if (workers_.empty() || chunks <= 1) {
+      for (size_t c = 0; c < chunks; ++c) fn(0, c);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fn_ = &fn;
+      chunks_ = chunks;
+      next_ = 0;
+      open_ = true;
+      ++generation_;
+    }
+    wake_.notify_all();
+    Claim(0);
+    std::unique_lock<std::mutex> lock(mu_);
+    open_ = false;  // threads not yet in stay out
+    done_.wait(lock, [&] { return active_ == 0; });
+    fn_ = nullptr;
+  }
+
+ private:
+  void Claim(int thread) {
+    for (size_t c = next_++; c < chunks_; c = next_++) (*fn_)(thread, c);
+  }
+  void Work(int thread) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (!open_) continue;
+      ++active_;
+      lock.unlock();
+      Claim(thread);
+      lock.lock();
+      if (--active_ == 0) done_.notify_all();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  bool stop_ = false;
+  bool open_ = false;
+  uint64_t generation_ = 0;
+  int active_ = 0;
+  const std::function<void(int, size_t)>* fn_ = nullptr;
+  size_t chunks_ = 0;
+  std::atomic<size_t> next_ = 0;
+};
 
 class Search {
  public:
   Search(const RuleSet& rules, const OptimizeOptions& options, CostModel& model,
          std::span<const uint8_t> enabled)
-      : rules_(rules), options_(options), model_(model), enabled_(enabled) {
-    threads_ = options.threads > 0 ? options.threads
-                                   : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+      : rules_(rules), options_(options), model_(model), index_(rules, enabled) {
+    const int threads = options.threads > 0
+                            ? options.threads
+                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    workers_ = std::make_unique<WorkerPool>(threads);
   }
 
   absl::StatusOr<OptimizeResult> Run(const Graph& input);
@@ -136,8 +207,8 @@ class Search {
   const RuleSet& rules_;
   const OptimizeOptions& options_;
   CostModel& model_;
-  std::span<const uint8_t> enabled_;
-  int threads_ = 1;
+  const RuleIndex index_;
+  std::unique_ptr<WorkerPool> workers_;
   Clock::time_point start_ = Clock::now();
 
   std::vector<Entry> entries_;
@@ -190,32 +261,40 @@ absl::StatusOr<std::shared_ptr<const SearchState>> Search::Build(int32_t entry) 
 
 void Search::Expand(const SearchState& state, int32_t entry) {
   // Match, in parallel over ranges of roots; concatenated in root order.
-  const int threads = threads_;
+  const int threads = workers_->threads();
   const NodeId n = state.graph.num_nodes();
-  std::vector<std::vector<Match>> parts(static_cast<size_t>(threads));
-  RunParallel(threads, [&](int t) {
-    parts[static_cast<size_t>(t)] = state.matcher->FindAllRooted(
-        rules_, enabled_, static_cast<NodeId>(int64_t{n} * t / threads),
-        static_cast<NodeId>(int64_t{n} * (t + 1) / threads));
+  const size_t ranges = threads == 1 ? 1 : static_cast<size_t>(std::min<NodeId>(n, 8 * threads));
+  std::vector<std::vector<Match>> parts(ranges);
+  workers_->For(ranges, [&](int, size_t c) {
+    parts[c] = state.matcher->FindAllRooted(
+        index_, static_cast<NodeId>(static_cast<size_t>(n) * c / ranges),
+        static_cast<NodeId>(static_cast<size_t>(n) * (c + 1) / ranges));
   });
-  std::vector<Match> matches = std::move(parts[0]);
-  for (size_t t = 1; t < parts.size(); ++t) {
-    std::move(parts[t].begin(), parts[t].end(), std::back_inserter(matches));
+  std::vector<Match> matches;
+  for (std::vector<Match>& part : parts) {
+    if (matches.empty()) {
+      matches = std::move(part);
+    } else {
+      std::move(part.begin(), part.end(), std::back_inserter(matches));
+    }
   }
-  // Evaluate, in parallel (thread t takes every threads-th match).
+  // Evaluate, in parallel over chunks of matches, one evaluator per thread.
+  constexpr size_t kChunk = 32;
   std::vector<std::optional<absl::StatusOr<CandidateEval>>> results(matches.size());
+  std::vector<std::unique_ptr<CandidateEvaluator>> evaluators(static_cast<size_t>(threads));
   std::atomic<bool> out_of_time = false;
-  RunParallel(threads, [&](int t) {
-    CandidateEvaluator evaluator(state, model_, options_.optimize_layouts, &plans_);
-    int since_clock = 0;
-    for (size_t i = static_cast<size_t>(t); i < matches.size(); i += static_cast<size_t>(threads)) {
-      if (++since_clock == 32) {
-        since_clock = 0;
-        if (OutOfTime()) out_of_time = true;
-      }
-      if (out_of_time) return;
+  workers_->For((matches.size() + kChunk - 1) / kChunk, [&](int t, size_t c) {
+    if (out_of_time || OutOfTime()) {
+      out_of_time = true;
+      return;
+    }
+    std::unique_ptr<CandidateEvaluator>& evaluator = evaluators[static_cast<size_t>(t)];
+    if (evaluator == nullptr) {
+      evaluator = std::make_unique<CandidateEvaluator>(state, model_, options_.optimize_layouts, &plans_);
+    }
+    for (size_t i = c * kChunk; i < std::min(matches.size(), (c + 1) * kChunk); ++i) {
       const Match& m = matches[i];
-      results[i] = evaluator.Evaluate(rules_.rules()[static_cast<size_t>(m.rule)], m);
+      results[i] = evaluator->Evaluate(rules_.rules()[static_cast<size_t>(m.rule)], m);
     }
   });
   // Keep the candidates in match order, so that the result does not depend
@@ -410,11 +489,23 @@ absl::StatusOr<OptimizeResult> Optimize(const Graph& graph, const RuleSet& rules
       ++used;
     }
   }
+  // A rule that repeats an earlier one up to renaming makes the same graphs.
+  const Flags redundant = RedundantRules(rules, enabled);
+  int dropped = 0;
+  for (size_t i = 0; i < enabled.size(); ++i) {
+    if (redundant[i]) {
+      enabled[i] = 0;
+      ++dropped;
+    }
+  }
   AnalyticalCostModel analytical;
   CachedCostModel cached(options.cost_model != nullptr ? options.cost_model : &analytical);
   Search search(rules, options, cached, enabled);
   absl::StatusOr<OptimizeResult> result = search.Run(graph);
-  if (result.ok()) result->rules_used = used;
+  if (result.ok()) {
+    result->rules_used = used;
+    result->rules_redundant = dropped;
+  }
   return result;
 }
 

@@ -141,6 +141,9 @@ struct OptimizeResult {
   SearchStats stats;
   /// Rules usable under min_status, of all given.
   int rules_used = 0;
+  /// Usable rules left out because they repeat an earlier usable rule up to
+  /// renaming (optimizer/redundant_rules.h): they would make the same graphs.
+  int rules_redundant = 0;
   /// Ops of `graph` that are precomputed (free) and ops charged.
   int precomputed_ops = 0;
   int charged_ops = 0;

@@ -360,6 +360,8 @@ PYBIND11_MODULE(_lemma, m) {
                              "explored, generated, duplicates_skipped, pruned, rejected, "
                              "max_frontier, graphs_built, seconds, stop (exhausted, budget or time limit).")
       .def_readonly("rules_used", &OptimizeResult::rules_used)
+      .def_readonly("rules_redundant", &OptimizeResult::rules_redundant,
+                    "Usable rules left out as repeats or special cases of others.")
       .def_readonly("precomputed_ops", &OptimizeResult::precomputed_ops)
       .def_readonly("charged_ops", &OptimizeResult::charged_ops)
       .def_readonly("cost_model", &OptimizeResult::cost_model)

@@ -342,6 +342,10 @@ int RunOptimize(const Args& args) {
   std::fprintf(report, "graph %s: %d nodes; %d of %d rules usable (%s), from %s\n",
                g->name().c_str(), g->num_nodes(), r->rules_used, rules->size(), statuses,
                rules_path.c_str());
+  if (r->rules_redundant > 0) {
+    std::fprintf(report, "%d of the usable rules left out as repeats or special cases of others\n",
+                 r->rules_redundant);
+  }
   std::fprintf(report, "cost model  %s\n", r->cost_model.c_str());
   std::fprintf(report, "cost before %s\n", Millis(r->cost_before).c_str());
   std::fprintf(report, "cost after  %s  (%.3fx)\n", Millis(r->cost_after).c_str(),

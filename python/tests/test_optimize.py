@@ -105,9 +105,11 @@ def test_rules_argument_and_environment(model_path, tmp_path, monkeypatch):
     empty = tmp_path / "empty.rules"
     empty.write_text("")
     r = lemma.optimize(g, rules=str(empty)).optimization
-    assert r.applied_rules == [] and r.rules_used == 0
+    assert r.applied_rules == [] and r.rules_used == 0 and r.rules_redundant == 0
     both = lemma.optimize(g, rules=[lemma.default_rules_path(), empty], budget=20).optimization
     assert both.applied_rules
+    # The default rules repeat each other; the repeats are left out.
+    assert 0 < both.rules_redundant < both.rules_used
     with pytest.raises(ValueError, match="cannot read the rules file .*missing.rules"):
         lemma.optimize(g, rules=str(tmp_path / "missing.rules"))
     monkeypatch.setenv("LEMMA_RULES", str(tmp_path / "env.rules"))

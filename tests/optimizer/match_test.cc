@@ -19,6 +19,7 @@
 #include "ir/file_io.h"
 #include "ir/strings.h"
 #include "ir/text_format.h"
+#include "bench/models.h"
 #include "optimizer/graph_cost.h"
 #include "rules/rule_text.h"
 #include "tests/common/error_cases.h"
@@ -161,6 +162,35 @@ TEST(Match, DescribeMatchNamesTheRoots) {
   const std::vector<Match> matches = Matcher(*g).FindAll(*rules);
   ASSERT_FALSE(matches.empty());
   EXPECT_EQ(DescribeMatch(*g, rules->rules()[0], matches[0]), "conv2d(x, k1) + conv2d(x, k2)");
+}
+
+// FindAll passes over rules that cannot match at a node by their roots'
+// neighbourhoods (RuleIndex); it must find exactly what trying every rule
+// at every node of its root's op finds, in the same order.
+TEST(Match, RuleIndexFindsWhatEveryAttemptFinds) {
+  absl::StatusOr<RuleSet> rules = ReadRuleFile(DataPath("../rules/default.rules"));
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  for (const models::ModelInfo& info : models::AllModels()) {
+    SCOPED_TRACE(info.name);
+    absl::StatusOr<Graph> g = models::BuildModel(info.name, {.scale = models::ModelScale::kSmall});
+    ASSERT_TRUE(g.ok()) << g.status();
+    const Matcher matcher(*g);
+    std::vector<std::string> every, indexed;
+    for (NodeId id = 0; id < g->num_nodes(); ++id) {
+      for (int r : rules->RootedAt(g->node(id).op)) {
+        const Rule& rule = rules->rules()[static_cast<size_t>(r)];
+        for (const Match& m : matcher.MatchAt(rule, r, id)) {
+          every.push_back(StrCat(rule.id, ": ", Describe(*g, rule, m)));
+        }
+      }
+    }
+    for (const Match& m : matcher.FindAll(*rules)) {
+      const Rule& rule = rules->rules()[static_cast<size_t>(m.rule)];
+      indexed.push_back(StrCat(rule.id, ": ", Describe(*g, rule, m)));
+    }
+    EXPECT_GT(every.size(), 0u);
+    EXPECT_EQ(indexed, every);
+  }
 }
 
 }  // namespace

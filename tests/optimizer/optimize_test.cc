@@ -10,13 +10,12 @@
 #include "kernels/compare.h"
 #include "optimizer/graph_cost.h"
 #include "rules/rule_text.h"
-#include "tests/optimizer/small_models.h"
 #include "tests/optimizer/test_util.h"
 
 namespace lemma {
 namespace {
 
-using ::lemma::testing::SmallModels;
+using ::lemma::testing::SmallModel;
 using ::lemma::testing::TestRules;
 using ::testing::HasSubstr;
 
@@ -55,9 +54,9 @@ TEST(ExtraRules, HoldOnRandomInputs) {
 TEST(Optimize, SmallModelsKeepTheirMeaning) {
   const RuleSet rules = TestRules();
   int rewrites = 0;
-  for (const auto& small : SmallModels()) {
+  for (const models::ModelInfo& small : models::AllModels()) {
     SCOPED_TRACE(small.name);
-    absl::StatusOr<Graph> g = small.build();
+    absl::StatusOr<Graph> g = SmallModel(small.name);
     ASSERT_TRUE(g.ok()) << g.status();
     absl::StatusOr<OptimizeResult> r = Optimize(*g, rules, Tested(200));
     ASSERT_TRUE(r.ok()) << r.status();
@@ -83,7 +82,7 @@ TEST(Optimize, SmallModelsKeepTheirMeaning) {
 }
 
 TEST(Optimize, HonoursTheBudget) {
-  absl::StatusOr<Graph> g = SmallModels()[3].build();  // nasnet_a: many matches
+  absl::StatusOr<Graph> g = SmallModel("nasnet_a");  // nasnet_a: many matches
   ASSERT_TRUE(g.ok());
   for (int64_t budget : {0, 1, 3}) {
     absl::StatusOr<OptimizeResult> r = Optimize(*g, TestRules(), Tested(budget));
@@ -94,7 +93,7 @@ TEST(Optimize, HonoursTheBudget) {
 }
 
 TEST(Optimize, HonoursTheTimeLimit) {
-  absl::StatusOr<Graph> g = SmallModels()[3].build();
+  absl::StatusOr<Graph> g = SmallModel("nasnet_a");
   ASSERT_TRUE(g.ok());
   OptimizeOptions options = Tested(1000000);
   options.time_limit = std::chrono::duration<double>(0);
@@ -115,9 +114,9 @@ TEST(Optimize, HonoursTheTimeLimit) {
 }
 
 TEST(Optimize, IsDeterministicForAnyNumberOfThreads) {
-  for (const auto& small : SmallModels()) {
+  for (const models::ModelInfo& small : models::AllModels()) {
     SCOPED_TRACE(small.name);
-    absl::StatusOr<Graph> g = small.build();
+    absl::StatusOr<Graph> g = SmallModel(small.name);
     ASSERT_TRUE(g.ok());
     OptimizeOptions one = Tested(50), three = Tested(50);
     one.threads = 1;
@@ -151,7 +150,7 @@ TEST(Optimize, AGraphWithoutMatchesComesBackUnchanged) {
 }
 
 TEST(Optimize, KeepsLayoutsWhenToldTo) {
-  absl::StatusOr<Graph> g = SmallModels()[0].build();  // resnext_block: convs only
+  absl::StatusOr<Graph> g = SmallModel("resnext_block");  // resnext_block: convs only
   ASSERT_TRUE(g.ok());
   RuleSet none;
   OptimizeOptions options = Tested();
@@ -189,7 +188,7 @@ TEST(Optimize, KeepsLayoutsWhenToldTo) {
 }
 
 TEST(Optimize, AppliesOnlyTrustedRules) {
-  absl::StatusOr<Graph> g = SmallModels()[4].build();  // nasrnn
+  absl::StatusOr<Graph> g = SmallModel("nasrnn");  // nasrnn
   ASSERT_TRUE(g.ok());
   const RuleSet rules = TestRules();  // all tested
   OptimizeOptions options = Tested();
@@ -218,7 +217,7 @@ TEST(Optimize, AppliesOnlyTrustedRules) {
 }
 
 TEST(Optimize, RejectsBadOptionsAndGraphs) {
-  absl::StatusOr<Graph> g = SmallModels()[0].build();
+  absl::StatusOr<Graph> g = SmallModel("resnext_block");
   ASSERT_TRUE(g.ok());
   EXPECT_THAT(std::string(Optimize(*g, TestRules(), {.alpha = 0.5}).status().message()),
               HasSubstr("alpha must be at least 1"));
@@ -231,7 +230,7 @@ TEST(Optimize, RejectsBadOptionsAndGraphs) {
 }
 
 TEST(Optimize, ReportsProgress) {
-  absl::StatusOr<Graph> g = SmallModels()[4].build();
+  absl::StatusOr<Graph> g = SmallModel("nasrnn");
   ASSERT_TRUE(g.ok());
   std::vector<SearchProgress> seen;
   OptimizeOptions options = Tested(10);

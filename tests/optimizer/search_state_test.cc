@@ -6,18 +6,18 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "bench/models.h"
 #include "ir/builder.h"
 #include "ir/hash.h"
 #include "ir/text_format.h"
 #include "optimizer/canonical_hash.h"
 #include "optimizer/rewrite.h"
-#include "tests/optimizer/small_models.h"
 #include "tests/optimizer/test_util.h"
 
 namespace lemma {
 namespace {
 
-using ::lemma::testing::SmallModels;
+using ::lemma::testing::SmallModel;
 using ::lemma::testing::TestRules;
 
 // Checks every candidate of `state`; returns how many were checked.
@@ -52,9 +52,9 @@ TEST(CandidateEvaluator, AgreesWithTheBuiltGraphOnEveryCandidate) {
   const RuleSet rules = TestRules();
   AnalyticalCostModel model;
   int checked = 0;
-  for (const auto& small : SmallModels()) {
+  for (const models::ModelInfo& small : models::AllModels()) {
     SCOPED_TRACE(small.name);
-    absl::StatusOr<Graph> g = small.build();
+    absl::StatusOr<Graph> g = SmallModel(small.name);
     ASSERT_TRUE(g.ok()) << g.status();
     for (bool layouts : {false, true}) {
       absl::StatusOr<std::unique_ptr<SearchState>> root = MakeSearchState(*g, model);

@@ -5,7 +5,9 @@
 
 #include <initializer_list>
 #include <string>
+#include <string_view>
 
+#include "bench/models.h"
 #include "gtest/gtest.h"
 #include "rules/rule_text.h"
 #include "tests/common/error_cases.h"
@@ -27,6 +29,13 @@ inline RuleSet TestRules(std::initializer_list<const char*> files = {
     }
   }
   return all;
+}
+
+/// The zoo's model `name` at its small scale (bench/models.h): the same
+/// graph node for node with sizes the reference evaluator runs quickly. The
+/// optimizer's differential tests run on these.
+inline absl::StatusOr<Graph> SmallModel(std::string_view name) {
+  return models::BuildModel(name, {.scale = models::ModelScale::kSmall});
 }
 
 }  // namespace lemma::testing

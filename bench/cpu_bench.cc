@@ -484,9 +484,7 @@ absl::StatusOr<OptimizeResult> OptimizeFor(const Graph& g, const RuleSet& rules,
 
 void ModelSection(const Options& o, TuningLog& log) {
   std::vector<std::string> names = o.models;
-  if (names.empty()) {
-    for (const models::ModelInfo& m : models::AllModels()) names.emplace_back(m.name);
-  }
+  if (names.empty()) names = models::ModelNames();
   absl::StatusOr<RuleSet> rules = RuleSet();
   if (!o.costs.empty()) {
     rules = ReadRuleFiles(o.rules);

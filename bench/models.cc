@@ -435,6 +435,12 @@ std::span<const ModelInfo> AllModels() {
   return kModels;
 }
 
+std::vector<std::string> ModelNames() {
+  std::vector<std::string> names;
+  for (const ModelInfo& m : AllModels()) names.emplace_back(m.name);
+  return names;
+}
+
 absl::StatusOr<Graph> BuildModel(std::string_view name, const ModelOptions& options) {
   std::string names;
   for (const ModelInfo& m : AllModels()) {

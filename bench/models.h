@@ -30,7 +30,9 @@
 // the model with "_small" appended.
 
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "ir/graph.h"
@@ -58,6 +60,8 @@ struct ModelInfo {
 
 /// Every model lemma can build, in a fixed order.
 std::span<const ModelInfo> AllModels();
+/// Their names, in the same order.
+std::vector<std::string> ModelNames();
 /// Builds the model named `name`, or NotFound listing the names.
 absl::StatusOr<Graph> BuildModel(std::string_view name, const ModelOptions& options = {});
 

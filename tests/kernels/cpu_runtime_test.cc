@@ -367,13 +367,7 @@ TEST(ZooTest, MeasuredProvidersMatchReference) {
   }
 }
 
-std::vector<std::string> ModelNames() {
-  std::vector<std::string> names;
-  for (const models::ModelInfo& m : models::AllModels()) names.emplace_back(m.name);
-  return names;
-}
-
-INSTANTIATE_TEST_SUITE_P(Zoo, ZooTest, ::testing::ValuesIn(ModelNames()),
+INSTANTIATE_TEST_SUITE_P(Zoo, ZooTest, ::testing::ValuesIn(models::ModelNames()),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -81,13 +81,7 @@ TEST_P(CudaDeviceModelTest, SmallModelMatchesReference) {
   ExpectMatchesReference(*g, {}, 5e-3);
 }
 
-std::vector<std::string> ModelNames() {
-  std::vector<std::string> names;
-  for (const models::ModelInfo& m : models::AllModels()) names.emplace_back(m.name);
-  return names;
-}
-
-INSTANTIATE_TEST_SUITE_P(Zoo, CudaDeviceModelTest, ::testing::ValuesIn(ModelNames()),
+INSTANTIATE_TEST_SUITE_P(Zoo, CudaDeviceModelTest, ::testing::ValuesIn(models::ModelNames()),
                          [](const auto& info) { return info.param; });
 
 TEST(CudaDeviceTest, RecordsConvAlgorithmsAndReplaysThem) {

@@ -355,13 +355,7 @@ TEST_P(CudaPlanModelTest, PlansCompilesAndEmulates) {
   ExpectPlanMatchesReference(*g, {}, 2e-3);
 }
 
-std::vector<std::string> ModelNames() {
-  std::vector<std::string> names;
-  for (const models::ModelInfo& m : models::AllModels()) names.emplace_back(m.name);
-  return names;
-}
-
-INSTANTIATE_TEST_SUITE_P(Zoo, CudaPlanModelTest, ::testing::ValuesIn(ModelNames()),
+INSTANTIATE_TEST_SUITE_P(Zoo, CudaPlanModelTest, ::testing::ValuesIn(models::ModelNames()),
                          [](const auto& info) { return info.param; });
 
 // ---- Fusion, memory and errors

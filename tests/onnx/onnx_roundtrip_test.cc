@@ -77,13 +77,7 @@ TEST_P(ZooRoundTrip, WithoutFusionActivationsAreSeparateNodes) {
   EXPECT_NE(StructuralHash(back->graph), StructuralHash(*g));
 }
 
-std::vector<std::string> ZooNames() {
-  std::vector<std::string> names;
-  for (const models::ModelInfo& m : models::AllModels()) names.emplace_back(m.name);
-  return names;
-}
-
-INSTANTIATE_TEST_SUITE_P(Zoo, ZooRoundTrip, ::testing::ValuesIn(ZooNames()),
+INSTANTIATE_TEST_SUITE_P(Zoo, ZooRoundTrip, ::testing::ValuesIn(models::ModelNames()),
                          [](const auto& info) { return info.param; });
 
 TEST(OnnxRoundTrip, ImportedModelComputesWhatTheOriginalDoes) {

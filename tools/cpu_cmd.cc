@@ -12,6 +12,7 @@
 #include "kernels/cpu/target.h"
 #include "kernels/cpu/tuning.h"
 #include "kernels/random.h"
+#include "tools/bench_report.h"
 #include "tools/commands.h"
 #include "tools/common.h"
 
@@ -43,12 +44,6 @@ absl::StatusOr<Setup> Prepare(const Args& args) {
   s.graph = *std::move(g);
   s.threads = static_cast<int>(*threads);
   return s;
-}
-
-std::string Ms(double seconds) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", seconds * 1e3);
-  return buf;
 }
 
 // ---- tune
@@ -139,59 +134,16 @@ int RunBench(const Args& args) {
   const double compile =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   cpu::Executable& e = **exe;
-  if (absl::StatusOr<NamedTensors<F32>> warm = e.Run(setup->feeds); !warm.ok()) {
-    return Fail("bench", warm.status());
-  }
-  std::vector<double> times;
-  const size_t n_steps = e.steps().size();
-  std::vector<std::vector<double>> step_times(n_steps);
-  for (int64_t r = 0; r < *runs; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    (void)e.Run(setup->feeds);
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  // The per-step profile comes from separate runs: timing each step adds
-  // overhead the latency runs should not have.
-  e.set_profiling(true);
-  const int64_t profile_runs = std::min<int64_t>(*runs, 10);
-  for (int64_t r = 0; r < profile_runs; ++r) {
-    (void)e.Run(setup->feeds);
-    for (size_t i = 0; i < n_steps; ++i) step_times[i].push_back(e.steps()[i].seconds);
-  }
-  std::sort(times.begin(), times.end());
-  auto at = [&](double q) { return times[static_cast<size_t>(q * static_cast<double>(times.size() - 1))]; };
+  absl::StatusOr<BenchTimes> t = TimeRuns(e, setup->feeds, *runs, 1);
+  if (!t.ok()) return Fail("bench", t.status());
   std::printf("graph %s on %s, %d threads\n", setup->graph.name().c_str(),
               cpu::HostTarget().Describe().c_str(), e.threads());
-  std::printf("latency over %lld runs: median %s ms, min %s, p90 %s, max %s (compile %.2f s)\n",
-              static_cast<long long>(*runs), Ms(at(0.5)).c_str(), Ms(times.front()).c_str(),
-              Ms(at(0.9)).c_str(), Ms(times.back()).c_str(), compile);
-  struct Row {
-    size_t index;
-    double seconds;
-  };
-  std::vector<Row> rows;
-  double total = 0;
-  for (size_t i = 0; i < n_steps; ++i) {
-    std::vector<double>& t = step_times[i];
-    std::sort(t.begin(), t.end());
-    rows.push_back({i, t[t.size() / 2]});
-    total += t[t.size() / 2];
+  PrintLatency(*t, "", compile);
+  std::vector<StepRow> rows;
+  for (const cpu::StepInfo& s : e.steps()) {
+    rows.push_back({s.label, std::string(cpu::ProviderName(s.provider)), s.flops});
   }
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.seconds > b.seconds; });
-  std::printf("\nprofile (median of %lld runs per step, slowest first):\n", static_cast<long long>(profile_runs));
-  std::printf("  %4s %-40s %-11s %9s %6s %9s\n", "step", "op", "provider", "ms", "share", "GFLOP/s");
-  const size_t shown = args.Has("--all") ? rows.size() : std::min<size_t>(rows.size(), 25);
-  for (size_t r = 0; r < shown; ++r) {
-    const cpu::StepInfo& s = e.steps()[rows[r].index];
-    char gflops[32] = "";
-    if (s.flops > 0 && rows[r].seconds > 0) {
-      std::snprintf(gflops, sizeof gflops, "%.1f", s.flops / rows[r].seconds / 1e9);
-    }
-    std::printf("  %4zu %-40.40s %-11s %9s %5.1f%% %9s\n", rows[r].index, s.label.c_str(),
-                std::string(cpu::ProviderName(s.provider)).c_str(), Ms(rows[r].seconds).c_str(),
-                total > 0 ? 100 * rows[r].seconds / total : 0.0, gflops);
-  }
-  if (shown < rows.size()) std::printf("  ... %zu more steps (--all lists them)\n", rows.size() - shown);
+  PrintProfile(*t, rows, "each step timed", args.Has("--all"));
   const cpu::MemoryStats m = e.memory();
   std::printf("\nmemory: arena %.2f MB (%.2f MB without reuse), constants %.2f MB\n",
               m.arena_bytes / 1e6, m.naive_bytes / 1e6, m.constant_bytes / 1e6);

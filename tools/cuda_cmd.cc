@@ -9,6 +9,7 @@
 #include "ir/strings.h"
 #include "ir/text_format.h"
 #include "kernels/random.h"
+#include "tools/bench_report.h"
 #include "tools/commands.h"
 #include "tools/common.h"
 
@@ -50,56 +51,13 @@ int RunCudaBench(const Args& args) {
     if (absl::Status s = log.Save(); !s.ok()) return Fail("bench", s);
   }
   cuda::Executable& e = **exe;
-  for (int warm = 0; warm < 3; ++warm) {
-    if (absl::StatusOr<NamedTensors<F32>> r = e.Run(feeds); !r.ok()) return Fail("bench", r.status());
-  }
-  std::vector<double> times;
-  for (int64_t r = 0; r < *runs; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    if (absl::StatusOr<NamedTensors<F32>> out = e.Run(feeds); !out.ok()) return Fail("bench", out.status());
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  // The per-step profile: CUDA events around each step, in separate runs.
-  e.set_profiling(true);
-  const size_t n_steps = e.steps().size();
-  std::vector<std::vector<double>> step_times(n_steps);
-  const int64_t profile_runs = std::min<int64_t>(*runs, 10);
-  for (int64_t r = 0; r < profile_runs; ++r) {
-    if (absl::StatusOr<NamedTensors<F32>> out = e.Run(feeds); !out.ok()) return Fail("bench", out.status());
-    for (size_t i = 0; i < n_steps; ++i) step_times[i].push_back(e.steps()[i].seconds);
-  }
-  std::sort(times.begin(), times.end());
-  auto at = [&](double q) { return times[static_cast<size_t>(q * static_cast<double>(times.size() - 1))]; };
+  absl::StatusOr<BenchTimes> t = TimeRuns(e, feeds, *runs, 3);
+  if (!t.ok()) return Fail("bench", t.status());
   std::printf("graph %s on %s\n", g->name().c_str(), e.device().Describe().c_str());
-  std::printf("latency over %lld runs (inputs uploaded, outputs downloaded): median %.3f ms, min %.3f, p90 %.3f, "
-              "max %.3f (compile %.2f s)\n",
-              static_cast<long long>(*runs), at(0.5) * 1e3, times.front() * 1e3, at(0.9) * 1e3, times.back() * 1e3,
-              compile);
-  struct Row {
-    size_t index;
-    double seconds;
-  };
-  std::vector<Row> rows;
-  double total = 0;
-  for (size_t i = 0; i < n_steps; ++i) {
-    std::vector<double>& t = step_times[i];
-    std::sort(t.begin(), t.end());
-    rows.push_back({i, t[(t.size() - 1) / 2]});
-    total += rows.back().seconds;
-  }
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.seconds > b.seconds; });
-  std::printf("\nprofile (median of %lld runs per step, CUDA events, slowest first; steps total %.3f ms):\n",
-              static_cast<long long>(profile_runs), total * 1e3);
-  std::printf("  %4s %-40s %-11s %9s %6s %9s\n", "step", "op", "provider", "ms", "share", "GFLOP/s");
-  const size_t shown = args.Has("--all") ? rows.size() : std::min<size_t>(rows.size(), 25);
-  for (size_t r = 0; r < shown; ++r) {
-    const cuda::StepInfo& s = e.steps()[rows[r].index];
-    char gflops[32] = "";
-    if (s.flops > 0 && rows[r].seconds > 0) std::snprintf(gflops, sizeof gflops, "%.1f", s.flops / rows[r].seconds / 1e9);
-    std::printf("  %4zu %-40.40s %-11s %9.4f %5.1f%% %9s\n", rows[r].index, s.label.c_str(), s.provider.c_str(),
-                rows[r].seconds * 1e3, total > 0 ? 100 * rows[r].seconds / total : 0.0, gflops);
-  }
-  if (shown < rows.size()) std::printf("  ... %zu more steps (--all lists them)\n", rows.size() - shown);
+  PrintLatency(*t, " (inputs uploaded, outputs downloaded)", compile);
+  std::vector<StepRow> rows;
+  for (const cuda::StepInfo& s : e.steps()) rows.push_back({s.label, s.provider, s.flops});
+  PrintProfile(*t, rows, "CUDA events", args.Has("--all"));
   const cuda::MemoryStats m = e.memory();
   std::printf("\nmemory: arena %.2f MB (%.2f MB without reuse), constants %.2f MB, workspace %.2f MB\n",
               static_cast<double>(m.arena_bytes) / 1e6, static_cast<double>(m.naive_bytes) / 1e6,

@@ -288,7 +288,7 @@ absl::Status Planner::PadExplicitly(Step& step) {
   return absl::OkStatus();
 }
 
-// Copies: transpose, slice, split, concat, reshape, pad.
+// Copies: transpose, slice, split, concat, reshape, pad, enlarge.
 absl::Status Planner::Copy(Step& step, NodeId id, const BufferRef& out) {
   const Node& n = g_.node(id);
   EwProgram copy;
@@ -361,16 +361,26 @@ absl::Status Planner::Copy(Step& step, NodeId id, const BufferRef& out) {
       LEMMA_ASSIGN_OR_RETURN(BufferRef in, Read(n.inputs[0]));
       return add(copy, {ot.num_elements()}, Layout::kRowMajor, {out, 0, {1}}, {{in, 0, {1}}});
     }
-    case OpKind::kPad: {
+    case OpKind::kPad:
+    case OpKind::kEnlarge: {
+      // Both write a filled output and copy the input into it at an offset:
+      // pad's leading pads, or the centre of enlarge's larger window.
       const TensorType& it = g_.type(n.inputs[0]);
       LEMMA_ASSIGN_OR_RETURN(BufferRef in, Read(n.inputs[0]));
       EwProgram fill;
-      fill.Const(static_cast<float>(n.attrs.GetFloat("value")));
+      fill.Const(n.op == OpKind::kPad ? static_cast<float>(n.attrs.GetFloat("value")) : 0.0f);
       const Strides os = PhysicalStrides(ot);
       LEMMA_RETURN_IF_ERROR(add(fill, ot.dims, ot.layout, {out, 0, os}, {}));
-      const std::vector<int64_t>& pads = n.attrs.GetInts("pads");
+      std::vector<int64_t> front(static_cast<size_t>(it.rank()), 0);
+      if (n.op == OpKind::kPad) {
+        const std::vector<int64_t>& pads = n.attrs.GetInts("pads");
+        std::copy(pads.begin(), pads.begin() + it.rank(), front.begin());
+      } else {
+        front[2] = (ot.dim(2) - it.dim(2)) / 2;
+        front[3] = (ot.dim(3) - it.dim(3)) / 2;
+      }
       int64_t offset = 0;
-      for (int d = 0; d < it.rank(); ++d) offset += pads[static_cast<size_t>(d)] * os[static_cast<size_t>(d)];
+      for (size_t d = 0; d < front.size(); ++d) offset += front[d] * os[d];
       return add(copy, it.dims, ot.layout, {out, offset, os}, {{in, 0, PhysicalStrides(it)}});
     }
     default:

@@ -17,15 +17,14 @@
 #include "kernels/cuda/runtime.h"
 #include "kernels/random.h"
 #include "kernels/reference.h"
-#include "tests/kernels/cuda_cases.h"
+#include "tests/kernels/graph_cases.h"
 
 namespace lemma::cuda {
 namespace {
 
-using cuda_test::Cases;
-using cuda_test::Finish;
-using cuda_test::GraphCase;
-using cuda_test::Same;
+using test_cases::Finish;
+using test_cases::GraphCase;
+using test_cases::Same;
 
 #define SKIP_WITHOUT_DEVICE()                                                  \
   do {                                                                         \
@@ -35,26 +34,8 @@ using cuda_test::Same;
   } while (0)
 
 void ExpectMatchesReference(const Graph& g, const RuntimeOptions& options = {}, double tol = 1e-3) {
-  const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 11);
-  absl::StatusOr<NamedTensors<F32>> want = Evaluate<F32>(g, feeds);
-  ASSERT_TRUE(want.ok()) << want.status();
-  absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(g, feeds, options);
-  ASSERT_TRUE(exe.ok()) << exe.status();
   // Twice: the second run reuses the arena the first one left dirty.
-  for (int run = 0; run < 2; ++run) {
-    absl::StatusOr<NamedTensors<F32>> got = (*exe)->Run(feeds);
-    ASSERT_TRUE(got.ok()) << got.status();
-    ASSERT_EQ(got->size(), want->size());
-    for (const auto& [name, w] : *want) {
-      const Tensor<float>& t = got->at(name);
-      ASSERT_EQ(t.type, w.type) << name;
-      const std::vector<float> a = ToLogical(t), b = ToLogical(w);
-      for (size_t i = 0; i < a.size(); ++i) {
-        ASSERT_NEAR(a[i], b[i], tol * (1 + std::fabs(b[i])))
-            << g.name() << " output " << name << " element " << i << "\n" << (*exe)->PlanText();
-      }
-    }
-  }
+  test_cases::ExpectMatchesReference<Executable>(g, options, tol, 2);
 }
 
 class CudaDeviceCaseTest : public ::testing::TestWithParam<GraphCase> {};
@@ -69,7 +50,7 @@ TEST_P(CudaDeviceCaseTest, UnfusedMatchesReference) {
   ExpectMatchesReference(GetParam().build(), {.fuse = false});
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, CudaDeviceCaseTest, ::testing::ValuesIn(Cases()),
+INSTANTIATE_TEST_SUITE_P(Cases, CudaDeviceCaseTest, ::testing::ValuesIn(test_cases::GpuCases()),
                          [](const auto& info) { return info.param.name; });
 
 class CudaDeviceModelTest : public ::testing::TestWithParam<std::string> {};
@@ -107,7 +88,7 @@ TEST(CudaDeviceTest, RecordsConvAlgorithmsAndReplaysThem) {
 
 TEST(CudaDeviceTest, ProfilesStepsWithEvents) {
   SKIP_WITHOUT_DEVICE();
-  const Graph g = Cases()[3].build();
+  const Graph g = test_cases::CaseNamed("conv_same_relu_chain").build();
   const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 2);
   absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(g, feeds);
   ASSERT_TRUE(exe.ok()) << exe.status();

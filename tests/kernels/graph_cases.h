@@ -1,22 +1,32 @@
-#ifndef LEMMA_TESTS_KERNELS_CUDA_CASES_H_
-#define LEMMA_TESTS_KERNELS_CUDA_CASES_H_
+#ifndef LEMMA_TESTS_KERNELS_GRAPH_CASES_H_
+#define LEMMA_TESTS_KERNELS_GRAPH_CASES_H_
 
-// Graphs that cover every op the CUDA backend runs, shared by the host-side
-// plan tests and the device tests: odd sizes, layouts, broadcasting, fused
-// chains, views and folded constants.
+// Graphs that cover every op of the registry, shared by the backends' tests
+// (the CPU runtime, the CUDA plans and the CUDA device): odd sizes that are
+// not multiples of a vector or a tile, layouts, broadcasting, fused chains,
+// views, folded constants and empty tensors. And the check they all make: a
+// backend's outputs against the reference evaluator.
 
+#include <cmath>
 #include <functional>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "ir/builder.h"
+#include "kernels/random.h"
+#include "kernels/reference.h"
 
-namespace lemma::cuda_test {
+namespace lemma::test_cases {
 
 struct GraphCase {
   std::string name;
   std::function<Graph()> build;
+  // Non-empty where the CUDA backend declines the graph: a part of the
+  // message its planner gives.
+  std::string gpu_gap;
 };
 
 inline void PrintTo(const GraphCase& c, std::ostream* os) { *os << c.name; }
@@ -47,10 +57,45 @@ inline Graph Permuted(Graph g) {
   return g;
 }
 
+// The ops `g` runs (its sources too).
+inline std::set<OpKind> OpsOf(const Graph& g) {
+  std::set<OpKind> ops;
+  for (NodeId id = 0; id < g.num_nodes(); ++id) ops.insert(g.node(id).op);
+  return ops;
+}
+
+// Compiles `g` with a backend's `Executable::Compile(graph, feeds, options)`,
+// runs it `runs` times on random feeds (a later run reuses the memory an
+// earlier one left dirty) and compares every output with the reference
+// evaluator in F32, to `tol` relative to 1 + |expected|.
+template <typename Executable, typename Options>
+void ExpectMatchesReference(const Graph& g, const Options& options, double tol, int runs = 1) {
+  const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 11);
+  absl::StatusOr<NamedTensors<F32>> want = Evaluate<F32>(g, feeds);
+  ASSERT_TRUE(want.ok()) << want.status();
+  absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(g, feeds, options);
+  ASSERT_TRUE(exe.ok()) << exe.status();
+  for (int run = 0; run < runs; ++run) {
+    absl::StatusOr<NamedTensors<F32>> got = (*exe)->Run(feeds);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->size(), want->size());
+    for (const auto& [name, w] : *want) {
+      const Tensor<float>& t = got->at(name);
+      ASSERT_EQ(t.type, w.type) << name;
+      const std::vector<float> a = ToLogical(t), b = ToLogical(w);
+      for (size_t i = 0; i < a.size(); ++i) {
+        ASSERT_NEAR(a[i], b[i], tol * (1 + std::fabs(b[i])))
+            << g.name() << " output " << name << " element " << i << " (run " << run << ")\n"
+            << (*exe)->PlanText();
+      }
+    }
+  }
+}
+
 inline std::vector<GraphCase> Cases() {
   std::vector<GraphCase> cases;
-  auto add = [&](std::string name, std::function<Graph()> build) {
-    cases.push_back({std::move(name), std::move(build)});
+  auto add = [&](std::string name, std::function<Graph()> build, std::string gpu_gap = "") {
+    cases.push_back({std::move(name), std::move(build), std::move(gpu_gap)});
   };
   add("matmul_odd_relu", [] {
     GraphBuilder b("matmul_odd");
@@ -72,6 +117,21 @@ inline std::vector<GraphCase> Cases() {
     b.Output("w", b.MatMul(b.Input("a", DType::kF32, {4, 6, 7}), b.Weight("w", DType::kF32, {7, 3})));
     return Finish(b);
   });
+  add(
+      "matmul_batched_broadcast",
+      [] {
+        GraphBuilder b("matmul_batched_broadcast");
+        const Value x = b.Input("x", DType::kF32, {2, 1, 5, 7});
+        b.Output("z", b.MatMul(x, b.Input("y", DType::kF32, {3, 7, 9}), Activation::kSigmoid));
+        return Finish(b);
+      },
+      "cuBLASLt batches need operand batch dims equal to the output's or all 1");
+  add("matmul_large_tanh", [] {
+    GraphBuilder b("matmul_large");
+    const Value x = b.Input("x", DType::kF32, {70, 300});
+    b.Output("y", b.MatMul(x, b.Weight("w", DType::kF32, {300, 83}), Activation::kTanh));
+    return Finish(b);
+  });
   add("conv_same_relu_chain", [] {
     GraphBuilder b("conv_chain");
     const Value x = b.Input("x", DType::kF32, {2, 5, 9, 11});
@@ -84,6 +144,28 @@ inline std::vector<GraphCase> Cases() {
     const Value x = b.Input("x", DType::kF32, {1, 6, 13, 11});
     b.Output("y", b.Conv2d(x, 4, {3, 3}, Same(2, Activation::kTanh, 2)));
     return Finish(b);
+  });
+  add("conv_1x1_and_1x3_3x1", [] {
+    GraphBuilder b("conv_shapes");
+    const Value x = b.Input("x", DType::kF32, {1, 8, 7, 9});
+    const Value a = b.Conv2d(x, 20, {1, 1}, Same());
+    const Value c = b.Conv2d(a, 6, {1, 3}, Same(1, Activation::kRelu));
+    b.Output("y", b.Conv2d(c, 5, {3, 1}, Same(1, Activation::kSigmoid)));
+    return Finish(b);
+  });
+  add("conv_depthwise", [] {
+    GraphBuilder b("conv_depthwise");
+    const Value x = b.Input("x", DType::kF32, {1, 6, 9, 9});
+    b.Output("y", b.Conv2d(x, 6, {3, 3}, Same(1, Activation::kNone, 6)));
+    return Finish(b);
+  });
+  add("conv_nhwc", [] {
+    GraphBuilder b("conv_nhwc");
+    const Value x = b.Input("x", DType::kF32, {1, 5, 9, 7});
+    const Value a = b.Conv2d(x, 19, {3, 3}, Same(1, Activation::kRelu));
+    const Value c = b.Conv2d(a, 6, {1, 1}, Same());
+    b.Output("y", b.Conv2d(c, 4, {3, 3}, Same(2, Activation::kNone, 2)));
+    return Permuted(Finish(b));
   });
   add("conv_shapes_nhwc", [] {
     GraphBuilder b("conv_nhwc");
@@ -103,6 +185,14 @@ inline std::vector<GraphCase> Cases() {
     b.Output("s", b.Relu(b.Sigmoid(x)));
     return Finish(b);
   });
+  add("fused_chain", [] {
+    GraphBuilder b("fused_chain");
+    const Value x = b.Input("x", DType::kF32, {1, 4, 6, 5});
+    const Value c = b.Conv2d(x, 4, {3, 3}, Same());
+    const Value s = b.Sigmoid(b.Relu(b.EwAdd(c, x)));
+    b.Output("y", b.EwMul(s, x));
+    return Finish(b);
+  });
   add("scalar_and_broadcast", [] {
     GraphBuilder b("broadcast");
     const Value x = b.Input("x", DType::kF32, {2, 3, 17});
@@ -117,14 +207,24 @@ inline std::vector<GraphCase> Cases() {
     b.Output("m", b.EwMul(x, x));
     return Finish(b);
   });
+  add("conv_sub_div_chain", [] {
+    GraphBuilder b("conv_sub_div");
+    const Value x = b.Input("x", DType::kF32, {1, 4, 6, 5});
+    const Value c = b.Conv2d(x, 4, {3, 3}, Same());
+    const Value m = b.Weight("m", DType::kF32, {4, 1, 1});
+    // Divisors kept away from zero.
+    const Value s = b.BroadcastAdd(b.Relu(b.Weight("s", DType::kF32, {4, 1, 1})), b.ConstOnes({4, 1, 1}));
+    b.Output("y", b.BroadcastDiv(b.BroadcastSub(c, m), s));
+    return Finish(b);
+  });
   add("pools", [] {
     GraphBuilder b("pools");
-    const Value x = b.Input("x", DType::kF32, {1, 3, 11, 11});
+    const Value x = b.Input("x", DType::kF32, {1, 3, 11, 10});
     b.Output("a", b.AvgPool2d(x, {.kernel = {3, 3}, .padding = Padding::kSame}));
     b.Output("c", b.AvgPool2d(x, {.kernel = {3, 3}, .stride = {2, 2}, .padding = Padding::kSame,
                                   .count_include_pad = true}));
     b.Output("m", b.MaxPool2d(x, {.kernel = {3, 3}, .stride = {2, 2}, .padding = Padding::kSame}));
-    b.Output("g", b.AvgPool2d(x, {.kernel = {11, 11}}));
+    b.Output("g", b.AvgPool2d(x, {.kernel = {11, 10}}));
     return Finish(b);
   });
   add("pools_nhwc", [] {
@@ -140,6 +240,14 @@ inline std::vector<GraphCase> Cases() {
     auto param = [&](const char* name) { return b.Weight(name, DType::kF32, {5}); };
     const Value var = b.BroadcastAdd(b.Relu(param("v")), b.ConstOnes({5}));
     b.Output("y", b.Relu(b.BatchNorm(c, param("scale"), param("bias"), param("mean"), var)));
+    return Finish(b);
+  });
+  add("batchnorm_of_inputs", [] {
+    GraphBuilder b("batchnorm_inputs");
+    const Value x = b.Input("x", DType::kF32, {2, 5, 4, 3});
+    auto param = [&](const char* name) { return b.Weight(name, DType::kF32, {5}); };
+    const Value var = b.Relu(b.Input("var", DType::kF32, {5}));
+    b.Output("z", b.BatchNorm(x, param("s2"), param("b2"), b.Input("mean2", DType::kF32, {5}), var));
     return Finish(b);
   });
   add("data_movement", [] {
@@ -172,6 +280,7 @@ inline std::vector<GraphCase> Cases() {
     b.Output("z", b.MatMul(m, b.ConstIdentityMatrix(4)));
     b.Output("w", w);
     b.Output("x", x);
+    b.Output("u", b.Enlarge(b.Relu(b.Input("k", DType::kF32, {2, 3, 1, 3})), {3, 5}));
     return Finish(b);
   });
   add("asymmetric_padding", [] {
@@ -235,6 +344,22 @@ inline std::vector<GraphCase> Cases() {
   return cases;
 }
 
-}  // namespace lemma::cuda_test
+// The case named `name` (a programmer error if there is none).
+inline GraphCase CaseNamed(const std::string& name) {
+  for (GraphCase& c : Cases()) {
+    if (c.name == name) return c;
+  }
+  ADD_FAILURE() << "no graph case " << name;
+  return {};
+}
 
-#endif  // LEMMA_TESTS_KERNELS_CUDA_CASES_H_
+// The cases the CUDA backend runs.
+inline std::vector<GraphCase> GpuCases() {
+  std::vector<GraphCase> cases = Cases();
+  std::erase_if(cases, [](const GraphCase& c) { return !c.gpu_gap.empty(); });
+  return cases;
+}
+
+}  // namespace lemma::test_cases
+
+#endif  // LEMMA_TESTS_KERNELS_GRAPH_CASES_H_

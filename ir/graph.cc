@@ -228,20 +228,25 @@ std::vector<NodeId> Graph::TopologicalOrder() const {
   return order;  // shorter than num_nodes() only if there is a cycle
 }
 
-int Graph::RemoveDeadCode() {
-  const size_t n = nodes_.size();
-  std::vector<bool> live(n, false);
+std::vector<bool> Graph::LiveNodes() const {
+  std::vector<bool> live(nodes_.size(), false);
   std::vector<NodeId> stack;
   for (const GraphOutput& o : outputs_) stack.push_back(o.value.node);
-  for (size_t i = 0; i < n; ++i) {
-    if (nodes_[i].op == OpKind::kInput) stack.push_back(static_cast<NodeId>(i));
-  }
   while (!stack.empty()) {
     const NodeId id = stack.back();
     stack.pop_back();
     if (live[static_cast<size_t>(id)]) continue;
     live[static_cast<size_t>(id)] = true;
     for (ValueId in : node(id).inputs) stack.push_back(in.node);
+  }
+  return live;
+}
+
+int Graph::RemoveDeadCode() {
+  const size_t n = nodes_.size();
+  std::vector<bool> live = LiveNodes();
+  for (size_t i = 0; i < n; ++i) {
+    if (nodes_[i].op == OpKind::kInput) live[i] = true;
   }
   std::vector<NodeId> remap(n, -1);
   std::vector<Node> kept;

@@ -133,6 +133,8 @@ class Graph {
   /// ReplaceAllUsesWith may break it. Ties go to the smaller id, so the order
   /// is deterministic.
   std::vector<NodeId> TopologicalOrder() const;
+  /// live[id]: whether some graph output depends on node `id`.
+  std::vector<bool> LiveNodes() const;
   /// Checks every invariant: inputs refer to earlier-defined or existing
   /// values, no cycles, types agree with shape inference, names unique.
   absl::Status Validate() const;

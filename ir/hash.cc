@@ -71,17 +71,7 @@ std::vector<std::vector<uint64_t>> ValueHashes(const Graph& graph) {
 
 uint64_t StructuralHash(const Graph& graph) {
   const std::vector<std::vector<uint64_t>> values = ValueHashes(graph);
-  // Live nodes: those some output depends on.
-  std::vector<bool> live(static_cast<size_t>(graph.num_nodes()), false);
-  std::vector<NodeId> stack;
-  for (const GraphOutput& o : graph.outputs()) stack.push_back(o.value.node);
-  while (!stack.empty()) {
-    const NodeId id = stack.back();
-    stack.pop_back();
-    if (live[static_cast<size_t>(id)]) continue;
-    live[static_cast<size_t>(id)] = true;
-    for (ValueId in : graph.node(id).inputs) stack.push_back(in.node);
-  }
+  const std::vector<bool> live = graph.LiveNodes();
   // The multiset of live node hashes counts repeated computations; sorting
   // makes it independent of numbering.
   std::vector<uint64_t> nodes;

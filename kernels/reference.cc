@@ -709,21 +709,6 @@ absl::Status CheckFeeds(const Graph& g,
   return absl::OkStatus();
 }
 
-// Nodes some graph output depends on.
-std::vector<bool> LiveNodes(const Graph& g) {
-  std::vector<bool> live(U(g.num_nodes()), false);
-  std::vector<NodeId> stack;
-  for (const GraphOutput& o : g.outputs()) stack.push_back(o.value.node);
-  while (!stack.empty()) {
-    const NodeId id = stack.back();
-    stack.pop_back();
-    if (live[U(id)]) continue;
-    live[U(id)] = true;
-    for (ValueId in : g.node(id).inputs) stack.push_back(in.node);
-  }
-  return live;
-}
-
 // The values of a running evaluation: each held until its last live user ran.
 // Graph outputs are held to the end; feeds are read in place.
 template <typename T>
@@ -825,7 +810,7 @@ absl::StatusOr<NamedTensors<A>> Evaluate(const Graph& g, const NamedTensors<A>& 
   if (absl::Status s = CheckFeeds(g, feeds); !s.ok()) return s;
   const std::vector<NodeId> order = g.TopologicalOrder();
   if (order.size() != U(g.num_nodes())) return Invalid("graph '", g.name(), "' has a cycle");
-  const std::vector<bool> live = LiveNodes(g);
+  const std::vector<bool> live = g.LiveNodes();
   ValueStore<T> store(g, live);
   for (NodeId id : order) {
     if (!live[U(id)]) continue;

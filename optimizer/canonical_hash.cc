@@ -59,7 +59,7 @@ std::vector<std::vector<uint64_t>> LayoutFreeValueHashes(const Graph& graph) {
 
 CanonicalHashSums CanonicalSums(const Graph& graph) {
   const std::vector<std::vector<uint64_t>> values = LayoutFreeValueHashes(graph);
-  const Flags live = LiveNodes(graph);
+  const std::vector<bool> live = graph.LiveNodes();
   CanonicalHashSums sums;
   for (NodeId id = 0; id < graph.num_nodes(); ++id) {
     if (live[static_cast<size_t>(id)] || graph.node(id).op == OpKind::kInput) {

@@ -57,24 +57,10 @@ double NodeCostInGraph(const Graph& graph, NodeId id, std::span<const uint8_t> p
   return NodeCost(n, types, pre, model);
 }
 
-Flags LiveNodes(const Graph& graph) {
-  Flags live(static_cast<size_t>(graph.num_nodes()), 0);
-  std::vector<NodeId> stack;
-  for (const GraphOutput& o : graph.outputs()) stack.push_back(o.value.node);
-  while (!stack.empty()) {
-    const NodeId id = stack.back();
-    stack.pop_back();
-    if (live[static_cast<size_t>(id)]) continue;
-    live[static_cast<size_t>(id)] = 1;
-    for (ValueId in : graph.node(id).inputs) stack.push_back(in.node);
-  }
-  return live;
-}
-
 GraphCost ComputeGraphCost(const Graph& graph, CostModel& model) {
   GraphCost cost;
   cost.node_costs.assign(static_cast<size_t>(graph.num_nodes()), 0.0);
-  const Flags live = LiveNodes(graph);
+  const std::vector<bool> live = graph.LiveNodes();
   const Flags pre = PrecomputedNodes(graph);
   for (NodeId id = 0; id < graph.num_nodes(); ++id) {
     const size_t i = static_cast<size_t>(id);

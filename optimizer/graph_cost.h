@@ -56,9 +56,6 @@ struct GraphCost {
 /// The cost of `graph` under `model`: live ops only, precomputed ones free.
 GraphCost ComputeGraphCost(const Graph& graph, CostModel& model);
 
-/// Per node: whether some graph output depends on it.
-Flags LiveNodes(const Graph& graph);
-
 }  // namespace lemma
 
 #endif  // LEMMA_OPTIMIZER_GRAPH_COST_H_

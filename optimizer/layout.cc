@@ -35,7 +35,7 @@ class UnionFind {
 int OptimizeLayouts(Graph& graph, CostModel& model, std::span<const uint8_t> precomputed_seeds) {
   const size_t n = static_cast<size_t>(graph.num_nodes());
   const Flags pre = PrecomputedNodes(graph, precomputed_seeds);
-  const Flags live = LiveNodes(graph);
+  const std::vector<bool> live = graph.LiveNodes();
   // Values, flattened.
   std::vector<size_t> first(n + 1, 0);
   for (size_t i = 0; i < n; ++i) first[i + 1] = first[i] + graph.node(static_cast<NodeId>(i)).outputs.size();

@@ -117,13 +117,13 @@ std::unique_ptr<TargetPlan> BuildPlan(const SearchState& state, const Rule& rule
   if (choose_layouts) OptimizeLayouts(s, model, seeds);
   seeds.resize(static_cast<size_t>(s.num_nodes()), 0);
   const Flags pre = PrecomputedNodes(s, seeds);
-  const Flags live = LiveNodes(s);
+  const std::vector<bool> live = s.LiveNodes();
   plan->input_uses.assign(static_cast<size_t>(num_inputs), 0);
   for (NodeId j = num_inputs; j < s.num_nodes(); ++j) {
     const Node& node = s.node(j);
     for (const TensorType& t : node.outputs) plan->layouts.push_back(t.layout);
     TargetPlan::NewNode& n = plan->nodes.emplace_back();
-    n.live = live[static_cast<size_t>(j)] != 0;
+    n.live = live[static_cast<size_t>(j)];
     n.content = NodeContentHash(node);
     n.inputs = node.inputs;
     for (const TensorType& t : node.outputs) n.shapes.push_back(ShapeHash(t));

@@ -654,18 +654,7 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
   storage.resize(U(g.num_nodes()));
   for (NodeId id = 0; id < g.num_nodes(); ++id) storage[U(id)].resize(g.node(id).outputs.size());
   const std::vector<NodeId> order = g.TopologicalOrder();
-  std::vector<bool> live(U(g.num_nodes()), false);
-  {
-    std::vector<NodeId> stack;
-    for (const GraphOutput& o : g.outputs()) stack.push_back(o.value.node);
-    while (!stack.empty()) {
-      const NodeId id = stack.back();
-      stack.pop_back();
-      if (live[U(id)]) continue;
-      live[U(id)] = true;
-      for (ValueId in : g.node(id).inputs) stack.push_back(in.node);
-    }
-  }
+  const std::vector<bool> live = g.LiveNodes();
   std::vector<bool> computed(U(g.num_nodes()), false);
   if (absl::Status s = FoldConstants(weights, order, live, computed); !s.ok()) return s;
   // Views: decided in order on strides alone (computed values get their

@@ -571,21 +571,11 @@ absl::Status Planner::PlanNode(NodeId id) {
 
 absl::StatusOr<Plan> Planner::Build() {
   const size_t count = static_cast<size_t>(g_.num_nodes());
-  live_.assign(count, false);
   constant_.assign(count, false);
   absorbed_.assign(count, false);
   users_ = g_.Users();
   const std::vector<NodeId> order = g_.TopologicalOrder();
-  // Live nodes: those some output depends on.
-  std::vector<NodeId> stack;
-  for (const GraphOutput& o : g_.outputs()) stack.push_back(o.value.node);
-  while (!stack.empty()) {
-    const NodeId id = stack.back();
-    stack.pop_back();
-    if (live_[static_cast<size_t>(id)]) continue;
-    live_[static_cast<size_t>(id)] = true;
-    for (ValueId v : g_.node(id).inputs) stack.push_back(v.node);
-  }
+  live_ = g_.LiveNodes();
   for (NodeId id : order) {
     const Node& n = g_.node(id);
     const OpInfo& info = GetOpInfo(n.op);

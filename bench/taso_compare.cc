@@ -55,7 +55,7 @@ int Main(int argc, char** argv) {
   int64_t budget = 1000;
   double alpha = 1.05;
   int threads = 1;
-  double check_limit = 2e9;
+  double check_limit = 1e10;
   std::string only, dir = "bench/taso";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];

@@ -273,15 +273,7 @@ void ExpectPlanMatchesReference(const Graph& g, const PlanOptions& options = {},
   Emulator emulator(g, *plan);
   absl::StatusOr<NamedTensors<F32>> got = emulator.Run(feeds);
   ASSERT_TRUE(got.ok()) << got.status();
-  for (const auto& [name, w] : *want) {
-    const Tensor<float>& t = got->at(name);
-    ASSERT_EQ(t.type, w.type) << name;
-    const std::vector<float> a = ToLogical(t), b = ToLogical(w);
-    for (size_t i = 0; i < a.size(); ++i) {
-      ASSERT_NEAR(a[i], b[i], tol * (1 + std::fabs(b[i])))
-          << g.name() << " output " << name << " element " << i << "\n" << plan->Text(g);
-    }
-  }
+  test_cases::ExpectOutputsNear(*got, *want, tol, g.name() + "\n" + plan->Text(g));
 }
 
 // Every access of every launch stays inside its buffer, and buffers alive at

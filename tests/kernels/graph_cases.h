@@ -64,10 +64,27 @@ inline std::set<OpKind> OpsOf(const Graph& g) {
   return ops;
 }
 
+// Every output of `want` is in `got` with the same type and values within
+// `tol` relative to 1 + |expected|; `context` ends a failure's message.
+inline void ExpectOutputsNear(const NamedTensors<F32>& got, const NamedTensors<F32>& want, double tol,
+                              const std::string& context) {
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [name, w] : want) {
+    auto it = got.find(name);
+    ASSERT_NE(it, got.end()) << "no output " << name;
+    ASSERT_EQ(it->second.type, w.type) << name;
+    const std::vector<float> a = ToLogical(it->second), b = ToLogical(w);
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_NEAR(a[i], b[i], tol * (1 + std::fabs(b[i]))) << "output " << name << " element " << i << "\n"
+                                                           << context;
+    }
+  }
+}
+
 // Compiles `g` with a backend's `Executable::Compile(graph, feeds, options)`,
 // runs it `runs` times on random feeds (a later run reuses the memory an
 // earlier one left dirty) and compares every output with the reference
-// evaluator in F32, to `tol` relative to 1 + |expected|.
+// evaluator in F32.
 template <typename Executable, typename Options>
 void ExpectMatchesReference(const Graph& g, const Options& options, double tol, int runs = 1) {
   const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 11);
@@ -78,17 +95,7 @@ void ExpectMatchesReference(const Graph& g, const Options& options, double tol, 
   for (int run = 0; run < runs; ++run) {
     absl::StatusOr<NamedTensors<F32>> got = (*exe)->Run(feeds);
     ASSERT_TRUE(got.ok()) << got.status();
-    ASSERT_EQ(got->size(), want->size());
-    for (const auto& [name, w] : *want) {
-      const Tensor<float>& t = got->at(name);
-      ASSERT_EQ(t.type, w.type) << name;
-      const std::vector<float> a = ToLogical(t), b = ToLogical(w);
-      for (size_t i = 0; i < a.size(); ++i) {
-        ASSERT_NEAR(a[i], b[i], tol * (1 + std::fabs(b[i])))
-            << g.name() << " output " << name << " element " << i << " (run " << run << ")\n"
-            << (*exe)->PlanText();
-      }
-    }
+    ExpectOutputsNear(*got, *want, tol, g.name() + " (run " + std::to_string(run) + ")\n" + (*exe)->PlanText());
   }
 }
 

@@ -98,6 +98,20 @@ std::vector<TemplateCase> Cases() {
                      b.Output("y", b.MaxPool2d(x, {.kernel = {1, 4}, .stride = {1, 4}}));
                      return Finish(b);
                    }});
+  // Pools over whole planes: partial vectors of the plane (13 x 13), a plane
+  // of whole vectors (8 x 8), odd channel counts, a fused consumer.
+  cases.push_back({"global_avgpool", [] {
+                     GraphBuilder b("global_avgpool");
+                     const Value x = b.Input("x", DType::kF32, {2, 37, 13, 13});
+                     b.Output("y", b.Relu(b.AvgPool2d(x, {.kernel = {13, 13}})));
+                     return Finish(b);
+                   }});
+  cases.push_back({"global_maxpool", [] {
+                     GraphBuilder b("global_maxpool");
+                     const Value x = b.Input("x", DType::kF32, {1, 19, 8, 8});
+                     b.Output("y", b.MaxPool2d(x, {.kernel = {8, 8}, .stride = {8, 8}}));
+                     return Finish(b);
+                   }});
   auto unary = [&](std::string name, std::function<Value(GraphBuilder&, Value)> op, Dims dims,
                    bool transposed) {
     cases.push_back({name, [=] {

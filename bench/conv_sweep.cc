@@ -2,11 +2,14 @@
 // the default schedule and for variants of it (knob overrides), so that rules
 // of thumb can be compared on a shared machine.
 //
-//   conv_sweep MODEL[,MODEL..] [VARIANT ...]   VARIANT: "algo=0,nr=2"
+//   conv_sweep MODEL[,MODEL..] [VARIANT ...]   MODEL: a zoo name or a .lemma file;
+//                                              VARIANT: "algo=0,nr=2"
 
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -15,6 +18,7 @@
 
 #include "bench/models.h"
 #include "ir/strings.h"
+#include "ir/text_format.h"
 #include "kernels/cpu/compiled_group.h"
 #include "kernels/cpu/lowering.h"
 #include "kernels/cpu/standalone.h"
@@ -46,11 +50,29 @@ int Main(int argc, char** argv) {
   std::vector<std::string> variants = {""};
   for (int i = 2; i < argc; ++i) variants.push_back(argv[i]);
   std::vector<double> totals(variants.size(), 0);
-  ThreadPool one(1);
+  // CONV_SWEEP_THREADS=N: N threads, the least wall-clock time instead.
+  const char* threads_env = std::getenv("CONV_SWEEP_THREADS");
+  const int threads = threads_env != nullptr ? std::atoi(threads_env) : 1;
+  ThreadPool one(threads);
+  auto now = [&] {
+    if (threads == 1) return ThreadCpuSeconds();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  };
   std::map<std::string, int> seen;
   for (const std::string& model : Split(argv[1], ',')) {
-    absl::StatusOr<Graph> g = models::BuildModel(model);
+    const bool file = model.size() > 6 && model.substr(model.size() - 6) == ".lemma";
+    absl::StatusOr<Graph> g = file ? ReadGraphFile(model) : models::BuildModel(model);
     if (!g.ok()) return 1;
+    // CONV_SWEEP_NHWC=1: every rank-4 value but the weights channels-last.
+    if (std::getenv("CONV_SWEEP_NHWC") != nullptr) {
+      for (NodeId id = 0; id < g->num_nodes(); ++id) {
+        for (size_t j = 0; j < g->node(id).outputs.size(); ++j) {
+          if (g->node(id).outputs[j].rank() == 4 && g->node(id).op != OpKind::kWeight) {
+            if (!g->SetLayout({id, static_cast<int32_t>(j)}, Layout::kNHWC).ok()) return 1;
+          }
+        }
+      }
+    }
     for (NodeId id = 0; id < g->num_nodes(); ++id) {
       const Node& n = g->node(id);
       if (n.op != OpKind::kConv2d) continue;
@@ -82,10 +104,10 @@ int Main(int argc, char** argv) {
             auto resolve = [&](const ArgBinding& arg) { return scratch.Resolve(arg); };
             group->Run(resolve, one);
             best = 1e30;
-            for (int r = 0; r < 8; ++r) {
-              const double start = ThreadCpuSeconds();
+            for (int r = 0; r < (threads == 1 ? 8 : 30); ++r) {
+              const double start = now();
               group->Run(resolve, one);
-              best = std::min(best, ThreadCpuSeconds() - start);
+              best = std::min(best, now() - start);
             }
           }
         }

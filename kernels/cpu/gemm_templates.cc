@@ -229,11 +229,34 @@ std::vector<Knob> GemmKnobs() {
           {"half", {0, 1}}};
 }
 
-Config GemmDefault(int64_t m, int64_t n, int v, int registers) {
+// Cache tiles of a GEMM whose batch loops run `outer` times: mc x nc blocks of
+// register tiles, made smaller until threads have kMinParallelBlocks blocks to
+// share (the order-2 schedule shares the batch loops and the j/nc and i/mc
+// loops, which stop at the k/kc loop): a small GEMM (a conv on a 13x13 image)
+// otherwise runs as one block on one thread.
+constexpr int64_t kMinParallelBlocks = 8;
+
+Config GemmDefault(int64_t m, int64_t n, int v, int registers, int64_t outer = 1) {
   const int64_t chunks = std::min<int64_t>(registers >= 32 ? 3 : 2, CeilDiv(n, v));
   const int64_t mr =
       std::min<int64_t>(std::min<int64_t>(registers >= 32 ? 8 : 6, m), MaxTileVectors(registers) / chunks);
-  return {{"mr", mr}, {"nr", chunks}, {"mc", 12}, {"nc", 8}, {"kc", 256},
+  int64_t mc = 12, nc = 8;
+  auto blocks = [&] { return outer * CeilDiv(m, mc * mr) * CeilDiv(n, nc * chunks * v); };
+  for (;;) {
+    if (blocks() >= kMinParallelBlocks) break;
+    // Blocks that halving mc (nc) would add: > 1 while a block holds more
+    // than one register tile on that side.
+    const double row_room = mc > 1 ? static_cast<double>(CeilDiv(m, mr)) / CeilDiv(m, mc * mr) : 1;
+    const double col_room =
+        nc > 1 ? static_cast<double>(CeilDiv(n, chunks * v)) / CeilDiv(n, nc * chunks * v) : 1;
+    if (row_room <= 1 && col_room <= 1) break;
+    if (col_room >= row_room) {
+      nc /= 2;
+    } else {
+      mc = mc == 12 ? 8 : mc / 2;
+    }
+  }
+  return {{"mr", mr}, {"nr", chunks}, {"mc", mc}, {"nc", nc}, {"kc", 256},
           {"ku", 4},  {"order", 2},   {"par", 2}};
 }
 
@@ -292,7 +315,9 @@ class MatMulTemplate : public Template {
     return knobs;
   }
   Config DefaultConfig() const override {
-    Config c = GemmDefault(m_, n_, context_.vector_width(), context_.vector_registers());
+    int64_t outer = 1;
+    for (int64_t d : batch_) outer *= d;
+    Config c = GemmDefault(m_, n_, context_.vector_width(), context_.vector_registers(), outer);
     if (b_.constant != nullptr) c["pack"] = 1;
     return c;
   }
@@ -461,7 +486,11 @@ class ConvTemplate : public Template {
     // The GEMM's columns: height x width when flattened or im2col, else width.
     const int64_t spatial = flatten_ || algo == kIm2col ? oh * ow : ow;
     const int regs = context_.vector_registers();
-    Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs) : GemmDefault(og_, spatial, v, regs);
+    // The batch loops threads share: images, groups and, for windows along a
+    // row, the output rows.
+    const int64_t outer = x_.dims[0] * groups_ * (flatten_ || algo == kIm2col ? 1 : oh);
+    Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs, outer)
+                     : GemmDefault(og_, spatial, v, regs, outer);
     c["unroll_window"] = 1;
     if (!pointwise_) c["algo"] = algo;
     if (algo == kDirect || algo == kPadded) {

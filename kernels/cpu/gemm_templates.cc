@@ -65,6 +65,11 @@ struct GemmProblem {
   // The group output's logical dims at the point.
   std::function<std::vector<AffineIndex>(const GemmAxes&)> out_dims;
   Activation activation = Activation::kNone;
+  // When >= 0: the product (with the activation, without the group's chain)
+  // goes to this temp of the Lowered, stored as out_temp_access says, instead
+  // of to the group's output.
+  int out_temp = -1;
+  ValueAccess out_temp_access;
 };
 
 absl::StatusOr<GemmTiles> ResolveTiles(const Config& config, const GemmProblem& p, int v,
@@ -147,8 +152,12 @@ absl::Status LowerGemm(LaunchBuilder& b, const Group& group, const GemmProblem& 
   nest.SetReduction(Combiner::kSum, p.product(b, ax, t));
   int expr = ApplyActivation(nest, p.activation, nest.Acc());
   const std::vector<AffineIndex> dims = p.out_dims(ax);
-  expr = ApplyChain(b, group, expr, dims);
-  nest.SetResult(b.Value(out, true), OutIndex(b.Access(out), dims), expr);
+  if (p.out_temp >= 0) {
+    nest.SetResult(b.Temp(p.out_temp, true), OutIndex(p.out_temp_access, dims), expr);
+  } else {
+    expr = ApplyChain(b, group, expr, dims);
+    nest.SetResult(b.Value(out, true), OutIndex(b.Access(out), dims), expr);
+  }
 
   Schedule s = Schedule::Default(nest);
   s.order.clear();
@@ -412,6 +421,10 @@ constexpr int64_t kPadded = 2;  // a zero-padded copy, then windows without guar
 // below them windows over the input in place measured faster on the zoo's
 // convs (depthwise and grouped convs up to 10x, 3-channel stems 1.2-1.9x).
 constexpr int64_t kIm2colMinRows = 64;
+// The most output pixels for which an NCHW conv computes channels-last by
+// default (then copies to NCHW): up to 16x16 images, where NCHW vectors along
+// the width measured 1.3-1.7x slower on the zoo's 3x3 convs.
+constexpr int64_t kChannelsLastMaxPixels = 256;
 constexpr int64_t kIm2colMinReduction = 64;
 
 // Whether dims h, w of `a` can be walked as one axis of h * w (or w is 1).
@@ -461,11 +474,24 @@ class ConvTemplate : public Template {
       knobs.push_back(nhwc_ ? Knob{"algo", {kDirect, kPadded}} : Knob{"algo", {kDirect, kIm2col, kPadded}});
     }
     if (w_.constant != nullptr) knobs.push_back({"pack", {0, 1}});
+    if (!nhwc_) knobs.push_back({"cl", {0, 1}});
     return knobs;
+  }
+
+  // Whether the default schedule of an NCHW conv computes channels-last: its
+  // output channels fill whole vectors, and the image is small, so that
+  // vectors along the output width (or height x width) would leave many
+  // lanes empty (7x7, 14x14). Only for windows larger than 1x1: the copy back
+  // to NCHW (gathers) costs more than a 1x1 conv saves.
+  bool DefaultChannelsLast() const {
+    const int v = context_.vector_width();
+    return !nhwc_ && win_.ok() && groups_ == 1 && kh_ * kw_ > 1 && og_ % v == 0 && og_ >= 2 * v &&
+           win_->out[0] * win_->out[1] <= kChannelsLastMaxPixels;
   }
 
   Config DefaultConfig() const override {
     const int v = context_.vector_width();
+    if (DefaultChannelsLast()) return ChannelsLastDefault();
     const int64_t oh = win_.ok() ? win_->out[0] : 1, ow = win_.ok() ? win_->out[1] : 1;
     int64_t algo = kDirect;
     if (!pointwise_ && win_.ok()) {
@@ -510,7 +536,8 @@ class ConvTemplate : public Template {
     lowered.flops = GroupFlops(g, group_);
     const bool pack = w_.constant != nullptr && Get(config, "pack", 1) != 0;
     const int64_t algo = pointwise_ ? kDirect : Get(config, "algo", kDirect);
-    if (algo == kIm2col && (nhwc_ || !pack)) {
+    const bool cl = !nhwc_ && Get(config, "cl", 0) != 0;
+    if (algo == kIm2col && (nhwc_ || cl || !pack)) {
       return absl::InvalidArgumentError("im2col needs NCHW and constant (packed) weights");
     }
     int col = -1;
@@ -518,14 +545,63 @@ class ConvTemplate : public Template {
     InputSource source = Direct();
     if (algo == kPadded) source = PadInput(lowered);
     LaunchBuilder b(group_.Label(g), context_, lowered);
-    GemmProblem p = nhwc_ ? NhwcProblem(pack, source) : NchwProblem(pack, col, source);
+    GemmProblem p = nhwc_ || cl ? NhwcProblem(pack, source) : NchwProblem(pack, col, source);
+    if (cl) {
+      // The product channels-last into a temp, then the chain on the way to
+      // the NCHW output.
+      const Dims& od = out_.dims;
+      lowered.temps.push_back(od[0] * od[1] * od[2] * od[3]);
+      p.out_temp = static_cast<int>(lowered.temps.size()) - 1;
+      p.out_temp_access.dims = od;
+      p.out_temp_access.strides = {od[1] * od[2] * od[3], 1, od[3] * od[1], od[1]};
+      p.out_temp_access.elements = od[0] * od[1] * od[2] * od[3];
+    }
     if (absl::Status s = LowerGemm(b, group_, p, config, group_.output(g)); !s.ok()) return s;
+    if (cl) ToNchw(lowered, p.out_temp, p.out_temp_access);
     return lowered;
   }
 
  private:
   const Node& node() const { return context_.graph().node(group_.root); }
   int64_t kk() const { return cg_ * kh_ * kw_; }
+
+  // The default config of the channels-last form: windows in place (padded
+  // copy when the conv pads), register tiles of output pixels x output
+  // channel vectors, as for an NHWC conv.
+  Config ChannelsLastDefault() const {
+    const int v = context_.vector_width();
+    const int64_t oh = win_->out[0], ow = win_->out[1];
+    const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
+    const int64_t spatial = flatten_ ? oh * ow : ow;
+    const int64_t outer = x_.dims[0] * (flatten_ ? 1 : oh);
+    Config c = GemmDefault(spatial, og_, v, context_.vector_registers(), outer);
+    c["unroll_window"] = 1;
+    c["cl"] = 1;
+    if (!pointwise_) {
+      c["algo"] = padded ? kPadded : kDirect;
+      c["ku"] = 1;
+      c["par"] = 3;
+    }
+    if (w_.constant != nullptr) c["pack"] = 1;
+    return c;
+  }
+
+  // Copies the channels-last temp to the group's NCHW output, applying the
+  // group's chain on the way.
+  void ToNchw(Lowered& lowered, int temp, const ValueAccess& temp_access) const {
+    const Graph& g = context_.graph();
+    LaunchBuilder b(StrCat(group_.Label(g), "/nchw"), context_, lowered);
+    LoopNest& nest = b.nest();
+    const ValueId out = group_.output(g);
+    const ValueAccess oa = b.Access(out);
+    const std::vector<AffineIndex> dim_index = AxesForDims(nest, oa);
+    int expr = nest.Load(b.Temp(temp, false), OutIndex(temp_access, dim_index));
+    expr = ApplyChain(b, group_, expr, dim_index);
+    nest.SetResult(b.Value(out, true), OutIndex(oa, dim_index), expr);
+    // Height x width walked as one axis where every operand allows it.
+    nest = CoalesceAxes(nest);
+    b.Finish(ElementwiseSchedule(nest, context_.vector_width(), 1, kParallelMinElements));
+  }
 
   // The weights packed in panels of `panel` output channels of each group,
   // reduction index (c, ky, kx): [g][og/panel][c*kh*kw + ky*kw + kx][og%panel].

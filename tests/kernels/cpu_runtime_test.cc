@@ -125,6 +125,19 @@ std::vector<GraphCase> Cases() {
                            {.stride = {1, 2}, .pads = {2, 1, 0, 3}, .dilation = {2, 1}}));
     return Finish(b);
   });
+  // Small images with whole vectors of output channels (computed
+  // channels-last, then copied to NCHW with the fused bias, residual add and
+  // relu), odd input channels, a strided conv feeding a 1x1 one.
+  add("conv_small_image_chains", {O::kConv2d}, [] {
+    GraphBuilder b("conv_small_image");
+    const Value x = b.Input("x", DType::kF32, {1, 37, 9, 9});
+    const Value a = b.Conv2d(x, 32, {3, 3}, Same(2));
+    const Value biased = b.Relu(b.BroadcastAdd(a, b.Weight("bias", DType::kF32, {32, 1, 1})));
+    const Value c = b.Conv2d(biased, 48, {1, 1}, Same());
+    const Value r = b.Input("r", DType::kF32, {1, 48, 5, 5});
+    b.Output("y", b.Relu(b.EwAdd(c, r)));
+    return Finish(b);
+  });
   add("conv_depthwise", {O::kConv2d}, [] {
     GraphBuilder b("conv_depthwise");
     const Value x = b.Input("x", DType::kF32, {1, 6, 9, 9});

@@ -56,6 +56,12 @@ std::vector<TemplateCase> Cases() {
   conv("conv_strided_nhwc", {1, 6, 13, 9}, 10, {5, 3},
        {.stride = {2, 1}, .pads = {2, 1, 1, 0}, .groups = 2}, true);
   conv("conv1x1_nchw", {1, 7, 9, 9}, 21, {1, 1}, {}, false);
+  // Small images with whole vectors of output channels: computed channels-last
+  // by default, then copied to NCHW (odd input channels, padding, strides).
+  conv("conv3x3_nchw_small_image", {2, 37, 7, 7}, 48, {3, 3}, same, false);
+  conv("conv3x3_strided_nchw_small_image", {1, 19, 13, 11}, 32, {3, 3},
+       {.stride = {2, 2}, .padding = Padding::kSame}, false);
+  conv("conv1x1_nchw_small_image", {1, 45, 5, 9}, 64, {1, 1}, {.activation = Activation::kRelu}, false);
   conv("conv1x1_nhwc", {1, 7, 9, 9}, 21, {1, 1}, {}, true);
   conv("conv_depthwise", {1, 8, 10, 12}, 8, {3, 3},
        {.padding = Padding::kSame, .dilation = {2, 2}, .groups = 8}, false);
@@ -161,7 +167,7 @@ TEST_P(TemplateTest, RandomConfigsMatchTheReference) {
   // The configs: the default, each algorithm and packing, random ones.
   std::vector<Config> configs = {t->DefaultConfig()};
   for (const Knob& k : t->Space()) {
-    if (k.name != "algo" && k.name != "pack" && k.name != "unroll") continue;
+    if (k.name != "algo" && k.name != "pack" && k.name != "unroll" && k.name != "cl") continue;
     for (int64_t v : k.values) {
       Config c = t->DefaultConfig();
       c[k.name] = v;

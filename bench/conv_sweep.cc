@@ -97,8 +97,10 @@ int Main(int argc, char** argv) {
         }
         double best = 0;
         absl::StatusOr<Lowered> lowered = tmpl->Lower(c);
+        if (!lowered.ok()) std::fprintf(stderr, "%s\n", lowered.status().ToString().c_str());
         if (lowered.ok()) {
           absl::StatusOr<CompiledGroup> group = CompiledGroup::Compile(*std::move(lowered), true);
+          if (!group.ok()) std::fprintf(stderr, "%s\n", group.status().ToString().c_str());
           if (group.ok()) {
             ScratchBuffers scratch(group->lowered(), **ctx);
             auto resolve = [&](const ArgBinding& arg) { return scratch.Resolve(arg); };

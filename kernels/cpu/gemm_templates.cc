@@ -475,6 +475,7 @@ class ConvTemplate : public Template {
     }
     if (w_.constant != nullptr) knobs.push_back({"pack", {0, 1}});
     if (!nhwc_) knobs.push_back({"cl", {0, 1}});
+    if (FlatPaddedPossible()) knobs.push_back({"flat", {0, 1}});
     return knobs;
   }
 
@@ -509,16 +510,22 @@ class ConvTemplate : public Template {
         algo = kIm2col;
       }
     }
+    // Windows over a padded copy whose rows are walked as one axis (the
+    // padding columns computed and dropped) when rows of ow outputs would
+    // leave lanes empty and the padding columns are few.
+    const bool flat = algo == kPadded && FlatPaddedPossible() && ow % v != 0 &&
+                      (PaddedWidth() - ow) * 8 <= ow;
     // The GEMM's columns: height x width when flattened or im2col, else width.
-    const int64_t spatial = flatten_ || algo == kIm2col ? oh * ow : ow;
+    const int64_t spatial = flatten_ || algo == kIm2col ? oh * ow : flat ? FlatColumns() : ow;
     const int regs = context_.vector_registers();
     // The batch loops threads share: images, groups and, for windows along a
     // row, the output rows.
-    const int64_t outer = x_.dims[0] * groups_ * (flatten_ || algo == kIm2col ? 1 : oh);
+    const int64_t outer = x_.dims[0] * groups_ * (flatten_ || algo == kIm2col || flat ? 1 : oh);
     Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs, outer)
                      : GemmDefault(og_, spatial, v, regs, outer);
     c["unroll_window"] = 1;
     if (!pointwise_) c["algo"] = algo;
+    if (flat) c["flat"] = 1;
     if (algo == kDirect || algo == kPadded) {
       // The unrolled window already gives a long body: no unrolling of the
       // channel loop on top, and a third loop shared by threads.
@@ -540,12 +547,31 @@ class ConvTemplate : public Template {
     if (algo == kIm2col && (nhwc_ || cl || !pack)) {
       return absl::InvalidArgumentError("im2col needs NCHW and constant (packed) weights");
     }
+    const bool flat = Get(config, "flat", 0) != 0;
+    if (flat && (cl || algo != kPadded || !FlatPaddedPossible())) {
+      return absl::InvalidArgumentError(
+          "flat padded rows need the padded algorithm, NCHW, stride 1 and a channels-first input");
+    }
     int col = -1;
     if (algo == kIm2col) col = Im2col(lowered);
     InputSource source = Direct();
     if (algo == kPadded) source = PadInput(lowered);
     LaunchBuilder b(group_.Label(g), context_, lowered);
-    GemmProblem p = nhwc_ || cl ? NhwcProblem(pack, source) : NchwProblem(pack, col, source);
+    GemmProblem p = nhwc_ || cl ? NhwcProblem(pack, source) : NchwProblem(pack, col, source, flat);
+    ValueAccess copy_access;
+    if (flat) {
+      // The product over padded rows into a temp [n][channel][y * wp + x],
+      // then the outputs (x < ow) copied out with the chain.
+      const Dims& od = out_.dims;
+      const int64_t wp = PaddedWidth(), plane = od[2] * wp;
+      lowered.temps.push_back(od[0] * od[1] * plane);
+      p.out_temp = static_cast<int>(lowered.temps.size()) - 1;
+      p.out_temp_access.dims = od;
+      p.out_temp_access.strides = {od[1] * plane, plane, 0, 1};
+      p.out_temp_access.elements = od[0] * od[1] * plane;
+      copy_access = p.out_temp_access;
+      copy_access.strides = {od[1] * plane, plane, wp, 1};
+    }
     if (cl) {
       // The product channels-last into a temp, then the chain on the way to
       // the NCHW output.
@@ -558,12 +584,25 @@ class ConvTemplate : public Template {
     }
     if (absl::Status s = LowerGemm(b, group_, p, config, group_.output(g)); !s.ok()) return s;
     if (cl) ToNchw(lowered, p.out_temp, p.out_temp_access);
+    if (flat) ToNchw(lowered, p.out_temp, copy_access);
     return lowered;
   }
 
  private:
   const Node& node() const { return context_.graph().node(group_.root); }
   int64_t kk() const { return cg_ * kh_ * kw_; }
+
+  // Whether windows over a padded copy can walk its rows as one axis: NCHW
+  // input and output, stride 1 (output column x of row y reads the copy at
+  // y * wp + x + window offset, affine in y * wp + x).
+  bool FlatPaddedPossible() const {
+    return !nhwc_ && !pointwise_ && win_.ok() && win_->stride[0] == 1 && win_->stride[1] == 1 &&
+           !(x_.strides[1] == 1 && x_.dims[1] > 1);
+  }
+  // The width of the padded copy, and the columns of the flat GEMM: every
+  // padded row but the last, whose padding columns are not needed.
+  int64_t PaddedWidth() const { return win_->out[1] + (kw_ - 1) * win_->dilation[1]; }
+  int64_t FlatColumns() const { return (win_->out[0] - 1) * PaddedWidth() + win_->out[1]; }
 
   // The default config of the channels-last form: windows in place (padded
   // copy when the conv pads), register tiles of output pixels x output
@@ -736,22 +775,23 @@ class ConvTemplate : public Template {
 
   // NCHW: i = output channel in the group (A = weights), j = output width (or
   // height x width, or the im2col column).
-  GemmProblem NchwProblem(bool pack, int col_temp, const InputSource& src) const {
+  GemmProblem NchwProblem(bool pack, int col_temp, const InputSource& src,
+                          bool flat_padded = false) const {
     GemmProblem p;
     const int64_t n = out_.dims[0], oh = win_->out[0], ow = win_->out[1];
     const bool columns = col_temp >= 0;
-    const bool flat = flatten_ || columns;
+    const bool flat = flatten_ || columns || flat_padded;
     p.batch = {{"n", n}, {"g", groups_}};
     if (!flat) p.batch.push_back({"y", oh});
     p.m = og_;
-    p.n = flat ? oh * ow : ow;
+    p.n = flat_padded ? FlatColumns() : flat ? oh * ow : ow;
     if (columns || pointwise_) {
       p.reductions = {{"k", kk()}};
     } else {
       p.reductions = {{"c", cg_}, {"ky", kh_}, {"kx", kw_}};
     }
     p.activation = node().attrs.GetEnum<Activation>("activation");
-    p.product = [this, pack, columns, flat, col_temp, n, oh, ow, src](
+    p.product = [this, pack, columns, flat, flat_padded, col_temp, n, oh, ow, src](
                     LaunchBuilder& b, const GemmAxes& ax, const GemmTiles& t) {
       const int na = ax.batch[0], ga = ax.batch[1];
       const bool split = ax.reductions.size() == 3;
@@ -769,6 +809,10 @@ class ConvTemplate : public Template {
         AffineIndex ci({{na, groups_ * kk() * p_size}, {ax.reductions[0], p_size}, {ax.j, 1}});
         if (groups_ > 1) ci.Add(ga, kk() * p_size);
         x = b.nest().Load(b.Temp(col_temp, false), ci);
+      } else if (flat_padded) {
+        // The padded copy at (c, j + window offset) for j = y * wp + x.
+        x = InputLoad(b, src, na, ga, c, AffineIndex(), AffineIndex({{ax.j, 1}}),
+                      split ? ax.reductions[1] : -1, split ? ax.reductions[2] : -1);
       } else if (flat) {
         // 1x1, stride 1, no padding: the input at (c, p) for p = y * w + x.
         x = InputLoad(b, src, na, ga, c, AffineIndex(), AffineIndex({{ax.j, 1}}), -1, -1);

@@ -138,6 +138,16 @@ std::vector<GraphCase> Cases() {
     b.Output("y", b.Relu(b.EwAdd(c, r)));
     return Finish(b);
   });
+  // Convs over padded rows walked as one axis, with fused bias and relu
+  // copied out of the padded-width temp.
+  add("conv_flat_rows_chains", {O::kConv2d}, [] {
+    GraphBuilder b("conv_flat_rows");
+    const Value x = b.Input("x", DType::kF32, {1, 6, 10, 37});
+    const Value a = b.Conv2d(x, 20, {3, 3}, Same());
+    const Value biased = b.Relu(b.BroadcastAdd(a, b.Weight("bias", DType::kF32, {20, 1, 1})));
+    b.Output("y", b.Conv2d(biased, 11, {7, 1}, Same(1, Activation::kRelu)));
+    return Finish(b);
+  });
   add("conv_depthwise", {O::kConv2d}, [] {
     GraphBuilder b("conv_depthwise");
     const Value x = b.Input("x", DType::kF32, {1, 6, 9, 9});

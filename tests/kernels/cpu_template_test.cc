@@ -61,6 +61,12 @@ std::vector<TemplateCase> Cases() {
   conv("conv3x3_nchw_small_image", {2, 37, 7, 7}, 48, {3, 3}, same, false);
   conv("conv3x3_strided_nchw_small_image", {1, 19, 13, 11}, 32, {3, 3},
        {.stride = {2, 2}, .padding = Padding::kSame}, false);
+  // Padded rows walked as one axis (stride 1; 3x3 with two padding columns,
+  // dilated 3x3, 7x1 with none), odd channel counts.
+  conv("conv3x3_nchw_flat_rows", {2, 3, 6, 35}, 17, {3, 3}, same, false);
+  conv("conv3x3_dilated_flat_rows", {1, 5, 9, 40}, 9, {3, 3},
+       {.padding = Padding::kSame, .dilation = {2, 2}}, false);
+  conv("conv7x1_flat_rows", {1, 7, 12, 17}, 5, {7, 1}, {.padding = Padding::kSame}, false);
   conv("conv1x1_nchw_small_image", {1, 45, 5, 9}, 64, {1, 1}, {.activation = Activation::kRelu}, false);
   conv("conv1x1_nhwc", {1, 7, 9, 9}, 21, {1, 1}, {}, true);
   conv("conv_depthwise", {1, 8, 10, 12}, 8, {3, 3},
@@ -167,7 +173,10 @@ TEST_P(TemplateTest, RandomConfigsMatchTheReference) {
   // The configs: the default, each algorithm and packing, random ones.
   std::vector<Config> configs = {t->DefaultConfig()};
   for (const Knob& k : t->Space()) {
-    if (k.name != "algo" && k.name != "pack" && k.name != "unroll" && k.name != "cl") continue;
+    if (k.name != "algo" && k.name != "pack" && k.name != "unroll" && k.name != "cl" &&
+        k.name != "flat") {
+      continue;
+    }
     for (int64_t v : k.values) {
       Config c = t->DefaultConfig();
       c[k.name] = v;

@@ -70,6 +70,11 @@ struct GemmProblem {
   // of to the group's output.
   int out_temp = -1;
   ValueAccess out_temp_access;
+  // When >= 0: the batch axis p.batch[rows_inside] (a conv's output rows)
+  // runs inside the cache-block loops (just before k/kc) rather than
+  // outermost, so that a block of weights too large for the caches is read
+  // from memory once for every row, not once per row.
+  int rows_inside = -1;
 };
 
 absl::StatusOr<GemmTiles> ResolveTiles(const Config& config, const GemmProblem& p, int v,
@@ -183,22 +188,30 @@ absl::Status LowerGemm(LaunchBuilder& b, const Group& group, const GemmProblem& 
   auto add = [&](int axis, int level) {
     if (level >= 0) s.order.push_back({axis, level});
   };
-  for (int a : ax.batch) add(a, 0);
+  const int rows = p.rows_inside >= 0 ? ax.batch[U(p.rows_inside)] : -1;
+  for (int a : ax.batch) {
+    if (a != rows) add(a, 0);
+  }
+  // The k/kc loop, with the rows placed inside the cache blocks before it.
+  auto add_k = [&] {
+    if (rows >= 0) add(rows, 0);
+    add(k, rk.outer);
+  };
   switch (t.order) {
     case 0:  // j/nc k/kc i/mc j/nr i/mr
-      add(ax.j, rj.outer), add(k, rk.outer), add(ax.i, ri.outer);
+      add(ax.j, rj.outer), add_k(), add(ax.i, ri.outer);
       add(ax.j, rj.mid), add(ax.i, ri.mid);
       break;
     case 1:  // i/mc k/kc j/nc i/mr j/nr
-      add(ax.i, ri.outer), add(k, rk.outer), add(ax.j, rj.outer);
+      add(ax.i, ri.outer), add_k(), add(ax.j, rj.outer);
       add(ax.i, ri.mid), add(ax.j, rj.mid);
       break;
     case 2:  // j/nc i/mc k/kc j/nr i/mr
-      add(ax.j, rj.outer), add(ax.i, ri.outer), add(k, rk.outer);
+      add(ax.j, rj.outer), add(ax.i, ri.outer), add_k();
       add(ax.j, rj.mid), add(ax.i, ri.mid);
       break;
     default:  // i/mc j/nc k/kc i/mr j/nr
-      add(ax.i, ri.outer), add(ax.j, rj.outer), add(k, rk.outer);
+      add(ax.i, ri.outer), add(ax.j, rj.outer), add_k();
       add(ax.i, ri.mid), add(ax.j, rj.mid);
       break;
   }
@@ -215,14 +228,15 @@ absl::Status LowerGemm(LaunchBuilder& b, const Group& group, const GemmProblem& 
   s.unrolled.push_back({ax.j, rj.inner});
   s.vector_axis = ax.j;
   s.vector_width = v;
-  // Threads share the batch loops and up to `par` tile loops after them.
-  int parallel = static_cast<int>(ax.batch.size());
+  // Threads share the batch loops and up to `par` tile loops after them (the
+  // rows inside the cache blocks count as a batch loop).
+  int parallel = static_cast<int>(ax.batch.size()) - (rows >= 0 ? 1 : 0);
   int extra = 0;
-  while (parallel < static_cast<int>(s.order.size()) && extra < t.par) {
+  while (parallel < static_cast<int>(s.order.size()) && (extra < t.par || s.order[U(parallel)].axis == rows)) {
     const LoopRef l = s.order[U(parallel)];
     if (nest.axis(l.axis).reduction || s.IsUnrolled(l)) break;
+    if (l.axis != rows) ++extra;
     ++parallel;
-    ++extra;
   }
   s.parallel = parallel;
   b.Finish(s);
@@ -425,6 +439,12 @@ constexpr int64_t kIm2colMinRows = 64;
 // default (then copies to NCHW): up to 16x16 images, where NCHW vectors along
 // the width measured 1.3-1.7x slower on the zoo's 3x3 convs.
 constexpr int64_t kChannelsLastMaxPixels = 256;
+// Weights of a group from which the output rows of a conv go inside the cache
+// blocks, and the weight block those blocks are cut to (L2-sized): a chain of
+// 512x7x7 3x3 convs measured 2x slower with the rows outermost, every row
+// reading 9 MB of weights from memory.
+constexpr int64_t kRowsInsideMinWeightBytes = 1 << 20;
+constexpr int64_t kWeightBlockBytes = 512 << 10;
 constexpr int64_t kIm2colMinReduction = 64;
 
 // Whether dims h, w of `a` can be walked as one axis of h * w (or w is 1).
@@ -476,6 +496,7 @@ class ConvTemplate : public Template {
     if (w_.constant != nullptr) knobs.push_back({"pack", {0, 1}});
     if (!nhwc_) knobs.push_back({"cl", {0, 1}});
     if (FlatPaddedPossible()) knobs.push_back({"flat", {0, 1}});
+    if (!pointwise_) knobs.push_back({"rows", {0, 1}});
     return knobs;
   }
 
@@ -531,6 +552,7 @@ class ConvTemplate : public Template {
       // channel loop on top, and a third loop shared by threads.
       c["ku"] = pointwise_ ? 4 : 1;
       c["par"] = 3;
+      if (!flat) RowsInsideDefault(c, /*weights_on_rows=*/true);
     }
     if (w_.constant != nullptr) c["pack"] = 1;
     return c;
@@ -557,7 +579,9 @@ class ConvTemplate : public Template {
     InputSource source = Direct();
     if (algo == kPadded) source = PadInput(lowered);
     LaunchBuilder b(group_.Label(g), context_, lowered);
-    GemmProblem p = nhwc_ || cl ? NhwcProblem(pack, source) : NchwProblem(pack, col, source, flat);
+    const bool rows = Get(config, "rows", 0) != 0;
+    GemmProblem p = nhwc_ || cl ? NhwcProblem(pack, source, rows)
+                                : NchwProblem(pack, col, source, flat, rows);
     ValueAccess copy_access;
     if (flat) {
       // The product over padded rows into a temp [n][channel][y * wp + x],
@@ -620,9 +644,28 @@ class ConvTemplate : public Template {
       c["algo"] = padded ? kPadded : kDirect;
       c["ku"] = 1;
       c["par"] = 3;
+      if (!flatten_) RowsInsideDefault(c, /*weights_on_rows=*/false);
     }
     if (w_.constant != nullptr) c["pack"] = 1;
     return c;
+  }
+
+  // Windows along rows read every weight once per output row. When the
+  // weights of a group outgrow the caches, the rows go inside the cache
+  // blocks and the blocks shrink to fit them (weights_on_rows: the weights
+  // are the GEMM's rows, else its columns), so that the weights come from
+  // memory once per conv.
+  void RowsInsideDefault(Config& c, bool weights_on_rows) const {
+    const int64_t taps = kh_ * kw_;
+    if (og_ * kk() * 4 <= kRowsInsideMinWeightBytes || win_->out[0] < 2) return;
+    c["rows"] = 1;
+    const int v = context_.vector_width();
+    auto block = [&] {
+      const int64_t side = weights_on_rows ? c["mc"] * c["mr"] : c["nc"] * c["nr"] * v;
+      return side * std::min(c["kc"], cg_) * taps * 4;
+    };
+    while (block() > kWeightBlockBytes && !weights_on_rows && c["nc"] > 1) c["nc"] /= 2;
+    while (block() > kWeightBlockBytes && c["kc"] > 64) c["kc"] /= 2;
   }
 
   // Copies the channels-last temp to the group's NCHW output, applying the
@@ -776,13 +819,14 @@ class ConvTemplate : public Template {
   // NCHW: i = output channel in the group (A = weights), j = output width (or
   // height x width, or the im2col column).
   GemmProblem NchwProblem(bool pack, int col_temp, const InputSource& src,
-                          bool flat_padded = false) const {
+                          bool flat_padded = false, bool rows_inside = false) const {
     GemmProblem p;
     const int64_t n = out_.dims[0], oh = win_->out[0], ow = win_->out[1];
     const bool columns = col_temp >= 0;
     const bool flat = flatten_ || columns || flat_padded;
     p.batch = {{"n", n}, {"g", groups_}};
     if (!flat) p.batch.push_back({"y", oh});
+    if (!flat && rows_inside) p.rows_inside = 2;
     p.m = og_;
     p.n = flat_padded ? FlatColumns() : flat ? oh * ow : ow;
     if (columns || pointwise_) {
@@ -841,11 +885,12 @@ class ConvTemplate : public Template {
 
   // NHWC: i = output width (or height x width) (A = the input), j = output
   // channel in the group (B = weights).
-  GemmProblem NhwcProblem(bool pack, const InputSource& src) const {
+  GemmProblem NhwcProblem(bool pack, const InputSource& src, bool rows_inside = false) const {
     GemmProblem p;
     const int64_t n = out_.dims[0], oh = win_->out[0], ow = win_->out[1];
     p.batch = {{"n", n}};
     if (!flatten_) p.batch.push_back({"y", oh});
+    if (!flatten_ && rows_inside) p.rows_inside = 1;
     p.batch.push_back({"g", groups_});
     p.m = flatten_ ? oh * ow : ow;
     p.n = og_;

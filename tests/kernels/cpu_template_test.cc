@@ -67,6 +67,11 @@ std::vector<TemplateCase> Cases() {
   conv("conv3x3_dilated_flat_rows", {1, 5, 9, 40}, 9, {3, 3},
        {.padding = Padding::kSame, .dilation = {2, 2}}, false);
   conv("conv7x1_flat_rows", {1, 7, 12, 17}, 5, {7, 1}, {.padding = Padding::kSame}, false);
+  // Weights over 1 MB per group: the output rows inside the cache blocks.
+  conv("conv3x3_large_weights_nchw", {1, 160, 9, 16}, 200, {3, 3}, same, false);
+  conv("conv3x3_large_weights_small_image", {1, 176, 5, 6}, 192, {3, 3},
+       {.stride = {2, 2}, .padding = Padding::kSame}, false);
+  conv("conv1x1_strided_large_weights", {1, 520, 6, 9}, 528, {1, 1}, {.stride = {2, 2}}, false);
   conv("conv1x1_nchw_small_image", {1, 45, 5, 9}, 64, {1, 1}, {.activation = Activation::kRelu}, false);
   conv("conv1x1_nhwc", {1, 7, 9, 9}, 21, {1, 1}, {}, true);
   conv("conv_depthwise", {1, 8, 10, 12}, 8, {3, 3},
@@ -174,7 +179,7 @@ TEST_P(TemplateTest, RandomConfigsMatchTheReference) {
   std::vector<Config> configs = {t->DefaultConfig()};
   for (const Knob& k : t->Space()) {
     if (k.name != "algo" && k.name != "pack" && k.name != "unroll" && k.name != "cl" &&
-        k.name != "flat") {
+        k.name != "flat" && k.name != "rows") {
       continue;
     }
     for (int64_t v : k.values) {

@@ -536,8 +536,7 @@ class ConvTemplate : public Template {
     // leave lanes empty and the padding columns are few; preferred to im2col,
     // whose copy is kh x kw times the input (0.65-0.8x the time on the zoo's
     // 3x3 and 7x1 convs, 1 to 8 images).
-    const bool flat = (algo == kPadded || algo == kIm2col || algo == kDirect) && FlatPaddedPossible() &&
-                      ow % v != 0 && (PaddedWidth() - ow) * 8 <= ow;
+    const bool flat = FlatPaddedPossible() && ow % v != 0 && (PaddedWidth() - ow) * 8 <= ow;
     if (flat) algo = kPadded;
     // The GEMM's columns: height x width when flattened or im2col, else width.
     const int64_t spatial = flatten_ || algo == kIm2col ? oh * ow : flat ? FlatColumns() : ow;

@@ -101,8 +101,10 @@ class Lowerer {
   llvm::Value* Index(const AffineIndex& index, const State& st, int64_t* lane_stride);
   llvm::Value* Load(const ExprNode& n, const State& st);
   // A full vector of lanes `stride` elements apart from base[index], without
-  // a gather.
-  llvm::Value* StridedLoad(llvm::Value* base, llvm::Value* index, int64_t stride);
+  // a gather. With a lane mask (null: every lane), only the elements of lanes
+  // it keeps are read and the others read `fill`.
+  llvm::Value* StridedLoad(llvm::Value* base, llvm::Value* index, int64_t stride,
+                           llvm::Value* mask = nullptr, float fill = 0);
   void Store(llvm::Value* value, const State& st);
   llvm::Value* LoadOut(const State& st, float fill);
   llvm::Value* Expr(int node, const State& st, llvm::Value* acc,
@@ -527,8 +529,8 @@ llvm::Value* Lowerer::Load(const ExprNode& n, const State& st) {
     if (mask == nullptr) return b_.CreateAlignedLoad(vec_, ptr, align);
     return b_.CreateMaskedLoad(vec_, ptr, align, mask, Splat(n.value));
   }
-  if (mask == nullptr && stride >= 2 && stride <= kMaxShuffledStride && stride < v_) {
-    return StridedLoad(base, index, stride);
+  if (stride >= 2 && stride <= kMaxShuffledStride && stride < v_) {
+    return StridedLoad(base, index, stride, mask, n.value);
   }
   llvm::Value* lanes = b_.CreateAdd(b_.CreateVectorSplat(U(v_), index), LaneSequence(stride));
   llvm::Value* ptrs = b_.CreateInBoundsGEP(f32_, base, lanes);
@@ -536,17 +538,30 @@ llvm::Value* Lowerer::Load(const ExprNode& n, const State& st) {
   return b_.CreateMaskedGather(vec_, ptrs, align, mask, Splat(n.value));
 }
 
-llvm::Value* Lowerer::StridedLoad(llvm::Value* base, llvm::Value* index, int64_t stride) {
+llvm::Value* Lowerer::StridedLoad(llvm::Value* base, llvm::Value* index, int64_t stride,
+                                  llvm::Value* mask, float fill) {
   // `stride` contiguous vectors from lane 0's element, the last one masked to
   // the elements a lane needs (nothing past the last lane's is read), then
-  // every stride-th lane picked by one shuffle.
+  // every stride-th lane picked by one shuffle. Under a lane mask each piece
+  // reads only the elements of the lanes the mask keeps: element e of the
+  // span belongs to lane e / stride when e % stride == 0; the masked-off
+  // elements read `fill`, which the shuffle then places in their lanes.
   const llvm::Align align(4);
   std::vector<llvm::Value*> pieces;
+  llvm::Value* none = mask == nullptr ? nullptr : llvm::ConstantVector::getNullValue(mask->getType());
   for (int64_t p = 0; p < stride; ++p) {
     llvm::Value* at = p == 0 ? index : b_.CreateAdd(index, I64(p * v_));
     llvm::Value* ptr = b_.CreateBitCast(b_.CreateInBoundsGEP(f32_, base, at),
                                         llvm::PointerType::getUnqual(vec_));
-    if (p < stride - 1) {
+    if (mask != nullptr) {
+      std::vector<int> lane_of;
+      for (int64_t j = 0; j < v_; ++j) {
+        const int64_t e = p * v_ + j;
+        lane_of.push_back(static_cast<int>(e % stride == 0 && e / stride < v_ ? e / stride : v_));
+      }
+      llvm::Value* piece_mask = b_.CreateShuffleVector(mask, none, lane_of);
+      pieces.push_back(b_.CreateMaskedLoad(vec_, ptr, align, piece_mask, Splat(fill)));
+    } else if (p < stride - 1) {
       pieces.push_back(b_.CreateAlignedLoad(vec_, ptr, align));
     } else {
       pieces.push_back(b_.CreateMaskedLoad(vec_, ptr, align, LaneMask(v_ - stride + 1), Splat(0)));

@@ -65,6 +65,16 @@ struct GemmProblem {
   // The group output's logical dims at the point.
   std::function<std::vector<AffineIndex>(const GemmAxes&)> out_dims;
   Activation activation = Activation::kNone;
+  // When >= 0: the product (with the activation, without the group's chain)
+  // goes to this temp of the Lowered, stored as out_temp_access says, instead
+  // of to the group's output.
+  int out_temp = -1;
+  ValueAccess out_temp_access;
+  // When >= 0: the batch axis p.batch[rows_inside] (a conv's output rows)
+  // runs inside the cache-block loops (just before k/kc) rather than
+  // outermost, so that a block of weights too large for the caches is read
+  // from memory once for every row, not once per row.
+  int rows_inside = -1;
 };
 
 absl::StatusOr<GemmTiles> ResolveTiles(const Config& config, const GemmProblem& p, int v,
@@ -147,8 +157,12 @@ absl::Status LowerGemm(LaunchBuilder& b, const Group& group, const GemmProblem& 
   nest.SetReduction(Combiner::kSum, p.product(b, ax, t));
   int expr = ApplyActivation(nest, p.activation, nest.Acc());
   const std::vector<AffineIndex> dims = p.out_dims(ax);
-  expr = ApplyChain(b, group, expr, dims);
-  nest.SetResult(b.Value(out, true), OutIndex(b.Access(out), dims), expr);
+  if (p.out_temp >= 0) {
+    nest.SetResult(b.Temp(p.out_temp, true), OutIndex(p.out_temp_access, dims), expr);
+  } else {
+    expr = ApplyChain(b, group, expr, dims);
+    nest.SetResult(b.Value(out, true), OutIndex(b.Access(out), dims), expr);
+  }
 
   Schedule s = Schedule::Default(nest);
   s.order.clear();
@@ -174,22 +188,30 @@ absl::Status LowerGemm(LaunchBuilder& b, const Group& group, const GemmProblem& 
   auto add = [&](int axis, int level) {
     if (level >= 0) s.order.push_back({axis, level});
   };
-  for (int a : ax.batch) add(a, 0);
+  const int rows = p.rows_inside >= 0 ? ax.batch[U(p.rows_inside)] : -1;
+  for (int a : ax.batch) {
+    if (a != rows) add(a, 0);
+  }
+  // The k/kc loop, with the rows placed inside the cache blocks before it.
+  auto add_k = [&] {
+    if (rows >= 0) add(rows, 0);
+    add(k, rk.outer);
+  };
   switch (t.order) {
     case 0:  // j/nc k/kc i/mc j/nr i/mr
-      add(ax.j, rj.outer), add(k, rk.outer), add(ax.i, ri.outer);
+      add(ax.j, rj.outer), add_k(), add(ax.i, ri.outer);
       add(ax.j, rj.mid), add(ax.i, ri.mid);
       break;
     case 1:  // i/mc k/kc j/nc i/mr j/nr
-      add(ax.i, ri.outer), add(k, rk.outer), add(ax.j, rj.outer);
+      add(ax.i, ri.outer), add_k(), add(ax.j, rj.outer);
       add(ax.i, ri.mid), add(ax.j, rj.mid);
       break;
     case 2:  // j/nc i/mc k/kc j/nr i/mr
-      add(ax.j, rj.outer), add(ax.i, ri.outer), add(k, rk.outer);
+      add(ax.j, rj.outer), add(ax.i, ri.outer), add_k();
       add(ax.j, rj.mid), add(ax.i, ri.mid);
       break;
     default:  // i/mc j/nc k/kc i/mr j/nr
-      add(ax.i, ri.outer), add(ax.j, rj.outer), add(k, rk.outer);
+      add(ax.i, ri.outer), add(ax.j, rj.outer), add_k();
       add(ax.i, ri.mid), add(ax.j, rj.mid);
       break;
   }
@@ -206,14 +228,15 @@ absl::Status LowerGemm(LaunchBuilder& b, const Group& group, const GemmProblem& 
   s.unrolled.push_back({ax.j, rj.inner});
   s.vector_axis = ax.j;
   s.vector_width = v;
-  // Threads share the batch loops and up to `par` tile loops after them.
-  int parallel = static_cast<int>(ax.batch.size());
+  // Threads share the batch loops and up to `par` tile loops after them (the
+  // rows inside the cache blocks count as a batch loop).
+  int parallel = static_cast<int>(ax.batch.size()) - (rows >= 0 ? 1 : 0);
   int extra = 0;
-  while (parallel < static_cast<int>(s.order.size()) && extra < t.par) {
+  while (parallel < static_cast<int>(s.order.size()) && (extra < t.par || s.order[U(parallel)].axis == rows)) {
     const LoopRef l = s.order[U(parallel)];
     if (nest.axis(l.axis).reduction || s.IsUnrolled(l)) break;
+    if (l.axis != rows) ++extra;
     ++parallel;
-    ++extra;
   }
   s.parallel = parallel;
   b.Finish(s);
@@ -229,11 +252,34 @@ std::vector<Knob> GemmKnobs() {
           {"half", {0, 1}}};
 }
 
-Config GemmDefault(int64_t m, int64_t n, int v, int registers) {
+// Cache tiles of a GEMM whose batch loops run `outer` times: mc x nc blocks of
+// register tiles, made smaller until threads have kMinParallelBlocks blocks to
+// share (the order-2 schedule shares the batch loops and the j/nc and i/mc
+// loops, which stop at the k/kc loop): a small GEMM (a conv on a 13x13 image)
+// otherwise runs as one block on one thread.
+constexpr int64_t kMinParallelBlocks = 8;
+
+Config GemmDefault(int64_t m, int64_t n, int v, int registers, int64_t outer = 1) {
   const int64_t chunks = std::min<int64_t>(registers >= 32 ? 3 : 2, CeilDiv(n, v));
   const int64_t mr =
       std::min<int64_t>(std::min<int64_t>(registers >= 32 ? 8 : 6, m), MaxTileVectors(registers) / chunks);
-  return {{"mr", mr}, {"nr", chunks}, {"mc", 12}, {"nc", 8}, {"kc", 256},
+  int64_t mc = 12, nc = 8;
+  auto blocks = [&] { return outer * CeilDiv(m, mc * mr) * CeilDiv(n, nc * chunks * v); };
+  for (;;) {
+    if (blocks() >= kMinParallelBlocks) break;
+    // Blocks that halving mc (nc) would add: > 1 while a block holds more
+    // than one register tile on that side.
+    const double row_room = mc > 1 ? static_cast<double>(CeilDiv(m, mr)) / CeilDiv(m, mc * mr) : 1;
+    const double col_room =
+        nc > 1 ? static_cast<double>(CeilDiv(n, chunks * v)) / CeilDiv(n, nc * chunks * v) : 1;
+    if (row_room <= 1 && col_room <= 1) break;
+    if (col_room >= row_room) {
+      nc /= 2;
+    } else {
+      mc = mc == 12 ? 8 : mc / 2;
+    }
+  }
+  return {{"mr", mr}, {"nr", chunks}, {"mc", mc}, {"nc", nc}, {"kc", 256},
           {"ku", 4},  {"order", 2},   {"par", 2}};
 }
 
@@ -292,7 +338,9 @@ class MatMulTemplate : public Template {
     return knobs;
   }
   Config DefaultConfig() const override {
-    Config c = GemmDefault(m_, n_, context_.vector_width(), context_.vector_registers());
+    int64_t outer = 1;
+    for (int64_t d : batch_) outer *= d;
+    Config c = GemmDefault(m_, n_, context_.vector_width(), context_.vector_registers(), outer);
     if (b_.constant != nullptr) c["pack"] = 1;
     return c;
   }
@@ -382,6 +430,23 @@ constexpr int64_t kDirect = 0;  // windows read the input, guards at the borders
 constexpr int64_t kIm2col = 1;  // an im2col copy, then a GEMM (NCHW)
 constexpr int64_t kPadded = 2;  // a zero-padded copy, then windows without guards
 
+// The least output channels per group and reduction length (input channels
+// per group x window) for which the default schedule copies into im2col form:
+// below them windows over the input in place measured faster on the zoo's
+// convs (depthwise and grouped convs up to 10x, 3-channel stems 1.2-1.9x).
+constexpr int64_t kIm2colMinRows = 64;
+// The most output pixels for which an NCHW conv computes channels-last by
+// default (then copies to NCHW): up to 16x16 images, where NCHW vectors along
+// the width measured 1.3-1.7x slower on the zoo's 3x3 convs.
+constexpr int64_t kChannelsLastMaxPixels = 256;
+// Weights of a group from which the output rows of a conv go inside the cache
+// blocks, and the weight block those blocks are cut to (L2-sized): a chain of
+// 512x7x7 3x3 convs measured 2x slower with the rows outermost, every row
+// reading 9 MB of weights from memory.
+constexpr int64_t kRowsInsideMinWeightBytes = 1 << 20;
+constexpr int64_t kWeightBlockBytes = 512 << 10;
+constexpr int64_t kIm2colMinReduction = 64;
+
 // Whether dims h, w of `a` can be walked as one axis of h * w (or w is 1).
 bool Flattenable(const ValueAccess& a) {
   return a.dims[3] == 1 || a.dims[2] == 1 || a.strides[2] == a.dims[3] * a.strides[3];
@@ -429,34 +494,67 @@ class ConvTemplate : public Template {
       knobs.push_back(nhwc_ ? Knob{"algo", {kDirect, kPadded}} : Knob{"algo", {kDirect, kIm2col, kPadded}});
     }
     if (w_.constant != nullptr) knobs.push_back({"pack", {0, 1}});
+    if (!nhwc_) knobs.push_back({"cl", {0, 1}});
+    if (FlatPaddedPossible()) knobs.push_back({"flat", {0, 1}});
+    if (!pointwise_) knobs.push_back({"rows", {0, 1}});
     return knobs;
+  }
+
+  // Whether the default schedule of an NCHW conv computes channels-last: its
+  // output channels fill whole vectors, and the image is small, so that
+  // vectors along the output width (or height x width) would leave many
+  // lanes empty (7x7, 14x14). Only for windows larger than 1x1: the copy back
+  // to NCHW (gathers) costs more than a 1x1 conv saves.
+  bool DefaultChannelsLast() const {
+    const int v = context_.vector_width();
+    return !nhwc_ && win_.ok() && groups_ == 1 && kh_ * kw_ > 1 && og_ % v == 0 && og_ >= 2 * v &&
+           win_->out[0] * win_->out[1] <= kChannelsLastMaxPixels;
   }
 
   Config DefaultConfig() const override {
     const int v = context_.vector_width();
+    if (DefaultChannelsLast()) return ChannelsLastDefault();
     const int64_t oh = win_.ok() ? win_->out[0] : 1, ow = win_.ok() ? win_->out[1] : 1;
     int64_t algo = kDirect;
     if (!pointwise_ && win_.ok()) {
       const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
       algo = padded ? kPadded : kDirect;
       // Windows along a row fill ow of the lanes of ceil(ow / v) vectors; im2col
-      // walks height x width instead, at the price of a copy.
+      // walks height x width instead, at the price of a copy. The copy pays
+      // when the GEMM after it is large on both sides: few output channels per
+      // group (depthwise and grouped convs) leave its register tile mostly
+      // empty, and a short reduction (a stem's 3 input channels) does too little
+      // work per copied element; windows read the input in place instead.
       const double lanes = static_cast<double>(ow) / static_cast<double>(RoundUp(ow, v));
-      if (!nhwc_ && w_.constant != nullptr && (win_->stride[1] > 1 || lanes < 0.85)) {
+      if (!nhwc_ && w_.constant != nullptr && (win_->stride[1] > 1 || lanes < 0.85) &&
+          og_ >= kIm2colMinRows && cg_ * kh_ * kw_ >= kIm2colMinReduction) {
         algo = kIm2col;
       }
     }
+    // Windows over a padded copy whose rows are walked as one axis (the
+    // padding columns computed and dropped) when rows of ow outputs would
+    // leave lanes empty and the padding columns are few; preferred to im2col,
+    // whose copy is kh x kw times the input (0.65-0.8x the time on the zoo's
+    // 3x3 and 7x1 convs, 1 to 8 images).
+    const bool flat = FlatPaddedPossible() && ow % v != 0 && (PaddedWidth() - ow) * 8 <= ow;
+    if (flat) algo = kPadded;
     // The GEMM's columns: height x width when flattened or im2col, else width.
-    const int64_t spatial = flatten_ || algo == kIm2col ? oh * ow : ow;
+    const int64_t spatial = flatten_ || algo == kIm2col ? oh * ow : flat ? FlatColumns() : ow;
     const int regs = context_.vector_registers();
-    Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs) : GemmDefault(og_, spatial, v, regs);
+    // The batch loops threads share: images, groups and, for windows along a
+    // row, the output rows.
+    const int64_t outer = x_.dims[0] * groups_ * (flatten_ || algo == kIm2col || flat ? 1 : oh);
+    Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs, outer)
+                     : GemmDefault(og_, spatial, v, regs, outer);
     c["unroll_window"] = 1;
     if (!pointwise_) c["algo"] = algo;
+    if (flat) c["flat"] = 1;
     if (algo == kDirect || algo == kPadded) {
       // The unrolled window already gives a long body: no unrolling of the
       // channel loop on top, and a third loop shared by threads.
       c["ku"] = pointwise_ ? 4 : 1;
       c["par"] = 3;
+      if (!flat) RowsInsideDefault(c, /*weights_on_rows=*/true);
     }
     if (w_.constant != nullptr) c["pack"] = 1;
     return c;
@@ -469,22 +567,125 @@ class ConvTemplate : public Template {
     lowered.flops = GroupFlops(g, group_);
     const bool pack = w_.constant != nullptr && Get(config, "pack", 1) != 0;
     const int64_t algo = pointwise_ ? kDirect : Get(config, "algo", kDirect);
-    if (algo == kIm2col && (nhwc_ || !pack)) {
+    const bool cl = !nhwc_ && Get(config, "cl", 0) != 0;
+    if (algo == kIm2col && (nhwc_ || cl || !pack)) {
       return absl::InvalidArgumentError("im2col needs NCHW and constant (packed) weights");
+    }
+    const bool flat = Get(config, "flat", 0) != 0;
+    if (flat && (cl || algo != kPadded || !FlatPaddedPossible())) {
+      return absl::InvalidArgumentError(
+          "flat padded rows need the padded algorithm, NCHW, stride 1 and a channels-first input");
     }
     int col = -1;
     if (algo == kIm2col) col = Im2col(lowered);
     InputSource source = Direct();
     if (algo == kPadded) source = PadInput(lowered);
     LaunchBuilder b(group_.Label(g), context_, lowered);
-    GemmProblem p = nhwc_ ? NhwcProblem(pack, source) : NchwProblem(pack, col, source);
+    const bool rows = Get(config, "rows", 0) != 0;
+    GemmProblem p = nhwc_ || cl ? NhwcProblem(pack, source, rows)
+                                : NchwProblem(pack, col, source, flat, rows);
+    ValueAccess copy_access;
+    if (flat) {
+      // The product over padded rows into a temp [n][channel][y * wp + x],
+      // then the outputs (x < ow) copied out with the chain.
+      const Dims& od = out_.dims;
+      const int64_t wp = PaddedWidth(), plane = od[2] * wp;
+      lowered.temps.push_back(od[0] * od[1] * plane);
+      p.out_temp = static_cast<int>(lowered.temps.size()) - 1;
+      p.out_temp_access.dims = od;
+      p.out_temp_access.strides = {od[1] * plane, plane, 0, 1};
+      p.out_temp_access.elements = od[0] * od[1] * plane;
+      copy_access = p.out_temp_access;
+      copy_access.strides = {od[1] * plane, plane, wp, 1};
+    }
+    if (cl) {
+      // The product channels-last into a temp, then the chain on the way to
+      // the NCHW output.
+      const Dims& od = out_.dims;
+      lowered.temps.push_back(od[0] * od[1] * od[2] * od[3]);
+      p.out_temp = static_cast<int>(lowered.temps.size()) - 1;
+      p.out_temp_access.dims = od;
+      p.out_temp_access.strides = {od[1] * od[2] * od[3], 1, od[3] * od[1], od[1]};
+      p.out_temp_access.elements = od[0] * od[1] * od[2] * od[3];
+    }
     if (absl::Status s = LowerGemm(b, group_, p, config, group_.output(g)); !s.ok()) return s;
+    if (cl) ToNchw(lowered, p.out_temp, p.out_temp_access);
+    if (flat) ToNchw(lowered, p.out_temp, copy_access);
     return lowered;
   }
 
  private:
   const Node& node() const { return context_.graph().node(group_.root); }
   int64_t kk() const { return cg_ * kh_ * kw_; }
+
+  // Whether windows over a padded copy can walk its rows as one axis: NCHW
+  // input and output, stride 1 (output column x of row y reads the copy at
+  // y * wp + x + window offset, affine in y * wp + x).
+  bool FlatPaddedPossible() const {
+    return !nhwc_ && !pointwise_ && win_.ok() && win_->stride[0] == 1 && win_->stride[1] == 1 &&
+           !(x_.strides[1] == 1 && x_.dims[1] > 1);
+  }
+  // The width of the padded copy, and the columns of the flat GEMM: every
+  // padded row but the last, whose padding columns are not needed.
+  int64_t PaddedWidth() const { return win_->out[1] + (kw_ - 1) * win_->dilation[1]; }
+  int64_t FlatColumns() const { return (win_->out[0] - 1) * PaddedWidth() + win_->out[1]; }
+
+  // The default config of the channels-last form: windows in place (padded
+  // copy when the conv pads), register tiles of output pixels x output
+  // channel vectors, as for an NHWC conv.
+  Config ChannelsLastDefault() const {
+    const int v = context_.vector_width();
+    const int64_t oh = win_->out[0], ow = win_->out[1];
+    const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
+    const int64_t spatial = flatten_ ? oh * ow : ow;
+    const int64_t outer = x_.dims[0] * (flatten_ ? 1 : oh);
+    Config c = GemmDefault(spatial, og_, v, context_.vector_registers(), outer);
+    c["unroll_window"] = 1;
+    c["cl"] = 1;
+    if (!pointwise_) {
+      c["algo"] = padded ? kPadded : kDirect;
+      c["ku"] = 1;
+      c["par"] = 3;
+      if (!flatten_) RowsInsideDefault(c, /*weights_on_rows=*/false);
+    }
+    if (w_.constant != nullptr) c["pack"] = 1;
+    return c;
+  }
+
+  // Windows along rows read every weight once per output row. When the
+  // weights of a group outgrow the caches, the rows go inside the cache
+  // blocks and the blocks shrink to fit them (weights_on_rows: the weights
+  // are the GEMM's rows, else its columns), so that the weights come from
+  // memory once per conv.
+  void RowsInsideDefault(Config& c, bool weights_on_rows) const {
+    const int64_t taps = kh_ * kw_;
+    if (og_ * kk() * 4 <= kRowsInsideMinWeightBytes || win_->out[0] < 2) return;
+    c["rows"] = 1;
+    const int v = context_.vector_width();
+    auto block = [&] {
+      const int64_t side = weights_on_rows ? c["mc"] * c["mr"] : c["nc"] * c["nr"] * v;
+      return side * std::min(c["kc"], cg_) * taps * 4;
+    };
+    while (block() > kWeightBlockBytes && !weights_on_rows && c["nc"] > 1) c["nc"] /= 2;
+    while (block() > kWeightBlockBytes && c["kc"] > 64) c["kc"] /= 2;
+  }
+
+  // Copies the channels-last temp to the group's NCHW output, applying the
+  // group's chain on the way.
+  void ToNchw(Lowered& lowered, int temp, const ValueAccess& temp_access) const {
+    const Graph& g = context_.graph();
+    LaunchBuilder b(StrCat(group_.Label(g), "/nchw"), context_, lowered);
+    LoopNest& nest = b.nest();
+    const ValueId out = group_.output(g);
+    const ValueAccess oa = b.Access(out);
+    const std::vector<AffineIndex> dim_index = AxesForDims(nest, oa);
+    int expr = nest.Load(b.Temp(temp, false), OutIndex(temp_access, dim_index));
+    expr = ApplyChain(b, group_, expr, dim_index);
+    nest.SetResult(b.Value(out, true), OutIndex(oa, dim_index), expr);
+    // Height x width walked as one axis where every operand allows it.
+    nest = CoalesceAxes(nest);
+    b.Finish(ElementwiseSchedule(nest, context_.vector_width(), 1, kParallelMinElements));
+  }
 
   // The weights packed in panels of `panel` output channels of each group,
   // reduction index (c, ky, kx): [g][og/panel][c*kh*kw + ky*kw + kx][og%panel].
@@ -619,22 +820,24 @@ class ConvTemplate : public Template {
 
   // NCHW: i = output channel in the group (A = weights), j = output width (or
   // height x width, or the im2col column).
-  GemmProblem NchwProblem(bool pack, int col_temp, const InputSource& src) const {
+  GemmProblem NchwProblem(bool pack, int col_temp, const InputSource& src,
+                          bool flat_padded = false, bool rows_inside = false) const {
     GemmProblem p;
     const int64_t n = out_.dims[0], oh = win_->out[0], ow = win_->out[1];
     const bool columns = col_temp >= 0;
-    const bool flat = flatten_ || columns;
+    const bool flat = flatten_ || columns || flat_padded;
     p.batch = {{"n", n}, {"g", groups_}};
     if (!flat) p.batch.push_back({"y", oh});
+    if (!flat && rows_inside) p.rows_inside = 2;
     p.m = og_;
-    p.n = flat ? oh * ow : ow;
+    p.n = flat_padded ? FlatColumns() : flat ? oh * ow : ow;
     if (columns || pointwise_) {
       p.reductions = {{"k", kk()}};
     } else {
       p.reductions = {{"c", cg_}, {"ky", kh_}, {"kx", kw_}};
     }
     p.activation = node().attrs.GetEnum<Activation>("activation");
-    p.product = [this, pack, columns, flat, col_temp, n, oh, ow, src](
+    p.product = [this, pack, columns, flat, flat_padded, col_temp, n, oh, ow, src](
                     LaunchBuilder& b, const GemmAxes& ax, const GemmTiles& t) {
       const int na = ax.batch[0], ga = ax.batch[1];
       const bool split = ax.reductions.size() == 3;
@@ -652,6 +855,10 @@ class ConvTemplate : public Template {
         AffineIndex ci({{na, groups_ * kk() * p_size}, {ax.reductions[0], p_size}, {ax.j, 1}});
         if (groups_ > 1) ci.Add(ga, kk() * p_size);
         x = b.nest().Load(b.Temp(col_temp, false), ci);
+      } else if (flat_padded) {
+        // The padded copy at (c, j + window offset) for j = y * wp + x.
+        x = InputLoad(b, src, na, ga, c, AffineIndex(), AffineIndex({{ax.j, 1}}),
+                      split ? ax.reductions[1] : -1, split ? ax.reductions[2] : -1);
       } else if (flat) {
         // 1x1, stride 1, no padding: the input at (c, p) for p = y * w + x.
         x = InputLoad(b, src, na, ga, c, AffineIndex(), AffineIndex({{ax.j, 1}}), -1, -1);
@@ -680,11 +887,12 @@ class ConvTemplate : public Template {
 
   // NHWC: i = output width (or height x width) (A = the input), j = output
   // channel in the group (B = weights).
-  GemmProblem NhwcProblem(bool pack, const InputSource& src) const {
+  GemmProblem NhwcProblem(bool pack, const InputSource& src, bool rows_inside = false) const {
     GemmProblem p;
     const int64_t n = out_.dims[0], oh = win_->out[0], ow = win_->out[1];
     p.batch = {{"n", n}};
     if (!flatten_) p.batch.push_back({"y", oh});
+    if (!flatten_ && rows_inside) p.rows_inside = 1;
     p.batch.push_back({"g", groups_});
     p.m = flatten_ ? oh * ow : ow;
     p.n = og_;

@@ -194,6 +194,13 @@ class PoolTemplate : public Template {
     const std::vector<int64_t>& k = n.attrs.GetInts("kernel");
     absl::StatusOr<Window2d> win = ResolveWindow(xa.dims[2], xa.dims[3], {k[0], k[1]}, n.attrs);
     if (!win.ok()) return win.status();
+    const int64_t hw = xa.dims[2] * xa.dims[3];
+    const int v = context_.vector_width();
+    if (win->out[0] == 1 && win->out[1] == 1 && k[0] == xa.dims[2] && k[1] == xa.dims[3] &&
+        win->pads[0] + win->pads[1] + win->pads[2] + win->pads[3] == 0 && xa.strides[3] == 1 &&
+        (xa.dims[2] == 1 || xa.strides[2] == xa.dims[3]) && hw >= 2 * v) {
+      return LowerGlobal(max, xa, hw);
+    }
     const std::vector<AffineIndex> dim_index = AxesForDims(nest, oa);
     const int spatial = nest.num_axes();
     const int ky = nest.AddReduction("ky", k[0]), kx = nest.AddReduction("kx", k[1]);
@@ -254,7 +261,6 @@ class PoolTemplate : public Template {
     Schedule s = Schedule::Default(nest);
     s.order.clear();
     const int vec = spatial - 1;
-    const int v = context_.vector_width();
     const int64_t unroll = ConfigValue(config, "unroll", 4);
     s.vector_axis = vec;
     s.vector_width = v;
@@ -279,6 +285,64 @@ class PoolTemplate : public Template {
   }
 
  private:
+  // A pool over the whole of contiguous h x w planes, in two launches:
+  // partial[nc][l] combines the plane's elements l, l + v, l + 2v, ... (whole
+  // vectors of consecutive elements, the last one masked), then each output
+  // combines its plane's v partials. One launch vectorized along the (single)
+  // output column would read the plane one element at a time.
+  absl::StatusOr<Lowered> LowerGlobal(bool max, const ValueAccess& xa,
+                                      int64_t hw) const {
+    const Graph& g = context_.graph();
+    const Node& n = g.node(group_.root);
+    const int v = context_.vector_width();
+    const int64_t planes = xa.dims[0] * xa.dims[1];
+    const int64_t chunks = (hw + v - 1) / v;
+    const float fill = max ? -std::numeric_limits<float>::infinity() : 0.0f;
+    Lowered lowered;
+    int temp = -1;
+    {
+      LaunchBuilder b(StrCat(group_.Label(g), "/partial"), context_, lowered);
+      LoopNest& nest = b.nest();
+      const int na = nest.AddAxis("n", xa.dims[0]), ca = nest.AddAxis("c", xa.dims[1]);
+      const int la = nest.AddAxis("l", v);
+      const int ja = nest.AddReduction("j", chunks);
+      const int partial = b.NewTemp(planes * v, true, &temp);
+      const AffineIndex at({{ja, v}, {la, 1}});
+      const AffineIndex index({{na, xa.strides[0]}, {ca, xa.strides[1]}, {ja, v}, {la, 1}});
+      std::vector<Guard> guards;
+      if (hw % v != 0) guards.push_back({at, hw});
+      nest.SetReduction(max ? Combiner::kMax : Combiner::kSum,
+                        nest.Load(b.Value(n.inputs[0]), index, guards, fill));
+      nest.SetResult(partial, AffineIndex({{na, xa.dims[1] * v}, {ca, v}, {la, 1}}), nest.Acc());
+      Schedule s = Schedule::Default(nest);
+      s.order = {{na, 0}, {ca, 0}, {ja, 0}, {la, 0}};
+      s.vector_axis = la;
+      s.vector_width = v;
+      s.unrolled = {{la, 0}};
+      if (planes * hw >= kParallelMinElements) s.parallel = 2;
+      b.Finish(s);
+    }
+    LaunchBuilder b(group_.Label(g), context_, lowered);
+    LoopNest& nest = b.nest();
+    const ValueId out = group_.output(g);
+    const ValueAccess oa = b.Access(out);
+    const std::vector<AffineIndex> dim_index = AxesForDims(nest, oa);
+    const int la = nest.AddReduction("l", v);
+    AffineIndex index;
+    AddScaled(index, dim_index[0], xa.dims[1] * v);
+    AddScaled(index, dim_index[1], v);
+    index.Add(la, 1);
+    nest.SetReduction(max ? Combiner::kMax : Combiner::kSum, nest.Load(b.Temp(temp, false), index));
+    int expr = nest.Acc();
+    if (!max) expr = nest.Mul(expr, nest.Const(1.0f / static_cast<float>(hw)));
+    expr = ApplyChain(b, group_, expr, dim_index);
+    nest.SetResult(b.Value(out, true), OutIndex(oa, dim_index), expr);
+    Schedule s = Schedule::Default(nest);
+    s.unrolled = {{la, 0}};
+    b.Finish(s);
+    return lowered;
+  }
+
   Group group_;
   const LoweringContext& context_;
 };

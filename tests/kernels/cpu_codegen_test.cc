@@ -71,17 +71,18 @@ LoopNest Conv(int64_t o_n, int64_t c_n, int64_t h, int64_t w) {
   return nest;
 }
 
-// 3x3 max pool with stride 2 and padding 1: gathers, guards, -inf fill.
-LoopNest MaxPool(int64_t c_n, int64_t h, int64_t w) {
+// 3x3 max pool with stride s (2 by default) and padding 1: strided loads
+// (shuffled, or gathers) under lane guards, -inf fill.
+LoopNest MaxPool(int64_t c_n, int64_t h, int64_t w, int64_t s = 2) {
   LoopNest nest("maxpool");
-  const int64_t oh = (h + 1) / 2, ow = (w + 1) / 2;
+  const int64_t oh = (h - 1) / s + 1, ow = (w - 1) / s + 1;
   const int c = nest.AddAxis("c", c_n), y = nest.AddAxis("y", oh), x = nest.AddAxis("x", ow);
   const int ky = nest.AddReduction("ky", 3), kx = nest.AddReduction("kx", 3);
   const int in = nest.AddBuffer("x", c_n * h * w), out = nest.AddBuffer("y", c_n * oh * ow, true);
-  const std::vector<Guard> guards = {{AffineIndex({{y, 2}, {ky, 1}}, -1), h},
-                                     {AffineIndex({{x, 2}, {kx, 1}}, -1), w}};
+  const std::vector<Guard> guards = {{AffineIndex({{y, s}, {ky, 1}}, -1), h},
+                                     {AffineIndex({{x, s}, {kx, 1}}, -1), w}};
   const float inf = std::numeric_limits<float>::infinity();
-  const int v = nest.Load(in, AffineIndex({{c, h * w}, {y, 2 * w}, {ky, w}, {x, 2}, {kx, 1}}, -w - 1),
+  const int v = nest.Load(in, AffineIndex({{c, h * w}, {y, s * w}, {ky, w}, {x, s}, {kx, 1}}, -w - 1),
                           guards, -inf);
   nest.SetReduction(Combiner::kMax, v);
   nest.SetResult(out, {{c, oh * ow}, {y, ow}, {x, 1}}, nest.Acc());
@@ -114,6 +115,8 @@ std::vector<NestCase> Cases() {
       {"packed_matmul_9x21x7", [] { return PackedMatMul(9, 21, 7); }},
       {"conv_5x3x7x11", [] { return Conv(5, 3, 7, 11); }},
       {"maxpool_3x9x13", [] { return MaxPool(3, 9, 13); }},
+      {"maxpool_s3_2x7x61", [] { return MaxPool(2, 7, 61, 3); }},
+      {"maxpool_s4_2x5x70", [] { return MaxPool(2, 5, 70, 4); }},
       {"elementwise_7x29", [] { return Elementwise(7, 29); }},
   };
 }

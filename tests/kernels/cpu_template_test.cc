@@ -56,6 +56,23 @@ std::vector<TemplateCase> Cases() {
   conv("conv_strided_nhwc", {1, 6, 13, 9}, 10, {5, 3},
        {.stride = {2, 1}, .pads = {2, 1, 1, 0}, .groups = 2}, true);
   conv("conv1x1_nchw", {1, 7, 9, 9}, 21, {1, 1}, {}, false);
+  // Small images with whole vectors of output channels: computed channels-last
+  // by default, then copied to NCHW (odd input channels, padding, strides).
+  conv("conv3x3_nchw_small_image", {2, 37, 7, 7}, 48, {3, 3}, same, false);
+  conv("conv3x3_strided_nchw_small_image", {1, 19, 13, 11}, 32, {3, 3},
+       {.stride = {2, 2}, .padding = Padding::kSame}, false);
+  // Padded rows walked as one axis (stride 1; 3x3 with two padding columns,
+  // dilated 3x3, 7x1 with none), odd channel counts.
+  conv("conv3x3_nchw_flat_rows", {2, 3, 6, 35}, 17, {3, 3}, same, false);
+  conv("conv3x3_dilated_flat_rows", {1, 5, 9, 40}, 9, {3, 3},
+       {.padding = Padding::kSame, .dilation = {2, 2}}, false);
+  conv("conv7x1_flat_rows", {1, 7, 12, 17}, 5, {7, 1}, {.padding = Padding::kSame}, false);
+  // Weights over 1 MB per group: the output rows inside the cache blocks.
+  conv("conv3x3_large_weights_nchw", {1, 160, 9, 16}, 200, {3, 3}, same, false);
+  conv("conv3x3_large_weights_small_image", {1, 176, 5, 6}, 192, {3, 3},
+       {.stride = {2, 2}, .padding = Padding::kSame}, false);
+  conv("conv1x1_strided_large_weights", {1, 520, 6, 9}, 528, {1, 1}, {.stride = {2, 2}}, false);
+  conv("conv1x1_nchw_small_image", {1, 45, 5, 9}, 64, {1, 1}, {.activation = Activation::kRelu}, false);
   conv("conv1x1_nhwc", {1, 7, 9, 9}, 21, {1, 1}, {}, true);
   conv("conv_depthwise", {1, 8, 10, 12}, 8, {3, 3},
        {.padding = Padding::kSame, .dilation = {2, 2}, .groups = 8}, false);
@@ -96,6 +113,20 @@ std::vector<TemplateCase> Cases() {
                      GraphBuilder b("maxpool_stride4_exact");
                      const Value x = b.Input("x", DType::kF32, {1, 2, 3, 128});
                      b.Output("y", b.MaxPool2d(x, {.kernel = {1, 4}, .stride = {1, 4}}));
+                     return Finish(b);
+                   }});
+  // Pools over whole planes: partial vectors of the plane (13 x 13), a plane
+  // of whole vectors (8 x 8), odd channel counts, a fused consumer.
+  cases.push_back({"global_avgpool", [] {
+                     GraphBuilder b("global_avgpool");
+                     const Value x = b.Input("x", DType::kF32, {2, 37, 13, 13});
+                     b.Output("y", b.Relu(b.AvgPool2d(x, {.kernel = {13, 13}})));
+                     return Finish(b);
+                   }});
+  cases.push_back({"global_maxpool", [] {
+                     GraphBuilder b("global_maxpool");
+                     const Value x = b.Input("x", DType::kF32, {1, 19, 8, 8});
+                     b.Output("y", b.MaxPool2d(x, {.kernel = {8, 8}, .stride = {8, 8}}));
                      return Finish(b);
                    }});
   auto unary = [&](std::string name, std::function<Value(GraphBuilder&, Value)> op, Dims dims,
@@ -147,7 +178,10 @@ TEST_P(TemplateTest, RandomConfigsMatchTheReference) {
   // The configs: the default, each algorithm and packing, random ones.
   std::vector<Config> configs = {t->DefaultConfig()};
   for (const Knob& k : t->Space()) {
-    if (k.name != "algo" && k.name != "pack" && k.name != "unroll") continue;
+    if (k.name != "algo" && k.name != "pack" && k.name != "unroll" && k.name != "cl" &&
+        k.name != "flat" && k.name != "rows") {
+      continue;
+    }
     for (int64_t v : k.values) {
       Config c = t->DefaultConfig();
       c[k.name] = v;

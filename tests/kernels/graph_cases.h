@@ -160,6 +160,29 @@ inline std::vector<GraphCase> Cases() {
     b.Output("y", b.Conv2d(c, 5, {3, 1}, Same(1, Activation::kSigmoid)));
     return Finish(b);
   });
+  // Small images with whole vectors of output channels (the CPU backend
+  // computes them channels-last, then copies to NCHW with the fused bias,
+  // residual add and relu), odd input channels, a strided conv feeding a 1x1.
+  add("conv_small_image_chains", [] {
+    GraphBuilder b("conv_small_image");
+    const Value x = b.Input("x", DType::kF32, {1, 37, 9, 9});
+    const Value a = b.Conv2d(x, 32, {3, 3}, Same(2));
+    const Value biased = b.Relu(b.BroadcastAdd(a, b.Weight("bias", DType::kF32, {32, 1, 1})));
+    const Value c = b.Conv2d(biased, 48, {1, 1}, Same());
+    const Value r = b.Input("r", DType::kF32, {1, 48, 5, 5});
+    b.Output("y", b.Relu(b.EwAdd(c, r)));
+    return Finish(b);
+  });
+  // Convs over padded rows walked as one axis, with fused bias and relu
+  // copied out of the padded-width temp.
+  add("conv_flat_rows_chains", [] {
+    GraphBuilder b("conv_flat_rows");
+    const Value x = b.Input("x", DType::kF32, {1, 6, 10, 37});
+    const Value a = b.Conv2d(x, 20, {3, 3}, Same());
+    const Value biased = b.Relu(b.BroadcastAdd(a, b.Weight("bias", DType::kF32, {20, 1, 1})));
+    b.Output("y", b.Conv2d(biased, 11, {7, 1}, Same(1, Activation::kRelu)));
+    return Finish(b);
+  });
   add("conv_depthwise", [] {
     GraphBuilder b("conv_depthwise");
     const Value x = b.Input("x", DType::kF32, {1, 6, 9, 9});

@@ -54,8 +54,10 @@ bench: deps
 	$(BUILD)/bin/optimize_bench
 
 # The CPU backend on every model of the zoo, as built and as optimized with
-# rules/default.rules, against ONNX Runtime (bench/README.md).
+# rules/default.rules, against ONNX Runtime and PyTorch (Debian's
+# python3-torch, from scripts/install-bench-deps.sh) (bench/README.md).
 bench-cpu: deps
+	@scripts/install-bench-deps.sh
 	$(MAKE) build
 	$(BUILD)/bin/lemma_cpu_bench --sections models
 

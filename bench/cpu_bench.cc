@@ -1,10 +1,12 @@
 // Benchmarks of the CPU backend: GEMM and convolution GFLOP/s of generated
 // kernels (rules-of-thumb schedule and tuned) and oneDNN against the fp32
 // peak, and end-to-end latency of the zoo models, as built and as optimized
-// with rules/default.rules, against ONNX Runtime on the model exported to ONNX.
+// with rules/default.rules, against ONNX Runtime on the model exported to ONNX
+// and PyTorch on the zoo's PyTorch specification (bench/zoo_torch.py).
 //
 //   lemma_cpu_bench [--threads 2] [--ghz 4.5] [--tune N] [--log FILE]
 //                   [--sections gemm,conv,models] [--models a,b] [--runs N] [--no-ort]
+//                   [--no-torch] [--torch-mode eager|jit|auto]
 //                   [--optimize analytical,measured,keep-layouts | --no-optimize]
 //                   [--rules FILES]
 //                   [--optimize-seconds S] [--cost-cache FILE]
@@ -12,8 +14,10 @@
 //
 // Kernel times are the fastest of repeated runs. Model latencies come from
 // interleaved rounds: each round runs every graph of the model once on
-// lemma's runtime and ONNX Runtime once (bench/ort_latency.py --serve in a
-// child process), in an order rotated each round and with a pause before each
+// lemma's runtime, ONNX Runtime once (bench/ort_latency.py --serve in a
+// child process) and PyTorch once (bench/torch_latency.py --serve under
+// Debian's /usr/bin/python3, skipped with a note when its python3-torch is
+// not installed), in an order rotated each round and with a pause before each
 // run, so that all see the same load; the table gives medians and the median
 // of the per-round ratios. The machine may be shared with other
 // work: the load average is printed, and numbers are provisional when it is
@@ -73,6 +77,10 @@ struct Options {
   std::vector<std::string> models;
   int runs = 10;
   bool ort = true;
+  // PyTorch (Debian's python3-torch) as a second baseline: eager, jit
+  // (trace + freeze), or auto (the faster of the two, per model).
+  bool torch = true;
+  std::string torch_mode = "auto";
   // Optimized graphs: one per cost model ("analytical", "measured", or
   // "keep-layouts": analytical with layouts kept).
   std::vector<std::string> costs = {"analytical"};
@@ -333,32 +341,36 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// ONNX Runtime in a child process (bench/ort_latency.py --serve) on the model
-// exported to ONNX: asked for one run at a time, so that its runs interleave
-// with lemma's under the same load.
-class OrtServer {
+// A baseline in a child process that answers the protocol of
+// bench/ort_latency.py --serve (ONNX Runtime on the model exported to ONNX) or
+// bench/torch_latency.py --serve (PyTorch on the zoo's PyTorch specification):
+// asked for one run at a time, so that its runs interleave with lemma's under
+// the same load.
+class BaselineServer {
  public:
-  ~OrtServer() { Stop(); }
+  ~BaselineServer() { Stop(); }
 
-  // Starts the server on `onnx_path`; false (with `error`) when it cannot.
-  bool Start(const std::string& onnx_path, int threads, std::string* error) {
+  // Starts `command` (a program on PATH and its arguments) under `env` without
+  // this environment's OpenBLAS settings, which must not bend the baseline, and
+  // waits for its ready line; false (with `error`) when it cannot start.
+  bool Start(const std::vector<std::string>& command, std::string* error) {
     int to_child[2], from_child[2];
     if (pipe(to_child) != 0 || pipe(from_child) != 0) {
       *error = "pipe failed";
       return false;
     }
-    const std::string script = StrCat(LEMMA_SOURCE_DIR, "/bench/ort_latency.py");
-    const std::string threads_text = StrCat(threads);
+    std::vector<std::string> args = {"env", "-u", "OPENBLAS_CORETYPE", "-u", "OPENBLAS_L2_SIZE"};
+    args.insert(args.end(), command.begin(), command.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       dup2(to_child[0], 0);
       dup2(from_child[1], 1);
       close(to_child[1]);
       close(from_child[0]);
-      // OpenBLAS settings of this environment must not bend the baseline.
-      execlp("env", "env", "-u", "OPENBLAS_CORETYPE", "-u", "OPENBLAS_L2_SIZE", "python3",
-             script.c_str(), onnx_path.c_str(), "--threads", threads_text.c_str(), "--serve",
-             static_cast<char*>(nullptr));
+      execvp("env", argv.data());
       _exit(127);
     }
     close(to_child[0]);
@@ -367,11 +379,15 @@ class OrtServer {
     from_ = fdopen(from_child[0], "r");
     absl::StatusOr<JsonValue> ready = ReadLine();
     if (!ready.ok() || ready->Find("ready") == nullptr) {
-      *error = ready.ok() ? "no ready line" : std::string(ready.status().message());
+      const JsonValue* message = ready.ok() ? ready->Find("error") : nullptr;
+      *error = message != nullptr ? message->string
+                                  : (ready.ok() ? "no ready line"
+                                                : std::string(ready.status().message()));
       Stop();
       return false;
     }
-    const JsonValue* version = ready->Find("version");
+    ready_ = *std::move(ready);
+    const JsonValue* version = ready_.Find("version");
     version_ = version != nullptr ? version->string : "";
     return true;
   }
@@ -389,6 +405,8 @@ class OrtServer {
   }
 
   const std::string& version() const { return version_; }
+  // The ready line (version, threads, and what else the server reports).
+  const JsonValue& ready() const { return ready_; }
 
  private:
   absl::StatusOr<JsonValue> ReadLine() {
@@ -398,7 +416,7 @@ class OrtServer {
       text += buf;
       if (!text.empty() && text.back() == '\n') break;
     }
-    if (text.empty()) return absl::UnavailableError("ONNX Runtime exited");
+    if (text.empty()) return absl::UnavailableError("the baseline's process exited");
     return ParseJson(text);
   }
 
@@ -414,6 +432,7 @@ class OrtServer {
   std::FILE* to_ = nullptr;
   std::FILE* from_ = nullptr;
   std::string version_;
+  JsonValue ready_;
 };
 
 // Writes `g` with the weights of `feeds` as an ONNX model.
@@ -482,6 +501,62 @@ absl::StatusOr<OptimizeResult> OptimizeFor(const Graph& g, const RuleSet& rules,
   return r;
 }
 
+// The interpreter of Debian's python3-torch, PyTorch's CPU build.
+constexpr char kTorchPython[] = "/usr/bin/python3";
+
+// Starts PyTorch on the model `name` (bench/torch_latency.py --serve) and
+// checks that its output shapes, in order, are those of lemma's graph `g`;
+// false, with a note, when PyTorch is not installed or does not start. The
+// weights are PyTorch's own random ones, so only the shapes are compared.
+bool StartTorch(BaselineServer& torch, const Graph& g, const std::string& name, const Options& o,
+                std::vector<std::string>& notes) {
+  std::string error;
+  if (access(kTorchPython, X_OK) != 0) {
+    notes.push_back(StrCat(name, " PyTorch: no ", kTorchPython,
+                           " (scripts/install-bench-deps.sh installs Debian's python3-torch)"));
+    return false;
+  }
+  std::vector<std::string> command = {kTorchPython,
+                                      StrCat(LEMMA_SOURCE_DIR, "/bench/torch_latency.py"), name,
+                                      "--threads", StrCat(o.threads), "--serve"};
+  command.push_back("--mode");
+  command.push_back(o.torch_mode);
+  if (!torch.Start(command, &error)) {
+    notes.push_back(StrCat(name, " PyTorch: ", error));
+    return false;
+  }
+  std::vector<std::string> lemma_shapes, torch_shapes;
+  for (const GraphOutput& out : g.outputs()) {
+    lemma_shapes.push_back(StrCat("[", StrJoin(g.type(out.value).dims, ","), "]"));
+  }
+  if (const JsonValue* outputs = torch.ready().Find("outputs"); outputs != nullptr) {
+    for (const JsonValue& shape : outputs->array) {
+      std::vector<std::string> dims;
+      for (const JsonValue& d : shape.array) dims.push_back(StrCat(static_cast<int64_t>(d.number)));
+      torch_shapes.push_back(StrCat("[", StrJoin(dims, ","), "]"));
+    }
+  }
+  const JsonValue* mode = torch.ready().Find("mode");
+  std::string how = mode != nullptr ? mode->string : "";
+  if (const JsonValue* picked = torch.ready().Find("picked"); picked != nullptr) {
+    std::vector<std::string> mins;
+    for (const auto& [m, min_ms] : picked->object) {
+      mins.push_back(absl::StrFormat("%s %.1f ms", m, min_ms.number));
+    }
+    if (!mins.empty()) how += StrCat(", picked by the least of a few runs: ", StrJoin(mins, ", "));
+  }
+  notes.push_back(StrCat(name, " PyTorch ", torch.version(), ": ", how));
+  if (!lemma_shapes.empty() && torch_shapes == lemma_shapes) {
+    notes.push_back(StrCat(name, " PyTorch: output shapes agree with lemma's (",
+                           lemma_shapes.size(), " outputs, the first ", lemma_shapes[0],
+                           "); its weights are its own"));
+  } else {
+    notes.push_back(StrCat(name, " PyTorch: OUTPUT SHAPES DIFFER: lemma ",
+                           StrJoin(lemma_shapes, " "), ", PyTorch ", StrJoin(torch_shapes, " ")));
+  }
+  return true;
+}
+
 void ModelSection(const Options& o, TuningLog& log) {
   std::vector<std::string> names = o.models;
   if (names.empty()) names = models::ModelNames();
@@ -504,6 +579,12 @@ void ModelSection(const Options& o, TuningLog& log) {
               "Runtime once, in an order rotated each round, %d ms apart); ratios are medians\n"
               "of the per-round ratios\n",
               o.runs, kPauseMs);
+  if (o.torch) {
+    std::printf("PyTorch: %s bench/torch_latency.py --mode %s (the zoo's PyTorch specification,\n"
+                "random weights, inference_mode, %d intra-op threads, 1 inter-op, OpenMP waiting\n"
+                "passively), in the same rounds\n",
+                kTorchPython, o.torch_mode.c_str(), o.threads);
+  }
   std::vector<std::string> header = {"model", "ORT ms", "original ms", "ORT/orig"};
   for (const std::string& c : o.costs) {
     header.push_back(StrCat(c, " ms"));
@@ -513,6 +594,10 @@ void ModelSection(const Options& o, TuningLog& log) {
   std::string line = absl::StrFormat("\n%-13s %9s %11s %8s", header[0], header[1], header[2], header[3]);
   for (size_t i = 4; i < header.size(); i += 3) {
     line += absl::StrFormat(" %15s %8s %8s", header[i], header[i + 1], header[i + 2]);
+  }
+  if (o.torch) {
+    line += absl::StrFormat(" %9s %10s", "torch ms", "torch/orig");
+    for (size_t i = 0; i < o.costs.size(); ++i) line += absl::StrFormat(" %9s", "torch/opt");
   }
   std::printf("%s\n", line.c_str());
   std::vector<std::string> notes;
@@ -579,7 +664,7 @@ void ModelSection(const Options& o, TuningLog& log) {
       std::printf("%-13s (does not compile)\n", name.c_str());
       continue;
     }
-    OrtServer ort;
+    BaselineServer ort;
     bool have_ort = false;
     std::string ort_error;
     if (o.ort) {
@@ -587,22 +672,31 @@ void ModelSection(const Options& o, TuningLog& log) {
       if (absl::Status s = ExportOnnx(*g, feeds, path); !s.ok()) {
         ort_error = std::string(s.message());
       } else {
-        have_ort = ort.Start(path, o.threads, &ort_error);
+        have_ort = ort.Start({"python3", StrCat(LEMMA_SOURCE_DIR, "/bench/ort_latency.py"), path,
+                              "--threads", StrCat(o.threads), "--serve"},
+                             &ort_error);
       }
       if (!have_ort) notes.push_back(StrCat(name, " ORT: ", ort_error));
     }
-    // Each round runs every lemma graph and ONNX Runtime once, starting one
-    // further along each round so that none always follows the same one, and
-    // pauses after each run: both runtimes' threads spin for a while after
-    // their work, which would slow whatever runs next.
-    std::vector<double> ort_times;
-    const int entries = static_cast<int>(variants.size()) + 1;
+    BaselineServer torch;
+    const bool have_torch = o.torch && StartTorch(torch, *g, name, o, notes);
+    // Each round runs every lemma graph, ONNX Runtime and PyTorch once,
+    // starting one further along each round so that none always follows the
+    // same one, and pauses after each run: the runtimes' threads spin for a
+    // while after their work, which would slow whatever runs next.
+    std::vector<double> ort_times, torch_times;
+    const int entries = static_cast<int>(variants.size()) + 2;
     for (int r = 0; r < o.runs; ++r) {
       for (int e = 0; e < entries; ++e) {
         const int which = (r + e) % entries;
+        if (which == entries - 1 && !have_torch) continue;
         std::this_thread::sleep_for(std::chrono::milliseconds(kPauseMs));
-        if (which == entries - 1) {
+        if (which == entries - 2) {
           if (have_ort) ort_times.push_back(ort.Run());
+          continue;
+        }
+        if (which == entries - 1) {
+          torch_times.push_back(torch.Run());
           continue;
         }
         Variant& v = variants[static_cast<size_t>(which)];
@@ -624,6 +718,9 @@ void ModelSection(const Options& o, TuningLog& log) {
     const Variant& orig = variants[0];
     std::string row = absl::StrFormat("%-13s %9s %11s %8s", name, ms(Median(ort_times)),
                                 ms(Median(orig.times)), ratio(ort_times, orig.times));
+    // PyTorch's cells, appended after the ONNX Runtime columns.
+    std::string torch_cells = absl::StrFormat(" %9s %10s", ms(Median(torch_times)),
+                                              ratio(torch_times, orig.times));
     for (const std::string& c : o.costs) {
       const Variant* v = nullptr;
       for (const Variant& x : variants) {
@@ -631,16 +728,19 @@ void ModelSection(const Options& o, TuningLog& log) {
       }
       if (v == nullptr) {
         row += absl::StrFormat(" %15s %8s %8s", "-", "-", "-");
+        torch_cells += absl::StrFormat(" %9s", "-");
         continue;
       }
       row += absl::StrFormat(" %15s %8s %8s", ms(Median(v->times)), ratio(ort_times, v->times),
                        ratio(orig.times, v->times));
+      torch_cells += absl::StrFormat(" %9s", ratio(torch_times, v->times));
       notes.push_back(absl::StrFormat(
           "%s %s: optimized in %.1f s, model cost %.4f -> %.4f ms, %d -> %d nodes, outputs "
           "within %.1e (relative) of the original's",
           name, c, v->optimize_seconds, v->cost_before * 1e3, v->cost_after * 1e3,
           orig.graph.num_nodes(), v->graph.num_nodes(), v->difference));
     }
+    if (o.torch) row += torch_cells;
     std::printf("%s\n", row.c_str());
     for (const Variant& v : variants) {
       if (!v.exe) continue;
@@ -691,6 +791,15 @@ int Main(int argc, char** argv) {
       o.runs = std::atoi(next().c_str());
     } else if (a == "--no-ort") {
       o.ort = false;
+    } else if (a == "--no-torch") {
+      o.torch = false;
+    } else if (a == "--torch-mode") {
+      o.torch_mode = next();
+      if (o.torch_mode != "eager" && o.torch_mode != "jit" && o.torch_mode != "auto") {
+        std::fprintf(stderr, "--torch-mode takes eager, jit or auto, not '%s'\n",
+                     o.torch_mode.c_str());
+        return 2;
+      }
     } else if (a == "--optimize") {
       o.costs = SplitList(next());
       for (const std::string& c : o.costs) {
@@ -724,7 +833,7 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: lemma_cpu_bench [--threads N] [--ghz G] [--tune N] [--log FILE]\n"
                    "                       [--sections gemm,conv,models] [--models a,b] "
-                   "[--runs N] [--no-ort]\n"
+                   "[--runs N] [--no-ort] [--no-torch] [--torch-mode eager|jit|auto]\n"
                    "                       [--optimize analytical,measured,keep-layouts | --no-optimize] "
                    "[--rules FILES]\n"
                    "                       [--optimize-seconds S] [--cost-cache FILE] "

@@ -3,12 +3,14 @@
 
 For each model, writes the full-size graph with `lemma zoo`, evaluates its
 text with PyTorch ops (float64), feeding lemma's weight w<k> with the k-th
-parameter of the models.py module, and compares every output with the
+parameter of the zoo's PyTorch specification (bench/zoo_torch.py), and compares every output with the
 module's own, along with the parameter count and models.count_flops. A
 manual check, not part of the test suite: it needs PyTorch, which lemma does
 not depend on.
 
-    python3 bench/zoo_vs_pytorch.py build/bin/lemma ../shared/zoo
+    /usr/bin/python3 bench/zoo_vs_pytorch.py build/bin/lemma
+
+(Debian's python3-torch, from scripts/install-bench-deps.sh.)
 """
 import math
 import os
@@ -110,9 +112,9 @@ def evaluate(text, inputs, weights):
 
 
 def main():
-    lemma, zoo = sys.argv[1], sys.argv[2]
-    sys.path.insert(0, zoo)
-    import models
+    lemma = sys.argv[1]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import zoo_torch as models
     torch.set_default_dtype(torch.float64)
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:

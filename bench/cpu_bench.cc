@@ -5,8 +5,8 @@
 // and PyTorch on the zoo's PyTorch specification (bench/zoo_torch.py).
 //
 //   lemma_cpu_bench [--threads 2] [--ghz 4.5] [--tune N] [--log FILE]
-//                   [--sections gemm,conv,models] [--models a,b] [--runs N] [--no-ort]
-//                   [--no-torch] [--torch-mode eager|jit|auto]
+//                   [--sections gemm,conv,models] [--models a,b] [--runs N] [--burst N]
+//                   [--no-ort] [--no-torch] [--torch-mode eager|jit|auto]
 //                   [--optimize analytical,measured,keep-layouts | --no-optimize]
 //                   [--rules FILES]
 //                   [--optimize-seconds S] [--cost-cache FILE]
@@ -19,7 +19,9 @@
 // Debian's /usr/bin/python3, skipped with a note when its python3-torch is
 // not installed), in an order rotated each round and with a pause before each
 // run, so that all see the same load; the table gives medians and the median
-// of the per-round ratios. The machine may be shared with other
+// of the per-round ratios. With --burst N each contender runs N times back to
+// back in its turn and counts the median of all but the first: steady-state
+// latency rather than the latency of a run after idle. The machine may be shared with other
 // work: the load average is printed, and numbers are provisional when it is
 // high. Because wall-clock times on a shared machine measure the neighbours as
 // much as the kernel, the tables also give the single-threaded kernel's
@@ -76,6 +78,10 @@ struct Options {
   std::set<std::string> sections = {"gemm", "conv", "models"};
   std::vector<std::string> models;
   int runs = 10;
+  // Runs of each contender per round, back to back after the pause: 1 times
+  // a run after idle; N > 1 drops the first and takes the median of the rest
+  // (steady-state latency, threads awake and caches warm).
+  int burst = 1;
   bool ort = true;
   // PyTorch (Debian's python3-torch) as a second baseline: eager, jit
   // (trace + freeze), or auto (the faster of the two, per model).
@@ -346,6 +352,13 @@ double Median(std::vector<double> v) {
 // bench/torch_latency.py --serve (PyTorch on the zoo's PyTorch specification):
 // asked for one run at a time, so that its runs interleave with lemma's under
 // the same load.
+// The time a burst of back-to-back runs stands for: its only run, or the
+// median of all but the first (the run after idle).
+double BurstTime(std::vector<double> times) {
+  if (times.size() > 1) times.erase(times.begin());
+  return Median(std::move(times));
+}
+
 class BaselineServer {
  public:
   ~BaselineServer() { Stop(); }
@@ -393,15 +406,18 @@ class BaselineServer {
   }
 
   // Seconds of one run; 0 when the server has gone.
-  double Run() {
+  // Seconds of a burst of `n` runs (BurstTime), or 0 when the server fails.
+  double Run(int n) {
     if (to_ == nullptr) return 0;
-    std::fprintf(to_, "1\n");
+    std::fprintf(to_, "%d\n", n);
     std::fflush(to_);
     absl::StatusOr<JsonValue> v = ReadLine();
     if (!v.ok()) return 0;
     const JsonValue* ms = v->Find("ms");
     if (ms == nullptr || ms->array.empty()) return 0;
-    return ms->array[0].number / 1e3;
+    std::vector<double> times;
+    for (const JsonValue& t : ms->array) times.push_back(t.number / 1e3);
+    return BurstTime(std::move(times));
   }
 
   const std::string& version() const { return version_; }
@@ -579,6 +595,15 @@ void ModelSection(const Options& o, TuningLog& log) {
               "Runtime once, in an order rotated each round, %d ms apart); ratios are medians\n"
               "of the per-round ratios\n",
               o.runs, kPauseMs);
+  if (o.burst > 1) {
+    std::printf("bursts: each graph runs %d times back to back in its turn; its time in the round\n"
+                "is the median of all but the first run (steady state: threads awake, caches warm)\n",
+                o.burst);
+  } else {
+    std::printf("each time is one run after %d ms idle (threads asleep, caches cold); --burst N\n"
+                "measures back-to-back runs instead\n",
+                kPauseMs);
+  }
   if (o.torch) {
     std::printf("PyTorch: %s bench/torch_latency.py --mode %s (the zoo's PyTorch specification,\n"
                 "random weights, inference_mode, %d intra-op threads, 1 inter-op, OpenMP waiting\n"
@@ -692,18 +717,22 @@ void ModelSection(const Options& o, TuningLog& log) {
         if (which == entries - 1 && !have_torch) continue;
         std::this_thread::sleep_for(std::chrono::milliseconds(kPauseMs));
         if (which == entries - 2) {
-          if (have_ort) ort_times.push_back(ort.Run());
+          if (have_ort) ort_times.push_back(ort.Run(o.burst));
           continue;
         }
         if (which == entries - 1) {
-          torch_times.push_back(torch.Run());
+          torch_times.push_back(torch.Run(o.burst));
           continue;
         }
         Variant& v = variants[static_cast<size_t>(which)];
         if (!v.exe) continue;
-        const auto t0 = std::chrono::steady_clock::now();
-        (void)v.exe->Run(feeds);
-        v.times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        std::vector<double> burst;
+        for (int b = 0; b < o.burst; ++b) {
+          const auto t0 = std::chrono::steady_clock::now();
+          (void)v.exe->Run(feeds);
+          burst.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+        v.times.push_back(BurstTime(std::move(burst)));
       }
     }
     auto ms = [](double s) { return s > 0 ? absl::StrFormat("%.3f", s * 1e3) : std::string("-"); };
@@ -789,6 +818,12 @@ int Main(int argc, char** argv) {
       o.models = SplitList(next());
     } else if (a == "--runs") {
       o.runs = std::atoi(next().c_str());
+    } else if (a == "--burst") {
+      o.burst = std::atoi(next().c_str());
+      if (o.burst < 1 || o.burst > 1000) {
+        std::fprintf(stderr, "--burst takes 1 to 1000 runs\n");
+        return 2;
+      }
     } else if (a == "--no-ort") {
       o.ort = false;
     } else if (a == "--no-torch") {
@@ -833,7 +868,7 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: lemma_cpu_bench [--threads N] [--ghz G] [--tune N] [--log FILE]\n"
                    "                       [--sections gemm,conv,models] [--models a,b] "
-                   "[--runs N] [--no-ort] [--no-torch] [--torch-mode eager|jit|auto]\n"
+                   "[--runs N] [--burst N] [--no-ort] [--no-torch] [--torch-mode eager|jit|auto]\n"
                    "                       [--optimize analytical,measured,keep-layouts | --no-optimize] "
                    "[--rules FILES]\n"
                    "                       [--optimize-seconds S] [--cost-cache FILE] "

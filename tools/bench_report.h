@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,16 +23,20 @@ struct BenchTimes {
 };
 
 /// Runs `exe` (a backend's Executable: Run(feeds), set_profiling(bool),
-/// steps()[i].seconds) `warmups` times untimed, `runs` times timed, then up to
-/// ten more times with each step timed: timing steps adds overhead that the
+/// steps()[i].seconds) `warmups` times untimed, `runs` times timed, each after
+/// `pause_seconds` idle (0: back to back; a pause measures the latency of a
+/// graph that runs now and then, its threads asleep and caches cold), then up
+/// to ten more times with each step timed: timing steps adds overhead that the
 /// latency runs should not have. Fails with the first failing run's status.
 template <typename Exe>
-absl::StatusOr<BenchTimes> TimeRuns(Exe& exe, const NamedTensors<F32>& feeds, int64_t runs, int warmups) {
+absl::StatusOr<BenchTimes> TimeRuns(Exe& exe, const NamedTensors<F32>& feeds, int64_t runs, int warmups,
+                                    double pause_seconds = 0) {
   BenchTimes t;
   for (int w = 0; w < warmups; ++w) {
     if (absl::StatusOr<NamedTensors<F32>> out = exe.Run(feeds); !out.ok()) return out.status();
   }
   for (int64_t r = 0; r < runs; ++r) {
+    if (pause_seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause_seconds));
     const auto start = std::chrono::steady_clock::now();
     if (absl::StatusOr<NamedTensors<F32>> out = exe.Run(feeds); !out.ok()) return out.status();
     t.runs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

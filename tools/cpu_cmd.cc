@@ -109,6 +109,11 @@ int RunBench(const Args& args) {
     return Fail("bench",
                 absl::InvalidArgumentError(StrCat("--runs must be in [1, 1000000], not ", *runs)));
   }
+  absl::StatusOr<int64_t> pause_ms = args.GetInt("--pause-ms", 0);
+  if (!pause_ms.ok()) return Fail("bench", pause_ms.status());
+  if (*pause_ms < 0 || *pause_ms > 60000) {
+    return Fail("bench", absl::InvalidArgumentError(StrCat("--pause-ms must be in [0, 60000], not ", *pause_ms)));
+  }
   cpu::TuningLog log;
   cpu::RuntimeOptions options;
   options.threads = setup->threads;
@@ -134,11 +139,11 @@ int RunBench(const Args& args) {
   const double compile =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   cpu::Executable& e = **exe;
-  absl::StatusOr<BenchTimes> t = TimeRuns(e, setup->feeds, *runs, 1);
+  absl::StatusOr<BenchTimes> t = TimeRuns(e, setup->feeds, *runs, 1, static_cast<double>(*pause_ms) / 1e3);
   if (!t.ok()) return Fail("bench", t.status());
   std::printf("graph %s on %s, %d threads\n", setup->graph.name().c_str(),
               cpu::HostTarget().Describe().c_str(), e.threads());
-  PrintLatency(*t, "", compile);
+  PrintLatency(*t, *pause_ms > 0 ? StrCat(", each after ", *pause_ms, " ms idle") : "", compile);
   std::vector<StepRow> rows;
   for (const cpu::StepInfo& s : e.steps()) {
     rows.push_back({s.label, std::string(cpu::ProviderName(s.provider)), s.flops});
@@ -180,12 +185,14 @@ const CommandSpec& BenchSpec() {
   static const CommandSpec spec = {
       "bench",
       "measure a graph's latency on the CPU backend",
-      "lemma bench FILE [--runs N] [--log FILE] [--threads N] [--providers P] [--device D] [--plan] [--all]",
+      "lemma bench FILE [--runs N] [--pause-ms MS] [--log FILE] [--threads N] [--providers P] [--device D]\n"
+      "                   [--plan] [--all]",
       "Compiles the graph for the CPU (generated kernels and oneDNN, the faster\n"
       "of the two for each conv and matmul) and runs it on random inputs:\n"
       "prints the latency's median and spread, then the per-step profile with\n"
       "each step's provider and GFLOP/s.",
       {{"--runs", "", "N", "timed runs (default 20)"},
+       {"--pause-ms", "", "MS", "idle this long before each timed run (default 0: back to back)"},
        {"--log", "", "FILE", "replay the tuned schedules of this tuning log"},
        {"--providers", "", "P", "measure (default), generated or onednn"},
        {"--plan", "", "", "also print the plan: schedules and why each provider"},

@@ -412,6 +412,8 @@ check tune_corrupt_log 1 "bad.jsonl:2: not a tuning record" -- bash -c "printf '
 check bench 0 "^latency over 5 runs: median [0-9.]+ ms" -- "$lemma" bench "$tmp/rb.lemma" --runs 5 --log "$tmp/tune.jsonl"
 check bench_profile 0 "conv2d\+ewadd\+relu .* (generated|onednn) " -- "$lemma" bench "$tmp/rb.lemma" --runs 3
 check bench_plan 0 "why: tuned schedule \(log\)" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --log "$tmp/tune.jsonl" --plan --providers generated
+check bench_after_idle 0 "^latency over 3 runs, each after 20 ms idle: median [0-9.]+ ms" -- "$lemma" bench "$tmp/rb.lemma" --runs 3 --pause-ms 20 --providers generated
+check bench_bad_pause 1 "--pause-ms must be in" -- "$lemma" bench "$tmp/rb.lemma" --pause-ms -1
 check bench_bad_providers 1 "--providers must be" -- "$lemma" bench "$tmp/rb.lemma" --providers gpu
 check bench_missing_file 1 "cannot open" -- "$lemma" bench "$tmp/none.lemma"
 # bench on the GPU: a latency line where a device is present; elsewhere a

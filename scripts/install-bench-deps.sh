@@ -4,7 +4,8 @@
 # the PyTorch baseline of lemma_cpu_bench (bench/torch_latency.py), with
 # OpenBLAS as the system BLAS: Debian's torch calls libblas.so.3 for matmuls,
 # and the reference BLAS it otherwise gets is ~15x slower (a 1024^3 matmul on
-# 2 threads: 730 ms against 45 ms). The tests never need them. Idempotent: a second run checks with dpkg and returns at once.
+# 2 threads: 730 ms against 45 ms). The tests never need them. Idempotent: a
+# second run checks with dpkg and returns at once.
 set -euo pipefail
 
 packages=(
@@ -12,20 +13,5 @@ packages=(
   libopenblas0-openmp  # its BLAS; the OpenMP build follows torch.set_num_threads
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
-done
-
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "install-bench-deps: all ${#packages[@]} packages present"
-  exit 0
-fi
-
-echo "install-bench-deps: installing ${missing[*]}"
-sudo=""
-[[ $(id -u) -eq 0 ]] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+source "$(dirname "$0")/apt_install_missing.sh"
+install_missing install-bench-deps "${packages[@]}"

@@ -273,7 +273,7 @@ void ExpectPlanMatchesReference(const Graph& g, const PlanOptions& options = {},
   Emulator emulator(g, *plan);
   absl::StatusOr<NamedTensors<F32>> got = emulator.Run(feeds);
   ASSERT_TRUE(got.ok()) << got.status();
-  test_cases::ExpectOutputsNear(*got, *want, tol, g.name() + "\n" + plan->Text(g));
+  test_cases::ExpectOutputsNear(*got, *want, tol, [&] { return g.name() + "\n" + plan->Text(g); });
 }
 
 // Every access of every launch stays inside its buffer, and buffers alive at

@@ -65,9 +65,10 @@ inline std::set<OpKind> OpsOf(const Graph& g) {
 }
 
 // Every output of `want` is in `got` with the same type and values within
-// `tol` relative to 1 + |expected|; `context` ends a failure's message.
+// `tol` relative to 1 + |expected|; `context()` ends a failure's message (it
+// is called only on a failure).
 inline void ExpectOutputsNear(const NamedTensors<F32>& got, const NamedTensors<F32>& want, double tol,
-                              const std::string& context) {
+                              const std::function<std::string()>& context) {
   ASSERT_EQ(got.size(), want.size());
   for (const auto& [name, w] : want) {
     auto it = got.find(name);
@@ -75,8 +76,10 @@ inline void ExpectOutputsNear(const NamedTensors<F32>& got, const NamedTensors<F
     ASSERT_EQ(it->second.type, w.type) << name;
     const std::vector<float> a = ToLogical(it->second), b = ToLogical(w);
     for (size_t i = 0; i < a.size(); ++i) {
-      ASSERT_NEAR(a[i], b[i], tol * (1 + std::fabs(b[i]))) << "output " << name << " element " << i << "\n"
-                                                           << context;
+      if (!(std::fabs(a[i] - b[i]) <= tol * (1 + std::fabs(b[i])))) {  // NaN fails too
+        FAIL() << "output " << name << " element " << i << ": " << a[i] << ", expected " << b[i] << "\n"
+               << context();
+      }
     }
   }
 }
@@ -95,7 +98,8 @@ void ExpectMatchesReference(const Graph& g, const Options& options, double tol, 
   for (int run = 0; run < runs; ++run) {
     absl::StatusOr<NamedTensors<F32>> got = (*exe)->Run(feeds);
     ASSERT_TRUE(got.ok()) << got.status();
-    ExpectOutputsNear(*got, *want, tol, g.name() + " (run " + std::to_string(run) + ")\n" + (*exe)->PlanText());
+    ExpectOutputsNear(*got, *want, tol,
+                      [&] { return g.name() + " (run " + std::to_string(run) + ")\n" + (*exe)->PlanText(); });
   }
 }
 

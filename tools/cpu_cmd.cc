@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct Setup {
   Graph graph;
   NamedTensors<F32> feeds;
   int threads = 0;
+  std::optional<cpu::WeightCache> weight_cache;  // unset: by the weights' size
 };
 
 absl::StatusOr<Setup> Prepare(const Args& args) {
@@ -43,6 +45,14 @@ absl::StatusOr<Setup> Prepare(const Args& args) {
   s.feeds = RandomFeeds<F32>(*g, static_cast<uint64_t>(*seed));
   s.graph = *std::move(g);
   s.threads = static_cast<int>(*threads);
+  const std::string cache = args.Get("--weight-cache", "auto");
+  if (cache == "cold") {
+    s.weight_cache = cpu::WeightCache::kCold;
+  } else if (cache == "warm") {
+    s.weight_cache = cpu::WeightCache::kWarm;
+  } else if (cache != "auto") {
+    return absl::InvalidArgumentError(StrCat("--weight-cache must be auto, warm or cold, not '", cache, "'"));
+  }
   return s;
 }
 
@@ -63,6 +73,7 @@ int RunTune(const Args& args) {
   const size_t before = log->records().size();
   cpu::RuntimeOptions options;
   options.threads = setup->threads;
+  options.weight_cache = setup->weight_cache;
   options.tuning_log = &*log;
   options.tune_budget = static_cast<int>(*budget);
   options.on_step = [&](int i, int n, const cpu::StepInfo& s) {
@@ -82,9 +93,10 @@ int RunTune(const Args& args) {
     if (s.why.find("tuned now") != std::string::npos) ++tuned;
     if (s.why.find("(log)") != std::string::npos) ++replayed;
   }
-  std::printf("graph %s: %zu steps on %d threads (%s)\n", setup->graph.name().c_str(),
-              (*exe)->steps().size(), (*exe)->threads(),
-              cpu::HostTarget().Key((*exe)->threads()).c_str());
+  std::printf("graph %s: %zu steps on %d threads (%s), weights timed %s\n",
+              setup->graph.name().c_str(), (*exe)->steps().size(), (*exe)->threads(),
+              cpu::HostTarget().Key((*exe)->threads()).c_str(),
+              cpu::WeightCacheName((*exe)->weight_cache()));
   std::printf("  tuned now        %d workloads, %zu measurements\n", tuned,
               log->records().size() - before);
   std::printf("  from the log     %d workloads\n", replayed);
@@ -117,6 +129,7 @@ int RunBench(const Args& args) {
   cpu::TuningLog log;
   cpu::RuntimeOptions options;
   options.threads = setup->threads;
+  options.weight_cache = setup->weight_cache;
   if (args.Has("--log")) {
     absl::StatusOr<cpu::TuningLog> loaded = cpu::TuningLog::Load(args.Get("--log"));
     if (!loaded.ok()) return Fail("bench", loaded.status());
@@ -158,6 +171,9 @@ int RunBench(const Args& args) {
 
 const OptionSpec kThreads = {"--threads", "", "N", "threads kernels use (default: every core)"};
 const OptionSpec kSeed = {"--seed", "", "N", "seed of the random weights and inputs (default 1)"};
+const OptionSpec kWeightCache = {
+    "--weight-cache", "", "C",
+    "kernels timed with weights warm, cold (evicted) or auto: cold past the L3 (default)"};
 
 }  // namespace
 
@@ -165,15 +181,18 @@ const CommandSpec& TuneSpec() {
   static const CommandSpec spec = {
       "tune",
       "tune kernel schedules for a graph on this machine",
-      "lemma tune FILE [--budget N] [--log FILE] [--threads N]",
+      "lemma tune FILE [--budget N] [--log FILE] [--weight-cache C] [--threads N]",
       "Plans the graph for the CPU and, for each kernel workload the tuning log\n"
       "lacks, searches its schedule (tiles, loop order, unrolling, parallel loops)\n"
       "by measurement: random sampling, then evolution of the best. Every\n"
       "measurement is appended to the log (one JSON record per line, keyed by\n"
       "op, attributes, shapes, layout and target), so a workload is tuned once;\n"
-      "`lemma bench FILE --log FILE` replays the best schedules.",
+      "`lemma bench FILE --log FILE` replays the best schedules. A graph whose\n"
+      "weights outgrow the last-level cache reads them from memory on every run,\n"
+      "so its kernels are timed with their weights evicted first (--weight-cache).",
       {{"--budget", "", "N", "candidates measured per workload (default 32)"},
        {"--log", "", "FILE", "the tuning log (default lemma.tuning.jsonl)"},
+       kWeightCache,
        kThreads,
        kSeed},
       1,
@@ -186,7 +205,7 @@ const CommandSpec& BenchSpec() {
       "bench",
       "measure a graph's latency on the CPU backend",
       "lemma bench FILE [--runs N] [--pause-ms MS] [--log FILE] [--threads N] [--providers P] [--device D]\n"
-      "                   [--plan] [--all]",
+      "                   [--weight-cache C] [--plan] [--all]",
       "Compiles the graph for the CPU (generated kernels and oneDNN, the faster\n"
       "of the two for each conv and matmul) and runs it on random inputs:\n"
       "prints the latency's median and spread, then the per-step profile with\n"
@@ -198,6 +217,7 @@ const CommandSpec& BenchSpec() {
        {"--plan", "", "", "also print the plan: schedules and why each provider"},
        {"--all", "", "", "list every step in the profile"},
        {"--device", "", "D", "cpu (default) or cuda (cuDNN, cuBLASLt and generated kernels on the GPU)"},
+       kWeightCache,
        kThreads,
        kSeed},
       1,

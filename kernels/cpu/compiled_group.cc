@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -86,6 +87,13 @@ ScratchBuffers::ScratchBuffers(const Lowered& lowered, const LoweringContext& co
   }
 }
 
+void ScratchBuffers::EvictConstants(const Lowered& lowered, const LoweringContext& context) const {
+  for (const std::vector<float>& c : lowered.constants) {
+    EvictFromCaches(c.data(), static_cast<int64_t>(c.size()) * 4);
+  }
+  for (const auto& [v, data] : constants_) EvictFromCaches(data, context.Access(v).elements * 4);
+}
+
 float* ScratchBuffers::Resolve(const ArgBinding& arg) {
   if (arg.kind == ArgBinding::Kind::kTemp) return temps_[static_cast<size_t>(arg.index)].data();
   for (const auto& [v, data] : constants_) {
@@ -97,12 +105,15 @@ float* ScratchBuffers::Resolve(const ArgBinding& arg) {
   return nullptr;
 }
 
-Timing TimeCalls(const std::function<void()>& fn, int min_runs, double min_seconds, int max_runs) {
+Timing TimeCalls(const std::function<void()>& fn, int min_runs, double min_seconds, int max_runs,
+                 const std::function<void()>& before) {
   using Clock = std::chrono::steady_clock;
+  if (before) before();
   fn();
   std::vector<double> times;
   double total = 0;
   for (int run = 0; run < max_runs && (run < min_runs || total < min_seconds); ++run) {
+    if (before) before();
     const auto start = Clock::now();
     fn();
     const double t = std::chrono::duration<double>(Clock::now() - start).count();
@@ -119,15 +130,17 @@ double TimeFastest(const std::function<void()>& fn, int min_runs, double min_sec
 }
 
 Timing TimeGroupCalls(const CompiledGroup& group, const LoweringContext& context,
-                      ThreadPool& pool, double min_seconds) {
+                      ThreadPool& pool, double min_seconds, WeightCache weights) {
   ScratchBuffers scratch(group.lowered(), context);
   auto resolve = [&](const ArgBinding& arg) { return scratch.Resolve(arg); };
-  return TimeCalls([&] { group.Run(resolve, pool); }, 3, min_seconds, 1000);
+  std::function<void()> before;
+  if (weights == WeightCache::kCold) before = [&] { scratch.EvictConstants(group.lowered(), context); };
+  return TimeCalls([&] { group.Run(resolve, pool); }, 3, min_seconds, 1000, before);
 }
 
 double TimeGroup(const CompiledGroup& group, const LoweringContext& context, ThreadPool& pool,
-                 double min_seconds) {
-  return TimeGroupCalls(group, context, pool, min_seconds).fastest;
+                 double min_seconds, WeightCache weights) {
+  return TimeGroupCalls(group, context, pool, min_seconds, weights).fastest;
 }
 
 }  // namespace lemma::cpu

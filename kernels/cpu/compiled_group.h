@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "kernels/cpu/codegen.h"
 #include "kernels/cpu/lowering.h"
+#include "kernels/cpu/target.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace lemma::cpu {
@@ -61,6 +62,9 @@ class ScratchBuffers {
  public:
   ScratchBuffers(const Lowered& lowered, const LoweringContext& context);
   float* Resolve(const ArgBinding& arg);
+  /// Evicts the group's constants (its own packed data and the graph's
+  /// constants it reads) from the caches.
+  void EvictConstants(const Lowered& lowered, const LoweringContext& context) const;
 
  private:
   std::vector<std::pair<ValueId, AlignedBuffer>> values_;
@@ -75,21 +79,22 @@ struct Timing {
 };
 
 /// How long `fn` takes: one warm-up call, then calls until `min_runs` calls
-/// and `min_seconds` of total time (at most `max_runs`).
+/// and `min_seconds` of total time (at most `max_runs`). `before`, when
+/// given, runs ahead of every call, untimed.
 Timing TimeCalls(const std::function<void()>& fn, int min_runs = 3, double min_seconds = 0.02,
-                 int max_runs = 200);
+                 int max_runs = 200, const std::function<void()>& before = nullptr);
 
 /// TimeCalls(...).fastest.
 double TimeFastest(const std::function<void()>& fn, int min_runs = 3, double min_seconds = 0.02,
                    int max_runs = 200);
 
 /// Times a compiled group on scratch buffers (TimeFastest, calling it for at
-/// least `min_seconds`).
+/// least `min_seconds`), its weights warm or evicted before each call.
 double TimeGroup(const CompiledGroup& group, const LoweringContext& context, ThreadPool& pool,
-                 double min_seconds = 0.02);
+                 double min_seconds = 0.02, WeightCache weights = WeightCache::kWarm);
 /// Both times of a compiled group on scratch buffers.
 Timing TimeGroupCalls(const CompiledGroup& group, const LoweringContext& context, ThreadPool& pool,
-                      double min_seconds = 0.02);
+                      double min_seconds = 0.02, WeightCache weights = WeightCache::kWarm);
 
 }  // namespace lemma::cpu
 

@@ -72,6 +72,9 @@ class Kernel : public OneDnnKernel {
   }
   std::string Describe() const override { return description_; }
   int64_t PreparedBytes() const override { return prepared_bytes_; }
+  void EvictWeights() const override {
+    if (weights_constant_) EvictFromCaches(weights_.get_data_handle(), prepared_bytes_);
+  }
   std::vector<ValueId> Values() const override {
     std::vector<ValueId> v = {src_value_, dst_value_};
     if (!weights_constant_) v.push_back(weights_value_);
@@ -258,7 +261,8 @@ double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context, double m
   return TimeOneDnnCalls(kernel, context, min_seconds).fastest;
 }
 
-Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds) {
+Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds,
+                       WeightCache weights) {
   std::vector<std::pair<ValueId, AlignedBuffer>> buffers;
   std::vector<std::pair<ValueId, const float*>> constants;
   for (ValueId v : kernel.Values()) {
@@ -279,7 +283,14 @@ Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context, dou
     return nullptr;
   };
   try {
-    return TimeCalls([&] { kernel.Run(resolve); }, 3, min_seconds, 1000);
+    std::function<void()> before;
+    if (weights == WeightCache::kCold) {
+      before = [&] {
+        kernel.EvictWeights();
+        for (const auto& [v, data] : constants) EvictFromCaches(data, context.Access(v).elements * 4);
+      };
+    }
+    return TimeCalls([&] { kernel.Run(resolve); }, 3, min_seconds, 1000, before);
   } catch (const dnnl::error&) {
     // A primitive that does not execute never wins a comparison.
     const double never = std::numeric_limits<double>::infinity();
@@ -298,7 +309,7 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group&,
 
 double TimeOneDnn(OneDnnKernel&, const LoweringContext&, double) { return 0; }
 
-Timing TimeOneDnnCalls(OneDnnKernel&, const LoweringContext&, double) { return {}; }
+Timing TimeOneDnnCalls(OneDnnKernel&, const LoweringContext&, double, WeightCache) { return {}; }
 
 #endif  // LEMMA_HAS_ONEDNN
 

@@ -31,6 +31,8 @@ class OneDnnKernel {
   virtual int64_t PreparedBytes() const = 0;
   /// The values it reads and writes (for scratch runs).
   virtual std::vector<ValueId> Values() const = 0;
+  /// Evicts its reordered weights from the caches (WeightCache::kCold).
+  virtual void EvictWeights() const = 0;
 };
 
 /// Whether lemma was built with oneDNN.
@@ -47,9 +49,9 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group& grou
 /// least `min_seconds`, in seconds).
 double TimeOneDnn(OneDnnKernel& kernel, const LoweringContext& context, double min_seconds = 0.02);
 /// Both times of `kernel` on scratch buffers (infinite when the primitive
-/// fails to execute).
+/// fails to execute), its weights warm or evicted before each call.
 Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context,
-                       double min_seconds = 0.02);
+                       double min_seconds = 0.02, WeightCache weights = WeightCache::kWarm);
 
 }  // namespace lemma::cpu
 

@@ -138,6 +138,7 @@ struct Executable::Impl : public LoweringContext {
   Graph g;
   RuntimeOptions options;
   int threads = 1;
+  WeightCache weight_cache = WeightCache::kWarm;
   std::vector<Buffer> buffers;
   std::vector<std::vector<Storage>> storage;  // [node][output]
   std::vector<Tensor<float>> constants;
@@ -453,7 +454,8 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   }
   ThreadPool& pool = SharedPool(threads);
   const std::string target = HostTarget().Key(threads);
-  const std::string key = WorkloadKey(group, *this);
+  const std::string key =
+      StrCat(WorkloadKey(group, *this), weight_cache == WeightCache::kCold ? " |weights cold" : "");
   // The schedule: from the log, tuned now, or by rules of thumb.
   Config config = t->DefaultConfig();
   std::string origin = "default schedule";
@@ -465,6 +467,7 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     } else if (options.tune_budget > 0 && !space.empty() && CodegenAvailable()) {
       TuneOptions to;
       to.budget = options.tune_budget;
+      to.weights = weight_cache;
       to.on_measure = [&](const Config& c, double seconds, bool) {
         TuningRecord rec;
         rec.target = target;
@@ -567,8 +570,8 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     // Medians, not best runs: oneDNN's OpenMP team can stall for long when
     // other work shares the cores, and a plan should not bet on quiet times.
     // oneDNN must also win clearly: switching thread runtimes costs too.
-    const Timing ours = TimeGroupCalls(*generated, *this, pool);
-    const Timing theirs = TimeOneDnnCalls(*v, *this);
+    const Timing ours = TimeGroupCalls(*generated, *this, pool, 0.02, weight_cache);
+    const Timing theirs = TimeOneDnnCalls(*v, *this, 0.02, weight_cache);
     if (theirs.median >= kVendorMargin * ours.median) {
       step.info.why = StrCat(origin, "; generated ", ms(ours.median), " vs onednn ",
                              ms(theirs.median), " (medians)");
@@ -657,6 +660,14 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
   const std::vector<bool> live = g.LiveNodes();
   std::vector<bool> computed(U(g.num_nodes()), false);
   if (absl::Status s = FoldConstants(weights, order, live, computed); !s.ok()) return s;
+  if (options.weight_cache.has_value()) {
+    weight_cache = *options.weight_cache;
+  } else {
+    int64_t constant_bytes = 0;
+    for (const Tensor<float>& c : constants) constant_bytes += static_cast<int64_t>(c.data.size()) * 4;
+    weight_cache = constant_bytes > HostTarget().last_level_cache_bytes ? WeightCache::kCold
+                                                                        : WeightCache::kWarm;
+  }
   // Views: decided in order on strides alone (computed values get their
   // declared strides provisionally), made once every buffer exists.
   std::vector<bool> view(U(g.num_nodes()), false);
@@ -867,11 +878,13 @@ void Executable::set_profiling(bool on) { impl_->profiling = on; }
 const std::vector<StepInfo>& Executable::steps() const { return impl_->infos; }
 MemoryStats Executable::memory() const { return impl_->memory; }
 int Executable::threads() const { return impl_->threads; }
+WeightCache Executable::weight_cache() const { return impl_->weight_cache; }
 
 std::string Executable::PlanText() const {
   const Impl& m = *impl_;
   std::string out = StrCat("plan of ", m.g.name(), ": ", m.infos.size(), " steps on ", m.threads,
-                           " threads, ", HostTarget().Describe(), "\n");
+                           " threads, ", HostTarget().Describe(), "; weights timed ",
+                           WeightCacheName(m.weight_cache), "\n");
   for (size_t i = 0; i < m.infos.size(); ++i) {
     const StepInfo& s = m.infos[i];
     StrAppend(&out, "  [", i, "] ", s.label, "\n      ", ProviderName(s.provider), ": ", s.schedule,

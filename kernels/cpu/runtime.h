@@ -27,12 +27,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "ir/graph.h"
 #include "kernels/arith.h"
+#include "kernels/cpu/target.h"
 #include "kernels/reference.h"
 
 namespace lemma::cpu {
@@ -80,6 +82,12 @@ struct RuntimeOptions {
   /// kernels without trying oneDNN: its OpenMP team costs more to start than
   /// such a step takes, and stalls when other work shares the cores.
   double onednn_min_flops = 20e6;
+  /// Where the tuner and the provider choice time a step's weights. Unset:
+  /// evicted from the caches (kCold) when the graph's constants outgrow the
+  /// last-level cache, so that every run reads them from memory; warm
+  /// otherwise. Cold workloads have their own tuning records (the workload
+  /// key ends in " |weights cold").
+  std::optional<WeightCache> weight_cache = std::nullopt;
   /// Fuse chains of elementwise consumers into their producer.
   bool fuse = true;
   /// Called after each step is lowered (step index, number of steps, the
@@ -116,6 +124,9 @@ class Executable {
   const std::vector<StepInfo>& steps() const;
   MemoryStats memory() const;
   int threads() const;
+  /// Whether steps were tuned and their providers chosen with the weights
+  /// evicted from the caches (RuntimeOptions::weight_cache, or its choice).
+  WeightCache weight_cache() const;
   /// The plan, one line per step: label, provider, schedule, why; then memory.
   std::string PlanText() const;
 

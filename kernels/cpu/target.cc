@@ -6,6 +6,8 @@
 #include <string_view>
 #include <thread>
 
+#include <unistd.h>
+
 #include "ir/strings.h"
 
 #ifdef LEMMA_HAS_LLVM
@@ -15,6 +17,40 @@
 
 namespace lemma::cpu {
 namespace {
+
+// The size of the highest cache level that the kernel lists for cpu0 (sysfs),
+// else glibc's (which, in a virtual machine, may report the whole host's L3),
+// else 0.
+int64_t LastLevelCacheBytes() {
+  int best_level = 0;
+  int64_t best = 0;
+  for (int i = 0; i < 16; ++i) {
+    const std::string dir = StrCat("/sys/devices/system/cpu/cpu0/cache/index", i, "/");
+    std::ifstream level_file(dir + "level"), size_file(dir + "size"), type_file(dir + "type");
+    int level = 0;
+    std::string size, type;
+    if (!(level_file >> level) || !(size_file >> size)) continue;
+    type_file >> type;
+    if (type == "Instruction" || size.empty()) continue;
+    int64_t bytes = 0;
+    size_t pos = 0;
+    while (pos < size.size() && size[pos] >= '0' && size[pos] <= '9') {
+      bytes = bytes * 10 + (size[pos++] - '0');
+    }
+    if (pos < size.size() && (size[pos] == 'K' || size[pos] == 'k')) bytes <<= 10;
+    if (pos < size.size() && (size[pos] == 'M' || size[pos] == 'm')) bytes <<= 20;
+    if (level > best_level && bytes > 0) {
+      best_level = level;
+      best = bytes;
+    }
+  }
+  if (best > 0) return best;
+  for (int name : {_SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE}) {
+    const long bytes = sysconf(name);
+    if (bytes > 0) return bytes;
+  }
+  return 0;
+}
 
 std::string ModelName() {
   std::ifstream in("/proc/cpuinfo");
@@ -36,6 +72,7 @@ CpuTarget Detect() {
   CpuTarget t;
   t.model = ModelName();
   t.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (const int64_t bytes = LastLevelCacheBytes(); bytes > 0) t.last_level_cache_bytes = bytes;
   bool avx512 = false, avx2 = false;
 #ifdef LEMMA_HAS_LLVM
   t.cpu = llvm::sys::getHostCPUName().str();
@@ -82,6 +119,32 @@ std::string CpuTarget::Key(int threads) const {
 std::string CpuTarget::Describe() const {
   return StrCat(model, " (LLVM cpu ", cpu, "), ", isa, " (", vector_width, " floats/vector), ",
                 cores, " cores");
+}
+
+const char* WeightCacheName(WeightCache cache) {
+  return cache == WeightCache::kCold ? "cold" : "warm";
+}
+
+void EvictFromCaches(const void* data, int64_t bytes) {
+  if (data == nullptr || bytes <= 0) return;
+  const char* p = static_cast<const char*>(data);
+#if defined(__x86_64__) || defined(__i386__)
+  // clflush evicts a line from every level; lines of 64 bytes on every x86
+  // processor lemma targets. The fence orders the evictions before the call.
+  const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63};
+  const uintptr_t end = reinterpret_cast<uintptr_t>(p) + static_cast<uintptr_t>(bytes);
+  for (uintptr_t line = first; line < end; line += 64) {
+    __builtin_ia32_clflush(reinterpret_cast<const void*>(line));
+  }
+  __builtin_ia32_mfence();
+#else
+  // Elsewhere: write a buffer twice the last-level cache, which pushes out
+  // whatever was there.
+  static std::vector<char>* sweep =
+      new std::vector<char>(static_cast<size_t>(2 * HostTarget().last_level_cache_bytes));
+  for (size_t i = 0; i < sweep->size(); i += 64) (*sweep)[i] = static_cast<char>((*sweep)[i] + 1);
+  (void)p;
+#endif
 }
 
 const CpuTarget& HostTarget() {

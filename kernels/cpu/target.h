@@ -5,6 +5,7 @@
 // time (LLVM's host CPU name and features when lemma is built with LLVM, the
 // compiler's CPU checks otherwise).
 
+#include <cstdint>
 #include <string>
 
 namespace lemma::cpu {
@@ -17,6 +18,7 @@ struct CpuTarget {
   int vector_width = 4;  // floats per vector register of that ISA
   std::string model;     // the processor's marketing name (/proc/cpuinfo)
   int cores = 1;         // hardware threads available to this process
+  int64_t last_level_cache_bytes = 32 << 20;  // the largest cache (L3), shared by the cores
 
   /// The key under which tuning records and measured costs are stored:
   /// processor model, ISA and the number of threads kernels use.
@@ -24,6 +26,23 @@ struct CpuTarget {
   /// "AMD EPYC, avx512 (16 floats/vector), 2 cores".
   std::string Describe() const;
 };
+
+/// Where a kernel's weights (its constant operands, packed or not) are when a
+/// timed call starts. A model whose weights outgrow the last-level cache reads
+/// every weight from memory on each run, and the schedule that is fastest
+/// with warm caches can be slower there (ResNet-50's 7x7 and 14x14 stages);
+/// kCold times it so, as TVM's tuners do with `enable_cpu_cache_flush`.
+enum class WeightCache {
+  kWarm,  // left in the caches by the previous call
+  kCold,  // evicted from every cache level before each call
+};
+
+/// "warm" or "cold".
+const char* WeightCacheName(WeightCache cache);
+
+/// Evicts [data, data + bytes) from every cache level of this core's view
+/// (written back if dirty); the data stay as they are.
+void EvictFromCaches(const void* data, int64_t bytes);
 
 /// The host, detected on first use.
 const CpuTarget& HostTarget();

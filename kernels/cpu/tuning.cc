@@ -200,7 +200,7 @@ absl::StatusOr<TuneResult> Tune(const Template& t, const LoweringContext& contex
       last_error = group.status();
       return;
     }
-    const double seconds = TimeGroup(*group, context, pool);
+    const double seconds = TimeGroup(*group, context, pool, 0.02, options.weights);
     ++result.measured;
     const bool best = seconds < result.seconds;
     if (best) {

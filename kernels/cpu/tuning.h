@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "kernels/cpu/lowering.h"
+#include "kernels/cpu/target.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace lemma::cpu {
@@ -75,6 +76,9 @@ struct TuneOptions {
   double random_fraction = 0.4;
   /// The best candidates that evolution mutates and crosses.
   int population = 6;
+  /// Whether the workload's weights are evicted from the caches before each
+  /// timed call (a model whose weights outgrow the last-level cache).
+  WeightCache weights = WeightCache::kWarm;
   /// Called after each measurement (for progress output).
   std::function<void(const Config&, double seconds, bool best)> on_measure = nullptr;
 };

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "ir/builder.h"
 #include "ir/file_io.h"
@@ -163,6 +164,85 @@ TEST(TuneTest, ReplayFromTheLogGivesTheSameResults) {
   for (size_t i = 0; i < want->at("y").data.size(); ++i) {
     EXPECT_NEAR(x->at("y").data[i], want->at("y").data[i], 1e-4);
   }
+}
+
+// Weights tuned cold (evicted before each timed call) are tuned under their
+// own workload keys: a warm compile does not replay them, a cold one does,
+// and both compute what the reference evaluator computes.
+TEST(TuneTest, ColdWeightsHaveTheirOwnRecords) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const Graph g = Block();
+  const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 6);
+  TuningLog log;
+  RuntimeOptions cold{.threads = 2, .tuning_log = &log, .tune_budget = 3,
+                      .providers = ProviderChoice::kGenerated, .weight_cache = WeightCache::kCold};
+  absl::StatusOr<std::unique_ptr<Executable>> tuned = Executable::Compile(g, feeds, cold);
+  ASSERT_TRUE(tuned.ok()) << tuned.status();
+  EXPECT_EQ((*tuned)->weight_cache(), WeightCache::kCold);
+  EXPECT_NE((*tuned)->PlanText().find("weights timed cold"), std::string::npos);
+  ASSERT_FALSE(log.records().empty());
+  for (const TuningRecord& r : log.records()) {
+    EXPECT_TRUE(absl::EndsWith(r.workload, " |weights cold")) << r.workload;
+    EXPECT_GT(r.seconds, 0);
+  }
+  cold.tune_budget = 0;
+  absl::StatusOr<std::unique_ptr<Executable>> replayed = Executable::Compile(g, feeds, cold);
+  RuntimeOptions warm = cold;
+  warm.weight_cache = WeightCache::kWarm;
+  absl::StatusOr<std::unique_ptr<Executable>> unmatched = Executable::Compile(g, feeds, warm);
+  ASSERT_TRUE(replayed.ok() && unmatched.ok());
+  absl::StatusOr<NamedTensors<F32>> want = Evaluate<F32>(g, feeds);
+  ASSERT_TRUE(want.ok());
+  for (Executable* e : {replayed->get(), unmatched->get()}) {
+    bool logged = false;
+    for (const StepInfo& s : e->steps()) logged = logged || s.why.find("(log)") != std::string::npos;
+    EXPECT_EQ(logged, e == replayed->get()) << e->PlanText();
+    absl::StatusOr<NamedTensors<F32>> got = e->Run(feeds);
+    ASSERT_TRUE(got.ok()) << got.status();
+    for (size_t i = 0; i < want->at("y").data.size(); ++i) {
+      EXPECT_NEAR(got->at("y").data[i], want->at("y").data[i], 1e-4);
+    }
+  }
+}
+
+// Unset, the weight cache follows the weights' size: warm for a small graph,
+// cold for one whose weights pass the last-level cache.
+TEST(TuneTest, WeightCacheFollowsTheWeightsSize) {
+  const int64_t llc = HostTarget().last_level_cache_bytes;
+  if (llc > (256 << 20)) GTEST_SKIP() << "a last-level cache of " << llc << " bytes";
+  const Graph small = Block();
+  RuntimeOptions options{.threads = 1, .providers = ProviderChoice::kGenerated};
+  absl::StatusOr<std::unique_ptr<Executable>> a =
+      Executable::Compile(small, RandomFeeds<F32>(small, 1), options);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ((*a)->weight_cache(), WeightCache::kWarm);
+  GraphBuilder b("wide");
+  const int64_t k = 256, n = llc / 4 / k + 16;
+  const Value x = b.Input("x", DType::kF32, {1, k});
+  b.Output("y", b.MatMul(x, b.Weight("w", DType::kF32, {k, n})));
+  absl::StatusOr<Graph> wide = std::move(b).Build();
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  const NamedTensors<F32> feeds = RandomFeeds<F32>(*wide, 2);
+  absl::StatusOr<std::unique_ptr<Executable>> c = Executable::Compile(*wide, feeds, options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ((*c)->weight_cache(), WeightCache::kCold);
+  absl::StatusOr<NamedTensors<F32>> got = (*c)->Run(feeds);
+  absl::StatusOr<NamedTensors<F32>> want = Evaluate<F32>(*wide, feeds);
+  ASSERT_TRUE(got.ok() && want.ok());
+  for (int64_t j = 0; j < n; j += 997) {
+    EXPECT_NEAR(got->at("y").data[static_cast<size_t>(j)], want->at("y").data[static_cast<size_t>(j)],
+                1e-3);
+  }
+}
+
+// Eviction leaves the data as they were, at any alignment and length.
+TEST(TuneTest, EvictionKeepsTheData) {
+  std::vector<float> v(10007);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) * 0.5f;
+  EvictFromCaches(v.data() + 3, static_cast<int64_t>(v.size() - 3) * 4 - 1);
+  EvictFromCaches(v.data(), 0);
+  EvictFromCaches(nullptr, 64);
+  for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(v[i], static_cast<float>(i) * 0.5f);
 }
 
 TEST(CostModelTest, MeasuresCachesAndFallsBack) {

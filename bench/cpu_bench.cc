@@ -620,6 +620,11 @@ void ModelSection(const Options& o, TuningLog& log) {
   for (size_t i = 4; i < header.size(); i += 3) {
     line += absl::StrFormat(" %15s %8s %8s", header[i], header[i + 1], header[i + 2]);
   }
+  // With tuned schedules, the original graph on the rules of thumb too: what
+  // tuning buys inside a model (a kernel tuned alone may not keep its lead
+  // there).
+  const bool defaults = o.tune > 0 || !o.log.empty();
+  if (defaults) line += absl::StrFormat(" %12s %9s", "defaults ms", "dflt/orig");
   if (o.torch) {
     line += absl::StrFormat(" %9s %10s", "torch ms", "torch/orig");
     for (size_t i = 0; i < o.costs.size(); ++i) line += absl::StrFormat(" %9s", "torch/opt");
@@ -654,16 +659,26 @@ void ModelSection(const Options& o, TuningLog& log) {
       v.cost_after = r->cost_after;
       variants.push_back(std::move(v));
     }
+    if (defaults) {
+      Variant d;
+      d.name = "defaults";
+      d.graph = *g;
+      variants.push_back(std::move(d));
+    }
     RuntimeOptions ro;
     ro.threads = o.threads;
     ro.tuning_log = &log;
     ro.tune_budget = o.tune;
     ro.providers = o.providers;
+    RuntimeOptions untuned = ro;
+    untuned.tuning_log = nullptr;
+    untuned.tune_budget = 0;
     NamedTensors<F32> reference;
     bool ok = true;
     for (Variant& v : variants) {
       const auto start = std::chrono::steady_clock::now();
-      absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(v.graph, feeds, ro);
+      absl::StatusOr<std::unique_ptr<Executable>> exe =
+          Executable::Compile(v.graph, feeds, v.name == "defaults" ? untuned : ro);
       v.compile_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (!exe.ok()) {
@@ -768,6 +783,11 @@ void ModelSection(const Options& o, TuningLog& log) {
           "within %.1e (relative) of the original's",
           name, c, v->optimize_seconds, v->cost_before * 1e3, v->cost_after * 1e3,
           orig.graph.num_nodes(), v->graph.num_nodes(), v->difference));
+    }
+    if (defaults) {
+      const Variant& d = variants.back();
+      row += d.exe ? absl::StrFormat(" %12s %9s", ms(Median(d.times)), ratio(d.times, orig.times))
+                   : absl::StrFormat(" %12s %9s", "-", "-");
     }
     if (o.torch) row += torch_cells;
     std::printf("%s\n", row.c_str());

@@ -86,6 +86,8 @@ int RunTune(const Args& args) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Measurements made before a failure are kept too.
+  const size_t measurements = log->records().size() - before;
+  const int64_t dropped = args.Has("--keep-best") ? log->KeepBest() : 0;
   if (absl::Status s = log->Save(); !s.ok()) return Fail("tune", s);
   if (!exe.ok()) return Fail("tune", exe.status());
   int tuned = 0, replayed = 0;
@@ -97,10 +99,11 @@ int RunTune(const Args& args) {
               setup->graph.name().c_str(), (*exe)->steps().size(), (*exe)->threads(),
               cpu::HostTarget().Key((*exe)->threads()).c_str(),
               cpu::WeightCacheName((*exe)->weight_cache()));
-  std::printf("  tuned now        %d workloads, %zu measurements\n", tuned,
-              log->records().size() - before);
+  std::printf("  tuned now        %d workloads, %zu measurements\n", tuned, measurements);
   std::printf("  from the log     %d workloads\n", replayed);
-  std::printf("  log              %s (%zu records)\n", path.c_str(), log->records().size());
+  std::printf("  log              %s (%zu records%s)\n", path.c_str(), log->records().size(),
+              args.Has("--keep-best") ? StrCat(", the fastest of each workload; ", dropped, " dropped").c_str()
+                                      : "");
   std::fprintf(stderr, "tuned in %.1f s\n", seconds);
   return kExitOk;
 }
@@ -181,7 +184,7 @@ const CommandSpec& TuneSpec() {
   static const CommandSpec spec = {
       "tune",
       "tune kernel schedules for a graph on this machine",
-      "lemma tune FILE [--budget N] [--log FILE] [--weight-cache C] [--threads N]",
+      "lemma tune FILE [--budget N] [--log FILE] [--keep-best] [--weight-cache C] [--threads N]",
       "Plans the graph for the CPU and, for each kernel workload the tuning log\n"
       "lacks, searches its schedule (tiles, loop order, unrolling, parallel loops)\n"
       "by measurement: random sampling, then evolution of the best. Every\n"
@@ -192,6 +195,7 @@ const CommandSpec& TuneSpec() {
       "so its kernels are timed with their weights evicted first (--weight-cache).",
       {{"--budget", "", "N", "candidates measured per workload (default 32)"},
        {"--log", "", "FILE", "the tuning log (default lemma.tuning.jsonl)"},
+       {"--keep-best", "", "", "then keep only the fastest record of each workload in the log"},
        kWeightCache,
        kThreads,
        kSeed},

@@ -1,7 +1,9 @@
 #include "kernels/cpu/tuning.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "ir/file_io.h"
 #include "ir/json.h"
@@ -113,6 +115,22 @@ std::optional<TuningRecord> TuningLog::Best(std::string_view kind, std::string_v
 }
 
 void TuningLog::Add(TuningRecord record) { records_.push_back(std::move(record)); }
+
+int64_t TuningLog::KeepBest() {
+  std::map<std::tuple<std::string, std::string, std::string>, size_t> best;  // key -> index in kept
+  std::vector<TuningRecord> kept;
+  for (TuningRecord& r : records_) {
+    auto [it, inserted] = best.try_emplace({r.kind, r.target, r.workload}, kept.size());
+    if (inserted) {
+      kept.push_back(std::move(r));
+    } else if (r.seconds < kept[it->second].seconds) {
+      kept[it->second] = std::move(r);
+    }
+  }
+  const int64_t dropped = static_cast<int64_t>(records_.size() - kept.size());
+  records_ = std::move(kept);
+  return dropped;
+}
 
 absl::Status TuningLog::Save() const {
   if (path_.empty()) return absl::OkStatus();

@@ -56,6 +56,10 @@ class TuningLog {
   std::optional<TuningRecord> Best(std::string_view kind, std::string_view target,
                                    std::string_view workload) const;
   void Add(TuningRecord record);
+  /// Drops every record but the fastest of each (kind, target, workload),
+  /// keeping the order in which the workloads first appear: a log to ship
+  /// (Best() answers as before). Returns the records dropped.
+  int64_t KeepBest();
   /// Rewrites the file atomically (no-op for a log kept in memory).
   absl::Status Save() const;
 

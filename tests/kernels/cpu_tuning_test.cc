@@ -235,6 +235,39 @@ TEST(TuneTest, WeightCacheFollowsTheWeightsSize) {
   }
 }
 
+// KeepBest leaves the fastest record of each workload, in first-seen order,
+// and Best() answers as before.
+TEST(TuningLogTest, KeepBestKeepsTheFastestOfEachWorkload) {
+  TuningLog log;
+  auto add = [&](const std::string& kind, const std::string& workload, double seconds, int64_t mr) {
+    TuningRecord r;
+    r.kind = kind;
+    r.target = "t";
+    r.workload = workload;
+    r.template_name = "conv_nchw";
+    r.config = {{"mr", mr}};
+    r.seconds = seconds;
+    log.Add(r);
+  };
+  add("schedule", "b", 3.0, 1);
+  add("schedule", "a", 2.0, 2);
+  add("schedule", "b", 1.0, 3);
+  add("cost", "b", 0.5, 4);
+  add("schedule", "a", 4.0, 5);
+  const std::optional<TuningRecord> a = log.Best("schedule", "t", "a");
+  const std::optional<TuningRecord> b = log.Best("schedule", "t", "b");
+  EXPECT_EQ(log.KeepBest(), 2);
+  ASSERT_EQ(log.records().size(), 3u);
+  EXPECT_EQ(log.records()[0].workload, "b");
+  EXPECT_EQ(log.records()[0].config.at("mr"), 3);
+  EXPECT_EQ(log.records()[1].workload, "a");
+  EXPECT_EQ(log.records()[1].config.at("mr"), 2);
+  EXPECT_EQ(log.records()[2].kind, "cost");
+  EXPECT_EQ(log.Best("schedule", "t", "a")->config, a->config);
+  EXPECT_EQ(log.Best("schedule", "t", "b")->config, b->config);
+  EXPECT_EQ(log.KeepBest(), 0);
+}
+
 // Eviction leaves the data as they were, at any alignment and length.
 TEST(TuneTest, EvictionKeepsTheData) {
   std::vector<float> v(10007);

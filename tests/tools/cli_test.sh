@@ -407,6 +407,11 @@ check verify_timeout_is_unknown 0 "rules: .* timed out" -- \
 check tune 0 "tuned now +4 workloads" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune.jsonl" --threads 2
 check tune_log_records 0 '^\{"kind":"schedule","target":".*","workload":"conv2d' -- head -1 "$tmp/tune.jsonl"
 check tune_again_replays 0 "from the log +4 workloads" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune.jsonl"
+check tune_keep_best 0 "\(4 records, the fastest of each workload; 8 dropped\)" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune_best.jsonl" --threads 2 --keep-best
+check tune_keep_best_lines 0 "^4$" -- bash -c "wc -l < '$tmp/tune_best.jsonl'"
+check tune_cold 0 "weights timed cold" -- "$lemma" tune "$tmp/rb.lemma" --budget 2 --log "$tmp/tune_cold.jsonl" --weight-cache cold
+check tune_cold_keys 0 'weights cold"' -- head -1 "$tmp/tune_cold.jsonl"
+check tune_bad_weight_cache 1 "--weight-cache must be auto, warm or cold, not 'hot'" -- "$lemma" tune "$tmp/rb.lemma" --weight-cache hot
 check tune_bad_budget 1 "--budget must be in" -- "$lemma" tune "$tmp/rb.lemma" --budget 0
 check tune_corrupt_log 1 "bad.jsonl:2: not a tuning record" -- bash -c "printf '\n{oops\n' > '$tmp/bad.jsonl' && '$lemma' tune '$tmp/rb.lemma' --log '$tmp/bad.jsonl'"
 check bench 0 "^latency over 5 runs: median [0-9.]+ ms" -- "$lemma" bench "$tmp/rb.lemma" --runs 5 --log "$tmp/tune.jsonl"

@@ -677,6 +677,14 @@ void ModelSection(const Options& o, TuningLog& log) {
     bool ok = true;
     for (Variant& v : variants) {
       const auto start = std::chrono::steady_clock::now();
+      if (o.tune > 0) {
+        // Tuning a model takes minutes: one line of progress per step.
+        ro.on_step = [&](int i, int n, const StepInfo& s) {
+          std::fprintf(stderr, "\r%s %s: step %d/%d %-60.60s", name.c_str(), v.name.c_str(), i + 1, n,
+                       s.label.c_str());
+          if (i + 1 == n) std::fprintf(stderr, "\n");
+        };
+      }
       absl::StatusOr<std::unique_ptr<Executable>> exe =
           Executable::Compile(v.graph, feeds, v.name == "defaults" ? untuned : ro);
       v.compile_seconds =

@@ -801,8 +801,9 @@ void ModelSection(const Options& o, TuningLog& log) {
     std::printf("%s\n", row.c_str());
     for (const Variant& v : variants) {
       if (!v.exe) continue;
-      int gen = 0, dnn = 0, builtin = 0;
+      int gen = 0, dnn = 0, builtin = 0, logged = 0;
       for (const StepInfo& st : v.exe->steps()) {
+        if (st.why.find("(log)") != std::string::npos) ++logged;
         if (st.provider == Provider::kOneDnn) {
           ++dnn;
         } else if (st.provider == Provider::kBuiltin) {
@@ -811,8 +812,10 @@ void ModelSection(const Options& o, TuningLog& log) {
           ++gen;
         }
       }
-      notes.push_back(absl::StrFormat("%s %s: compiled in %.1f s; steps generated/onednn/builtin %d/%d/%d",
-                                      name, v.name, v.compile_seconds, gen, dnn, builtin));
+      notes.push_back(absl::StrFormat(
+          "%s %s: compiled in %.1f s; steps generated/onednn/builtin %d/%d/%d; %d schedules from the "
+          "log, weights timed %s",
+          name, v.name, v.compile_seconds, gen, dnn, builtin, logged, WeightCacheName(v.exe->weight_cache())));
     }
     std::fflush(stdout);
   }

@@ -139,6 +139,7 @@ int RunBench(const Args& args) {
     log = *std::move(loaded);
     options.tuning_log = &log;
   }
+  options.concat_in_place = !args.Has("--no-concat-in-place");
   const std::string providers = args.Get("--providers", "measure");
   if (providers == "generated") {
     options.providers = cpu::ProviderChoice::kGenerated;
@@ -209,7 +210,7 @@ const CommandSpec& BenchSpec() {
       "bench",
       "measure a graph's latency on the CPU backend",
       "lemma bench FILE [--runs N] [--pause-ms MS] [--log FILE] [--threads N] [--providers P] [--device D]\n"
-      "                   [--weight-cache C] [--plan] [--all]",
+      "                   [--weight-cache C] [--no-concat-in-place] [--plan] [--all]",
       "Compiles the graph for the CPU (generated kernels and oneDNN, the faster\n"
       "of the two for each conv and matmul) and runs it on random inputs:\n"
       "prints the latency's median and spread, then the per-step profile with\n"
@@ -219,6 +220,7 @@ const CommandSpec& BenchSpec() {
        {"--log", "", "FILE", "replay the tuned schedules of this tuning log"},
        {"--providers", "", "P", "measure (default), generated or onednn"},
        {"--plan", "", "", "also print the plan: schedules and why each provider"},
+       {"--no-concat-in-place", "", "", "copy into concats instead of writing their inputs in place"},
        {"--all", "", "", "list every step in the profile"},
        {"--device", "", "D", "cpu (default) or cuda (cuDNN, cuBLASLt and generated kernels on the GPU)"},
        kWeightCache,

@@ -8,6 +8,8 @@
 #include <map>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "ir/shape_functions.h"
 #include "ir/strings.h"
 #include "kernels/cpu/compiled_group.h"
@@ -139,6 +141,8 @@ struct Executable::Impl : public LoweringContext {
   RuntimeOptions options;
   int threads = 1;
   WeightCache weight_cache = WeightCache::kWarm;
+  // Nodes whose output is a slice of a concat's buffer (ConcatInPlace).
+  absl::flat_hash_set<NodeId> in_concat;
   std::vector<Buffer> buffers;
   std::vector<std::vector<Storage>> storage;  // [node][output]
   std::vector<Tensor<float>> constants;
@@ -187,6 +191,7 @@ struct Executable::Impl : public LoweringContext {
   absl::Status FoldConstants(const NamedTensors<F32>& weights, const std::vector<NodeId>& order,
                              const std::vector<bool>& live, std::vector<bool>& computed);
   bool MakeView(NodeId id);
+  void ConcatInPlace(std::vector<Group>& groups, const std::vector<bool>& view);
   std::vector<Group> FormGroups(const std::vector<NodeId>& order, const std::vector<bool>& live,
                                 const std::vector<bool>& computed);
   absl::Status LowerStep(Step& step);
@@ -332,6 +337,60 @@ bool Executable::Impl::MakeView(NodeId id) {
   }
 }
 
+// A concat whose inputs are all written by steps of their own costs nothing:
+// its buffer is made at once and each input's step writes its slice of it
+// (the concat's strides, offset along the axis), as a split reads slices
+// of its input. An input stays a copy source when it is a graph input, a
+// constant or a view, when a step's fused chain ends elsewhere, when the
+// concat lists it twice, when another concat already holds it, or when a
+// view reads it (a reshape needs its own contiguous storage).
+void Executable::Impl::ConcatInPlace(std::vector<Group>& groups, const std::vector<bool>& view) {
+  absl::flat_hash_map<NodeId, size_t> group_of_output;  // producer node -> group index
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const Node& root = g.node(groups[i].root);
+    if (!groups[i].chain.empty() || root.outputs.size() == 1) {
+      group_of_output[groups[i].output(g).node] = i;
+    }
+  }
+  const std::vector<std::vector<NodeId>> users = g.Users();
+  absl::flat_hash_set<NodeId>& placed = in_concat;
+  absl::flat_hash_set<NodeId> dropped;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const Group& cg = groups[i];
+    const Node& concat = g.node(cg.root);
+    if (concat.op != OpKind::kConcat || !cg.chain.empty() || concat.inputs.size() < 2) continue;
+    absl::StatusOr<int> axis =
+        NormalizeAxis(concat.attrs.GetInt("axis"), static_cast<int>(concat.outputs[0].dims.size()));
+    if (!axis.ok()) continue;
+    bool ok = true;
+    absl::flat_hash_set<NodeId> inputs;
+    for (ValueId in : concat.inputs) {
+      auto it = group_of_output.find(in.node);
+      ok = ok && in.index == 0 && it != group_of_output.end() && groups[it->second].output(g) == in &&
+           g.node(groups[it->second].root).op != OpKind::kConcat && inputs.insert(in.node).second &&
+           !placed.contains(in.node) && !Has(in);
+      for (NodeId u : users[U(in.node)]) ok = ok && (u == cg.root || !view[U(u)]);
+    }
+    if (!ok) continue;
+    const ValueId out{cg.root, 0};
+    Materialize(out);
+    const Storage whole = StorageOf(out);
+    int64_t start = 0;
+    for (ValueId in : concat.inputs) {
+      Storage slice = whole;
+      slice.offset += start * whole.strides[U(*axis)];
+      StorageOf(in) = slice;
+      start += g.type(in).dims[U(*axis)];
+      placed.insert(in.node);
+    }
+    dropped.insert(cg.root);
+  }
+  if (dropped.empty()) return;
+  groups.erase(std::remove_if(groups.begin(), groups.end(),
+                              [&](const Group& x) { return dropped.contains(x.root); }),
+               groups.end());
+}
+
 std::vector<Group> Executable::Impl::FormGroups(const std::vector<NodeId>& order,
                                                 const std::vector<bool>& live,
                                                 const std::vector<bool>& computed) {
@@ -461,8 +520,32 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   std::string origin = "default schedule";
   const std::vector<Knob> space = t->Space();
   if (options.tuning_log != nullptr) {
-    if (std::optional<TuningRecord> r = options.tuning_log->Best("schedule", target, key)) {
-      config = r->config;
+    std::optional<TuningRecord> logged = options.tuning_log->Best("schedule", target, key);
+    if (!logged) {
+      // A step that writes (or reads) a slice of a concat placed in place
+      // takes the schedule of the same workload on tensors of their own:
+      // only strides differ. Those values' strides are set to their
+      // layout's for the key, then restored.
+      std::vector<std::pair<ValueId, std::vector<int64_t>>> saved;
+      std::vector<ValueId> values = step.reads;
+      values.push_back(group.output(g));
+      for (ValueId v : values) {
+        Storage& st = StorageOf(v);
+        if (!in_concat.contains(v.node)) continue;
+        std::vector<int64_t> physical = PhysicalStrides(g.type(v));
+        if (st.strides == physical) continue;
+        saved.push_back({v, st.strides});
+        st.strides = std::move(physical);
+      }
+      if (!saved.empty()) {
+        const std::string own = StrCat(WorkloadKey(group, *this),
+                                       weight_cache == WeightCache::kCold ? " |weights cold" : "");
+        for (auto& [v, strides] : saved) StorageOf(v).strides = std::move(strides);
+        logged = options.tuning_log->Best("schedule", target, own);
+      }
+    }
+    if (logged) {
+      config = logged->config;
       origin = "tuned schedule (log)";
     } else if (options.tune_budget > 0 && !space.empty() && CodegenAvailable()) {
       TuneOptions to;
@@ -688,9 +771,11 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
       if (st.buffer == kProvisional) st.buffer = kNoBuffer;
     }
   }
-  const std::vector<Group> groups = FormGroups(order, live, computed);
+  std::vector<Group> groups = FormGroups(order, live, computed);
+  if (options.concat_in_place) ConcatInPlace(groups, view);
   for (const Group& group : groups) {
     const Node& root = g.node(group.root);
+    if (Has(group.output(g))) continue;  // a slice of a concat, placed above
     if (group.chain.empty()) {
       for (size_t j = 0; j < root.outputs.size(); ++j) Materialize({group.root, static_cast<int32_t>(j)});
     } else {

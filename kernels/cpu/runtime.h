@@ -90,6 +90,9 @@ struct RuntimeOptions {
   std::optional<WeightCache> weight_cache = std::nullopt;
   /// Fuse chains of elementwise consumers into their producer.
   bool fuse = true;
+  /// Let the producers of a concat's inputs write straight into its slices
+  /// (no copy) where they are steps of their own.
+  bool concat_in_place = true;
   /// Called after each step is lowered (step index, number of steps, the
   /// step): progress for long compiles with tuning.
   std::function<void(int, int, const StepInfo&)> on_step = nullptr;

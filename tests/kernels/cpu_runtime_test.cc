@@ -79,6 +79,44 @@ TEST(RuntimeTest, FusesChainsAndReusesMemory) {
   ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kGenerated});
 }
 
+// Convs of a fire module (two images, so that the slices are strided) write
+// their halves of the concat in place; a concat that also reads a graph
+// input, or one value twice, still copies, and so does one whose input a
+// reshape reads. Every plan computes what the reference evaluator does.
+TEST(RuntimeTest, ConcatInputsAreWrittenInPlace) {
+  GraphBuilder b("fire");
+  const Value x = b.Input("x", DType::kF32, {2, 8, 9, 9});
+  const Value s = b.Conv2d(x, 4, {1, 1}, {.activation = Activation::kRelu});
+  const Value e1 = b.Conv2d(s, 6, {1, 1}, {.activation = Activation::kRelu});
+  const Value e3 = b.Relu(b.EwAdd(b.Conv2d(s, 5, {3, 3}, Same()), b.Conv2d(s, 5, {1, 1})));
+  const Value fire = b.Concat({e1, e3}, 1);
+  const Value with_input = b.Concat({b.Conv2d(fire, 8, {1, 1}), x}, 1);
+  const Value p = b.Conv2d(s, 3, {1, 1});
+  const Value twice = b.Concat({p, p}, 1);
+  const Value q = b.Conv2d(s, 2, {1, 1});
+  const Value reshaped = b.Concat({q, b.Conv2d(s, 2, {1, 1})}, 1);
+  b.Output("y", with_input);
+  b.Output("e1", e1);
+  b.Output("twice", twice);
+  b.Output("reshaped", reshaped);
+  b.Output("q", b.Reshape(q, {2, 162}));
+  const Graph g = Finish(b);
+  auto concat_steps = [&](bool in_place) {
+    absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(
+        g, RandomFeeds<F32>(g, 2),
+        {.threads = 2, .providers = ProviderChoice::kGenerated, .concat_in_place = in_place});
+    EXPECT_TRUE(exe.ok()) << exe.status();
+    int n = 0;
+    for (const StepInfo& st : (*exe)->steps()) n += st.label.rfind("concat", 0) == 0 ? 1 : 0;
+    return n;
+  };
+  EXPECT_EQ(concat_steps(false), 4);
+  EXPECT_EQ(concat_steps(true), 3);
+  ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kGenerated});
+  ExpectMatchesReference(g, {.threads = 1, .providers = ProviderChoice::kGenerated, .fuse = false});
+  if (OneDnnAvailable()) ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kOneDnn});
+}
+
 TEST(RuntimeTest, AScheduleThatDoesNotCompileGivesWayToANeighbour) {
   // A channels-last 7x7/2 conv of 3 channels (the stem of ResNeXt-50): its
   // default schedule unrolls the window into too large a body.

@@ -167,8 +167,8 @@ int RunBench(const Args& args) {
   }
   PrintProfile(*t, rows, "each step timed", args.Has("--all"));
   const cpu::MemoryStats m = e.memory();
-  std::printf("\nmemory: arena %.2f MB (%.2f MB without reuse), constants %.2f MB\n",
-              m.arena_bytes / 1e6, m.naive_bytes / 1e6, m.constant_bytes / 1e6);
+  std::printf("\nmemory: arena %.2f MB (%.2f MB without reuse), constants %.2f MB; %d concats written in place\n",
+              m.arena_bytes / 1e6, m.naive_bytes / 1e6, m.constant_bytes / 1e6, m.concats_in_place);
   if (args.Has("--plan")) std::printf("\n%s", e.PlanText().c_str());
   return kExitOk;
 }

@@ -1,5 +1,7 @@
 #include "kernels/cpu/cost_model.h"
 
+#include <optional>
+
 #include "ir/builder.h"
 #include "ir/strings.h"
 #include "kernels/cpu/compiled_group.h"
@@ -59,9 +61,13 @@ absl::StatusOr<TuningRecord> MeasuredCostModel::Measure(const Graph& graph, Node
   if (std::unique_ptr<Template> t = MakeTemplate(group, **ctx)) {
     Config config = t->DefaultConfig();
     if (options_.tuning_log != nullptr) {
-      if (auto r = options_.tuning_log->Best("schedule", target, WorkloadKey(group, **ctx))) {
-        config = r->config;
-      }
+      // The workload's schedule tuned warm, else the one tuned with its
+      // weights evicted (a log made for a model whose weights outgrow the
+      // last-level cache).
+      const std::string key = WorkloadKey(group, **ctx);
+      std::optional<TuningRecord> r = options_.tuning_log->Best("schedule", target, key);
+      if (!r) r = options_.tuning_log->Best("schedule", target, StrCat(key, " |weights cold"));
+      if (r) config = r->config;
     }
     absl::StatusOr<Lowered> lowered = t->Lower(config);
     if (lowered.ok()) {

@@ -389,6 +389,7 @@ void Executable::Impl::ConcatInPlace(std::vector<Group>& groups, const std::vect
   groups.erase(std::remove_if(groups.begin(), groups.end(),
                               [&](const Group& x) { return dropped.contains(x.root); }),
                groups.end());
+  memory.concats_in_place = static_cast<int>(dropped.size());
 }
 
 std::vector<Group> Executable::Impl::FormGroups(const std::vector<NodeId>& order,
@@ -975,11 +976,12 @@ std::string Executable::PlanText() const {
     StrAppend(&out, "  [", i, "] ", s.label, "\n      ", ProviderName(s.provider), ": ", s.schedule,
               "\n      why: ", s.why, "\n");
   }
-  char line[160];
+  char line[256];
   std::snprintf(line, sizeof line,
-                "memory: arena %.2f MB in %d buffers (%.2f MB without reuse), constants %.2f MB\n",
+                "memory: arena %.2f MB in %d buffers (%.2f MB without reuse), constants %.2f MB; "
+                "%d concats written in place\n",
                 m.memory.arena_bytes / 1e6, m.memory.buffers, m.memory.naive_bytes / 1e6,
-                m.memory.constant_bytes / 1e6);
+                m.memory.constant_bytes / 1e6, m.memory.concats_in_place);
   out += line;
   return out;
 }

@@ -104,6 +104,7 @@ struct MemoryStats {
   int64_t naive_bytes = 0;     // what one buffer per value and scratch would take
   int64_t constant_bytes = 0;  // folded constants and prepared weights
   int buffers = 0;             // buffers placed in the arena
+  int concats_in_place = 0;    // concats whose inputs' steps write into them (no copy)
 };
 
 class Executable {

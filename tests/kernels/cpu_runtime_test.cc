@@ -108,6 +108,7 @@ TEST(RuntimeTest, ConcatInputsAreWrittenInPlace) {
     EXPECT_TRUE(exe.ok()) << exe.status();
     int n = 0;
     for (const StepInfo& st : (*exe)->steps()) n += st.label.rfind("concat", 0) == 0 ? 1 : 0;
+    EXPECT_EQ((*exe)->memory().concats_in_place, in_place ? 1 : 0);
     return n;
   };
   EXPECT_EQ(concat_steps(false), 4);

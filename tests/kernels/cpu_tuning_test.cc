@@ -317,6 +317,40 @@ TEST(CostModelTest, MeasuresCachesAndFallsBack) {
   std::remove(path.c_str());
 }
 
+// A log tuned with cold weights still gives the measured cost model its
+// schedule (the cost record names the config it ran).
+TEST(CostModelTest, TakesScheduleTunedColdWhenNoWarmOne) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const Graph g = Block();
+  const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 7);
+  TuningLog log;
+  RuntimeOptions cold{.threads = 2, .tuning_log = &log, .tune_budget = 3,
+                      .providers = ProviderChoice::kGenerated, .weight_cache = WeightCache::kCold};
+  ASSERT_TRUE(Executable::Compile(g, feeds, cold).ok());
+  std::optional<TuningRecord> conv;
+  for (const TuningRecord& r : log.records()) {
+    if (r.workload.rfind("conv2d", 0) == 0) conv = log.Best("schedule", r.target, r.workload);
+  }
+  ASSERT_TRUE(conv.has_value());
+  const std::string path = TempPath("cold_costs.jsonl");
+  std::remove(path.c_str());
+  absl::StatusOr<std::unique_ptr<MeasuredCostModel>> model =
+      MeasuredCostModel::Create({.threads = 2, .cache_path = path, .tuning_log = &log});
+  ASSERT_TRUE(model.ok()) << model.status();
+  NodeId conv_node = -1;
+  for (NodeId id = 0; id < g.num_nodes(); ++id) {
+    if (g.node(id).op == OpKind::kConv2d) conv_node = id;
+  }
+  ASSERT_GE(conv_node, 0);
+  ASSERT_TRUE((*model)->NodeCostSeconds(g, conv_node).ok());
+  ASSERT_TRUE((*model)->Save().ok());
+  absl::StatusOr<TuningLog> costs = TuningLog::Load(path);
+  ASSERT_TRUE(costs.ok()) << costs.status();
+  ASSERT_EQ(costs->records().size(), 1u);
+  EXPECT_EQ(costs->records()[0].config, conv->config);
+  std::remove(path.c_str());
+}
+
 TEST(CostModelTest, CostsAnOpGivenByItsTypes) {
   absl::StatusOr<std::unique_ptr<MeasuredCostModel>> model =
       MeasuredCostModel::Create({.threads = 2});

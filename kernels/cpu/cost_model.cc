@@ -64,9 +64,11 @@ absl::StatusOr<TuningRecord> MeasuredCostModel::Measure(const Graph& graph, Node
       // The workload's schedule tuned warm, else the one tuned with its
       // weights evicted (a log made for a model whose weights outgrow the
       // last-level cache).
-      const std::string key = WorkloadKey(group, **ctx);
-      std::optional<TuningRecord> r = options_.tuning_log->Best("schedule", target, key);
-      if (!r) r = options_.tuning_log->Best("schedule", target, StrCat(key, " |weights cold"));
+      std::optional<TuningRecord> r =
+          options_.tuning_log->Best("schedule", target, ScheduleKey(group, **ctx, WeightCache::kWarm));
+      if (!r) {
+        r = options_.tuning_log->Best("schedule", target, ScheduleKey(group, **ctx, WeightCache::kCold));
+      }
       if (r) config = r->config;
     }
     absl::StatusOr<Lowered> lowered = t->Lower(config);

@@ -514,8 +514,7 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   }
   ThreadPool& pool = SharedPool(threads);
   const std::string target = HostTarget().Key(threads);
-  const std::string key =
-      StrCat(WorkloadKey(group, *this), weight_cache == WeightCache::kCold ? " |weights cold" : "");
+  const std::string key = ScheduleKey(group, *this, weight_cache);
   // The schedule: from the log, tuned now, or by rules of thumb.
   Config config = t->DefaultConfig();
   std::string origin = "default schedule";
@@ -539,8 +538,7 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
         st.strides = std::move(physical);
       }
       if (!saved.empty()) {
-        const std::string own = StrCat(WorkloadKey(group, *this),
-                                       weight_cache == WeightCache::kCold ? " |weights cold" : "");
+        const std::string own = ScheduleKey(group, *this, weight_cache);
         for (auto& [v, strides] : saved) StorageOf(v).strides = std::move(strides);
         logged = options.tuning_log->Best("schedule", target, own);
       }

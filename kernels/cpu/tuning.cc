@@ -139,6 +139,10 @@ absl::Status TuningLog::Save() const {
   return WriteFileAtomically(path_, text);
 }
 
+std::string ScheduleKey(const Group& group, const LoweringContext& context, WeightCache weights) {
+  return StrCat(WorkloadKey(group, context), weights == WeightCache::kCold ? " |weights cold" : "");
+}
+
 // ---- The search.
 
 namespace {

@@ -95,6 +95,11 @@ struct TuneResult {
   int duplicates = 0;  // candidates that lowered to kernels measured already
 };
 
+/// The tuning-log key of a workload whose kernels are timed with `weights`:
+/// WorkloadKey, and " |weights cold" after it for cold weights, so that a
+/// workload tuned both ways keeps both schedules.
+std::string ScheduleKey(const Group& group, const LoweringContext& context, WeightCache weights);
+
 /// Searches the knobs of `t` by measurement on scratch buffers. The default
 /// config is always measured first. Fails only when no candidate works.
 absl::StatusOr<TuneResult> Tune(const Template& t, const LoweringContext& context,

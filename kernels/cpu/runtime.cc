@@ -353,7 +353,6 @@ void Executable::Impl::ConcatInPlace(std::vector<Group>& groups, const std::vect
     }
   }
   const std::vector<std::vector<NodeId>> users = g.Users();
-  absl::flat_hash_set<NodeId>& placed = in_concat;
   absl::flat_hash_set<NodeId> dropped;
   for (size_t i = 0; i < groups.size(); ++i) {
     const Group& cg = groups[i];
@@ -368,7 +367,7 @@ void Executable::Impl::ConcatInPlace(std::vector<Group>& groups, const std::vect
       auto it = group_of_output.find(in.node);
       ok = ok && in.index == 0 && it != group_of_output.end() && groups[it->second].output(g) == in &&
            g.node(groups[it->second].root).op != OpKind::kConcat && inputs.insert(in.node).second &&
-           !placed.contains(in.node) && !Has(in);
+           !in_concat.contains(in.node) && !Has(in);
       for (NodeId u : users[U(in.node)]) ok = ok && (u == cg.root || !view[U(u)]);
     }
     if (!ok) continue;
@@ -381,7 +380,7 @@ void Executable::Impl::ConcatInPlace(std::vector<Group>& groups, const std::vect
       slice.offset += start * whole.strides[U(*axis)];
       StorageOf(in) = slice;
       start += g.type(in).dims[U(*axis)];
-      placed.insert(in.node);
+      in_concat.insert(in.node);
     }
     dropped.insert(cg.root);
   }

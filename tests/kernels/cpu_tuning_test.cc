@@ -166,6 +166,13 @@ TEST(TuneTest, ReplayFromTheLogGivesTheSameResults) {
   }
 }
 
+// Options that tune 3 candidates per workload into `log`, with generated
+// kernels only and the weights evicted before each timed call.
+RuntimeOptions ColdTuning(TuningLog* log) {
+  return {.threads = 2, .tuning_log = log, .tune_budget = 3, .providers = ProviderChoice::kGenerated,
+          .weight_cache = WeightCache::kCold};
+}
+
 // Weights tuned cold (evicted before each timed call) are tuned under their
 // own workload keys: a warm compile does not replay them, a cold one does,
 // and both compute what the reference evaluator computes.
@@ -174,8 +181,7 @@ TEST(TuneTest, ColdWeightsHaveTheirOwnRecords) {
   const Graph g = Block();
   const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 6);
   TuningLog log;
-  RuntimeOptions cold{.threads = 2, .tuning_log = &log, .tune_budget = 3,
-                      .providers = ProviderChoice::kGenerated, .weight_cache = WeightCache::kCold};
+  RuntimeOptions cold = ColdTuning(&log);
   absl::StatusOr<std::unique_ptr<Executable>> tuned = Executable::Compile(g, feeds, cold);
   ASSERT_TRUE(tuned.ok()) << tuned.status();
   EXPECT_EQ((*tuned)->weight_cache(), WeightCache::kCold);
@@ -324,8 +330,7 @@ TEST(CostModelTest, TakesScheduleTunedColdWhenNoWarmOne) {
   const Graph g = Block();
   const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 7);
   TuningLog log;
-  RuntimeOptions cold{.threads = 2, .tuning_log = &log, .tune_budget = 3,
-                      .providers = ProviderChoice::kGenerated, .weight_cache = WeightCache::kCold};
+  RuntimeOptions cold = ColdTuning(&log);
   ASSERT_TRUE(Executable::Compile(g, feeds, cold).ok());
   std::optional<TuningRecord> conv;
   for (const TuningRecord& r : log.records()) {

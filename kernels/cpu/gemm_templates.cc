@@ -501,15 +501,18 @@ class ConvTemplate : public Template {
   }
 
   // Whether the default schedule of an NCHW conv computes channels-last: its
-  // output channels fill whole vectors, and the image is small, so that
+  // output channels fill whole vectors, and either its input is channels-last
+  // (vectors along the width would gather it) or the image is small, so that
   // vectors along the output width (or height x width) would leave many
-  // lanes empty (7x7, 14x14). Only for windows larger than 1x1: the copy back
-  // to NCHW (gathers) costs more than a 1x1 conv saves.
+  // lanes empty (7x7, 14x14). Small images only for windows larger than 1x1:
+  // the copy back to NCHW (gathers) costs more than a 1x1 conv saves.
   bool DefaultChannelsLast() const {
     const int v = context_.vector_width();
-    return !nhwc_ && win_.ok() && groups_ == 1 && kh_ * kw_ > 1 && og_ % v == 0 && og_ >= 2 * v &&
-           win_->out[0] * win_->out[1] <= kChannelsLastMaxPixels;
+    if (nhwc_ || !win_.ok() || groups_ != 1 || og_ % v != 0 || og_ < 2 * v) return false;
+    return InputChannelsLast() ||
+           (kh_ * kw_ > 1 && win_->out[0] * win_->out[1] <= kChannelsLastMaxPixels);
   }
+  bool InputChannelsLast() const { return x_.strides[1] == 1 && x_.dims[1] > 1; }
 
   Config DefaultConfig() const override {
     const int v = context_.vector_width();
@@ -518,7 +521,8 @@ class ConvTemplate : public Template {
     int64_t algo = kDirect;
     if (!pointwise_ && win_.ok()) {
       const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
-      algo = padded ? kPadded : kDirect;
+      // A channels-last input is copied (padded or not) into NCHW order.
+      algo = padded || InputChannelsLast() ? kPadded : kDirect;
       // Windows along a row fill ow of the lanes of ceil(ow / v) vectors; im2col
       // walks height x width instead, at the price of a copy. The copy pays
       // when the GEMM after it is large on both sides: few output channels per
@@ -554,7 +558,7 @@ class ConvTemplate : public Template {
       // channel loop on top, and a third loop shared by threads.
       c["ku"] = pointwise_ ? 4 : 1;
       c["par"] = 3;
-      if (!flat) RowsInsideDefault(c, /*weights_on_rows=*/true);
+      if (!flat) RowsInsideDefault(c, /*weights_on_rows=*/!nhwc_);
     }
     if (w_.constant != nullptr) c["pack"] = 1;
     return c;
@@ -579,7 +583,7 @@ class ConvTemplate : public Template {
     int col = -1;
     if (algo == kIm2col) col = Im2col(lowered);
     InputSource source = Direct();
-    if (algo == kPadded) source = PadInput(lowered);
+    if (algo == kPadded) source = PadInput(lowered, InputChannelsLast() && (nhwc_ || cl));
     LaunchBuilder b(group_.Label(g), context_, lowered);
     const bool rows = Get(config, "rows", 0) != 0;
     GemmProblem p = nhwc_ || cl ? NhwcProblem(pack, source, rows)
@@ -619,11 +623,10 @@ class ConvTemplate : public Template {
   int64_t kk() const { return cg_ * kh_ * kw_; }
 
   // Whether windows over a padded copy can walk its rows as one axis: NCHW
-  // input and output, stride 1 (output column x of row y reads the copy at
+  // output, stride 1 (output column x of row y reads the copy, made NCHW, at
   // y * wp + x + window offset, affine in y * wp + x).
   bool FlatPaddedPossible() const {
-    return !nhwc_ && !pointwise_ && win_.ok() && win_->stride[0] == 1 && win_->stride[1] == 1 &&
-           !(x_.strides[1] == 1 && x_.dims[1] > 1);
+    return !nhwc_ && !pointwise_ && win_.ok() && win_->stride[0] == 1 && win_->stride[1] == 1;
   }
   // The width of the padded copy, and the columns of the flat GEMM: every
   // padded row but the last, whose padding columns are not needed.
@@ -727,17 +730,17 @@ class ConvTemplate : public Template {
     return {-1, x_.strides, x_.dims[2], x_.dims[3], win_->pads[0], win_->pads[1]};
   }
 
-  // Copies the input into a temp with the padding made explicit (zeros), in
-  // the input's storage order, holding every row and column the windows read.
-  InputSource PadInput(Lowered& lowered) const {
+  // Copies the input into a temp with the padding made explicit (zeros),
+  // channels-last or NCHW, holding every row and column the windows read.
+  InputSource PadInput(Lowered& lowered, bool channels_last) const {
     const Graph& g = context_.graph();
     const int64_t hp = (win_->out[0] - 1) * win_->stride[0] + (kh_ - 1) * win_->dilation[0] + 1;
     const int64_t wp = (win_->out[1] - 1) * win_->stride[1] + (kw_ - 1) * win_->dilation[1] + 1;
     const int64_t n = x_.dims[0], c = x_.dims[1];
     ValueAccess padded;
     padded.dims = {n, c, hp, wp};
-    padded.strides = x_.strides[1] == 1 && c > 1 ? std::vector<int64_t>{hp * wp * c, 1, wp * c, c}
-                                                 : std::vector<int64_t>{c * hp * wp, hp * wp, wp, 1};
+    padded.strides = channels_last ? std::vector<int64_t>{hp * wp * c, 1, wp * c, c}
+                                   : std::vector<int64_t>{c * hp * wp, hp * wp, wp, 1};
     padded.elements = n * c * hp * wp;
     LaunchBuilder b(StrCat(group_.Label(g), "/pad"), context_, lowered);
     int temp = -1;

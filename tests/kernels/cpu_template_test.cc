@@ -38,6 +38,21 @@ Graph Finish(GraphBuilder& b, bool nhwc = false) {
   return *std::move(g);
 }
 
+// A conv whose input is channels-last and output NCHW (input_nhwc), or the
+// other way round.
+Graph MixedLayoutConv(const std::string& name, const Dims& x, int64_t out,
+                      std::array<int64_t, 2> k, const Conv2dOptions& o, bool input_nhwc) {
+  GraphBuilder b(name);
+  const Value in = b.Input("x", DType::kF32, x);
+  const Value y = b.Conv2d(in, out, k, o);
+  b.Output("y", y);
+  absl::StatusOr<Graph> g = std::move(b).Build();
+  EXPECT_TRUE(g.ok()) << g.status();
+  const ValueId changed = input_nhwc ? *g->FindValue("x") : g->outputs()[0].value;
+  EXPECT_TRUE(g->SetLayout(changed, Layout::kNHWC).ok());
+  return *std::move(g);
+}
+
 std::vector<TemplateCase> Cases() {
   std::vector<TemplateCase> cases;
   auto conv = [&](std::string name, Dims x, int64_t out, std::array<int64_t, 2> k,
@@ -76,6 +91,19 @@ std::vector<TemplateCase> Cases() {
   conv("conv1x1_nhwc", {1, 7, 9, 9}, 21, {1, 1}, {}, true);
   conv("conv_depthwise", {1, 8, 10, 12}, 8, {3, 3},
        {.padding = Padding::kSame, .dilation = {2, 2}, .groups = 8}, false);
+  // One side channels-last, the other NCHW: a dense conv on a channels-last
+  // input computes channels-last and copies to NCHW; a grouped one copies its
+  // input into NCHW order (padded or not) first.
+  auto mixed = [&](std::string name, Dims x, int64_t out, std::array<int64_t, 2> k,
+                   Conv2dOptions o, bool input_nhwc) {
+    cases.push_back({name, [=] { return MixedLayoutConv(name, x, out, k, o, input_nhwc); }});
+  };
+  mixed("conv3x3_nhwc_in_nchw_out", {1, 7, 12, 10}, 32, {3, 3}, same, true);
+  mixed("conv1x1_nhwc_in_nchw_out", {1, 9, 6, 7}, 48, {1, 1}, {.activation = Activation::kRelu}, true);
+  mixed("conv_grouped_nhwc_in_nchw_out", {1, 6, 9, 11}, 6, {3, 3},
+        {.padding = Padding::kSame, .groups = 3}, true);
+  mixed("conv_grouped_unpadded_nhwc_in", {1, 8, 7, 9}, 4, {3, 3}, {.groups = 2}, true);
+  mixed("conv3x3_nchw_in_nhwc_out", {1, 5, 8, 9}, 16, {3, 3}, same, false);
   cases.push_back({"matmul", [] {
                      GraphBuilder b("matmul");
                      const Value x = b.Input("x", DType::kF32, {3, 29, 41});
@@ -224,6 +252,31 @@ TEST_P(TemplateTest, RandomConfigsMatchTheReference) {
     }
   }
   EXPECT_GE(ran, 3);
+}
+
+// The default schedules of convs whose input is channels-last and output
+// NCHW: a dense conv computes channels-last (vectors along the width would
+// gather its input), a grouped one reads an NCHW copy of its input.
+TEST(ConvTemplateTest, ChannelsLastInputsGetReadableDefaults) {
+  const Conv2dOptions same{.padding = Padding::kSame};
+  for (const bool grouped : {false, true}) {
+    Conv2dOptions o = same;
+    if (grouped) o.groups = 4;
+    const Graph g = MixedLayoutConv("c", {1, 64, 20, 20}, 64, {3, 3}, o, true);
+    const NodeId node = g.outputs()[0].value.node;
+    absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(g, Group{node, {}});
+    ASSERT_TRUE(ctx.ok()) << ctx.status();
+    std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
+    ASSERT_NE(t, nullptr);
+    const Config c = t->DefaultConfig();
+    SCOPED_TRACE(ConfigToString(c));
+    EXPECT_EQ(c.contains("cl") && c.at("cl") == 1, !grouped);
+    if (grouped) {
+      EXPECT_EQ(c.at("algo"), 2);  // the padded copy, in NCHW order
+      absl::StatusOr<Lowered> lowered = t->Lower(c);
+      ASSERT_TRUE(lowered.ok()) << lowered.status();
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Templates, TemplateTest, ::testing::ValuesIn(Cases()),

@@ -494,7 +494,7 @@ class ConvTemplate : public Template {
       knobs.push_back(nhwc_ ? Knob{"algo", {kDirect, kPadded}} : Knob{"algo", {kDirect, kIm2col, kPadded}});
     }
     if (w_.constant != nullptr) knobs.push_back({"pack", {0, 1}});
-    if (!nhwc_) knobs.push_back({"cl", {0, 1}});
+    knobs.push_back(nhwc_ ? Knob{"cf", {0, 1}} : Knob{"cl", {0, 1}});
     if (FlatPaddedPossible()) knobs.push_back({"flat", {0, 1}});
     if (!pointwise_) knobs.push_back({"rows", {0, 1}});
     return knobs;
@@ -514,15 +514,24 @@ class ConvTemplate : public Template {
   }
   bool InputChannelsLast() const { return x_.strides[1] == 1 && x_.dims[1] > 1; }
 
+  // Whether the default schedule of a channels-last conv computes NCHW into a
+  // temp, then copies to its output: grouped and depthwise convs, whose few
+  // output channels per group leave vectors along them mostly empty (NHWC
+  // measured 2-8x slower on the zoo's grouped and depthwise convs).
+  bool DefaultChannelsFirst() const { return nhwc_ && groups_ > 1; }
+
   Config DefaultConfig() const override {
     const int v = context_.vector_width();
     if (DefaultChannelsLast()) return ChannelsLastDefault();
+    // Whether the GEMM's rows are the output pixels (channels-last) or the
+    // output channels.
+    const bool cl_compute = nhwc_ && !DefaultChannelsFirst();
     const int64_t oh = win_.ok() ? win_->out[0] : 1, ow = win_.ok() ? win_->out[1] : 1;
     int64_t algo = kDirect;
     if (!pointwise_ && win_.ok()) {
       const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
       // A channels-last input is copied (padded or not) into NCHW order.
-      algo = padded || InputChannelsLast() ? kPadded : kDirect;
+      algo = padded || (InputChannelsLast() && !cl_compute) ? kPadded : kDirect;
       // Windows along a row fill ow of the lanes of ceil(ow / v) vectors; im2col
       // walks height x width instead, at the price of a copy. The copy pays
       // when the GEMM after it is large on both sides: few output channels per
@@ -548,8 +557,8 @@ class ConvTemplate : public Template {
     // The batch loops threads share: images, groups and, for windows along a
     // row, the output rows.
     const int64_t outer = x_.dims[0] * groups_ * (flatten_ || algo == kIm2col || flat ? 1 : oh);
-    Config c = nhwc_ ? GemmDefault(spatial, og_, v, regs, outer)
-                     : GemmDefault(og_, spatial, v, regs, outer);
+    Config c = cl_compute ? GemmDefault(spatial, og_, v, regs, outer)
+                          : GemmDefault(og_, spatial, v, regs, outer);
     c["unroll_window"] = 1;
     if (!pointwise_) c["algo"] = algo;
     if (flat) c["flat"] = 1;
@@ -558,9 +567,10 @@ class ConvTemplate : public Template {
       // channel loop on top, and a third loop shared by threads.
       c["ku"] = pointwise_ ? 4 : 1;
       c["par"] = 3;
-      if (!flat) RowsInsideDefault(c, /*weights_on_rows=*/!nhwc_);
+      if (!flat) RowsInsideDefault(c, /*weights_on_rows=*/!cl_compute);
     }
     if (w_.constant != nullptr) c["pack"] = 1;
+    if (nhwc_ && !cl_compute) c["cf"] = 1;
     return c;
   }
 
@@ -572,6 +582,10 @@ class ConvTemplate : public Template {
     const bool pack = w_.constant != nullptr && Get(config, "pack", 1) != 0;
     const int64_t algo = pointwise_ ? kDirect : Get(config, "algo", kDirect);
     const bool cl = !nhwc_ && Get(config, "cl", 0) != 0;
+    const bool cf = nhwc_ && Get(config, "cf", 0) != 0;
+    // Whether the GEMM's rows are output pixels: channels-last outputs but
+    // for cf, NCHW ones with cl.
+    const bool cl_compute = (nhwc_ && !cf) || cl;
     if (algo == kIm2col && (nhwc_ || cl || !pack)) {
       return absl::InvalidArgumentError("im2col needs NCHW and constant (packed) weights");
     }
@@ -583,11 +597,11 @@ class ConvTemplate : public Template {
     int col = -1;
     if (algo == kIm2col) col = Im2col(lowered);
     InputSource source = Direct();
-    if (algo == kPadded) source = PadInput(lowered, InputChannelsLast() && (nhwc_ || cl));
+    if (algo == kPadded) source = PadInput(lowered, InputChannelsLast() && cl_compute);
     LaunchBuilder b(group_.Label(g), context_, lowered);
     const bool rows = Get(config, "rows", 0) != 0;
-    GemmProblem p = nhwc_ || cl ? NhwcProblem(pack, source, rows)
-                                : NchwProblem(pack, col, source, flat, rows);
+    GemmProblem p = cl_compute ? NhwcProblem(pack, source, rows)
+                               : NchwProblem(pack, col, source, flat, rows);
     ValueAccess copy_access;
     if (flat) {
       // The product over padded rows into a temp [n][channel][y * wp + x],
@@ -602,19 +616,21 @@ class ConvTemplate : public Template {
       copy_access = p.out_temp_access;
       copy_access.strides = {od[1] * plane, plane, wp, 1};
     }
-    if (cl) {
-      // The product channels-last into a temp, then the chain on the way to
-      // the NCHW output.
+    if (cl || cf) {
+      // The product into a temp in the GEMM's layout (channels-last for cl,
+      // NCHW for cf), then the chain on the way to the output.
       const Dims& od = out_.dims;
       lowered.temps.push_back(od[0] * od[1] * od[2] * od[3]);
       p.out_temp = static_cast<int>(lowered.temps.size()) - 1;
       p.out_temp_access.dims = od;
-      p.out_temp_access.strides = {od[1] * od[2] * od[3], 1, od[3] * od[1], od[1]};
+      p.out_temp_access.strides =
+          cl ? std::vector<int64_t>{od[1] * od[2] * od[3], 1, od[3] * od[1], od[1]}
+             : std::vector<int64_t>{od[1] * od[2] * od[3], od[2] * od[3], od[3], 1};
       p.out_temp_access.elements = od[0] * od[1] * od[2] * od[3];
     }
     if (absl::Status s = LowerGemm(b, group_, p, config, group_.output(g)); !s.ok()) return s;
-    if (cl) ToNchw(lowered, p.out_temp, p.out_temp_access);
-    if (flat) ToNchw(lowered, p.out_temp, copy_access);
+    if (cl || cf) CopyOut(lowered, p.out_temp, p.out_temp_access);
+    if (flat) CopyOut(lowered, p.out_temp, copy_access);
     return lowered;
   }
 
@@ -673,11 +689,11 @@ class ConvTemplate : public Template {
     while (block() > kWeightBlockBytes && c["kc"] > 64) c["kc"] /= 2;
   }
 
-  // Copies the channels-last temp to the group's NCHW output, applying the
-  // group's chain on the way.
-  void ToNchw(Lowered& lowered, int temp, const ValueAccess& temp_access) const {
+  // Copies the product in a temp to the group's output, applying the group's
+  // chain on the way.
+  void CopyOut(Lowered& lowered, int temp, const ValueAccess& temp_access) const {
     const Graph& g = context_.graph();
-    LaunchBuilder b(StrCat(group_.Label(g), "/nchw"), context_, lowered);
+    LaunchBuilder b(StrCat(group_.Label(g), nhwc_ ? "/nhwc" : "/nchw"), context_, lowered);
     LoopNest& nest = b.nest();
     const ValueId out = group_.output(g);
     const ValueAccess oa = b.Access(out);

@@ -13,6 +13,8 @@
 #include "kernels/cpu/runtime.h"
 #include "kernels/random.h"
 #include "kernels/reference.h"
+#include "optimizer/cost_model.h"
+#include "optimizer/layout.h"
 #include "tests/kernels/graph_cases.h"
 
 namespace lemma::cpu {
@@ -155,6 +157,25 @@ TEST_P(ZooTest, SmallModelMatchesReference) {
   absl::StatusOr<Graph> g = models::BuildModel(GetParam(), {.scale = models::ModelScale::kSmall});
   ASSERT_TRUE(g.ok()) << g.status();
   ExpectMatchesReference(*g, {.threads = 2, .providers = ProviderChoice::kGenerated}, 1e-3);
+}
+
+// With the layouts a channels-last machine would choose: dense convs between
+// NHWC values, grouped and depthwise convs and fused adds on one side or both,
+// NCHW inputs and outputs at the graph's edges.
+TEST_P(ZooTest, ChannelsLastLayoutsMatchReference) {
+  absl::StatusOr<Graph> g = models::BuildModel(GetParam(), {.scale = models::ModelScale::kSmall});
+  ASSERT_TRUE(g.ok()) << g.status();
+  MachineSpec channels_last;
+  channels_last.conv_layout = Layout::kNHWC;
+  AnalyticalCostModel model(channels_last);
+  Graph laid_out = *g;
+  const int changed = OptimizeLayouts(laid_out, model);
+  bool has_conv = false;
+  for (const Node& n : g->nodes()) has_conv = has_conv || n.op == OpKind::kConv2d;
+  if (has_conv) {
+    EXPECT_GT(changed, 0);
+  }
+  ExpectMatchesReference(laid_out, {.threads = 2, .providers = ProviderChoice::kGenerated}, 1e-3);
 }
 
 // With providers chosen by measurement (oneDNN where it is faster).

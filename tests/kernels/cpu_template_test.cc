@@ -104,6 +104,10 @@ std::vector<TemplateCase> Cases() {
         {.padding = Padding::kSame, .groups = 3}, true);
   mixed("conv_grouped_unpadded_nhwc_in", {1, 8, 7, 9}, 4, {3, 3}, {.groups = 2}, true);
   mixed("conv3x3_nchw_in_nhwc_out", {1, 5, 8, 9}, 16, {3, 3}, same, false);
+  mixed("conv_grouped_nchw_in_nhwc_out", {1, 6, 9, 11}, 9, {3, 3},
+        {.padding = Padding::kSame, .groups = 3}, false);
+  conv("conv_depthwise_nhwc", {1, 8, 10, 12}, 8, {3, 3},
+       {.stride = {2, 1}, .padding = Padding::kSame, .groups = 8}, true);
   cases.push_back({"matmul", [] {
                      GraphBuilder b("matmul");
                      const Value x = b.Input("x", DType::kF32, {3, 29, 41});
@@ -206,7 +210,7 @@ TEST_P(TemplateTest, RandomConfigsMatchTheReference) {
   // The configs: the default, each algorithm and packing, random ones.
   std::vector<Config> configs = {t->DefaultConfig()};
   for (const Knob& k : t->Space()) {
-    if (k.name != "algo" && k.name != "pack" && k.name != "unroll" && k.name != "cl" &&
+    if (k.name != "algo" && k.name != "pack" && k.name != "unroll" && k.name != "cl" && k.name != "cf" &&
         k.name != "flat" && k.name != "rows") {
       continue;
     }
@@ -254,9 +258,10 @@ TEST_P(TemplateTest, RandomConfigsMatchTheReference) {
   EXPECT_GE(ran, 3);
 }
 
-// The default schedules of convs whose input is channels-last and output
-// NCHW: a dense conv computes channels-last (vectors along the width would
-// gather its input), a grouped one reads an NCHW copy of its input.
+// The default schedules of convs with a channels-last side: a dense conv
+// computes channels-last (vectors along the width would gather its input), a
+// grouped one computes NCHW on an NCHW copy of its input, into a temp when
+// its output is channels-last.
 TEST(ConvTemplateTest, ChannelsLastInputsGetReadableDefaults) {
   const Conv2dOptions same{.padding = Padding::kSame};
   for (const bool grouped : {false, true}) {
@@ -276,6 +281,24 @@ TEST(ConvTemplateTest, ChannelsLastInputsGetReadableDefaults) {
       absl::StatusOr<Lowered> lowered = t->Lower(c);
       ASSERT_TRUE(lowered.ok()) << lowered.status();
     }
+  }
+  // Channels-last on both sides: a grouped conv computes NCHW (cf), a dense
+  // one channels-last, reading its input in place.
+  for (const bool grouped : {false, true}) {
+    GraphBuilder b("c");
+    Conv2dOptions o = same;
+    if (grouped) o.groups = 8;
+    b.Output("y", b.Conv2d(b.Input("x", DType::kF32, {1, 64, 20, 20}), 64, {3, 3}, o));
+    const Graph g = Finish(b, /*nhwc=*/true);
+    const NodeId node = g.outputs()[0].value.node;
+    absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(g, Group{node, {}});
+    ASSERT_TRUE(ctx.ok()) << ctx.status();
+    std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
+    ASSERT_NE(t, nullptr);
+    const Config c = t->DefaultConfig();
+    SCOPED_TRACE(ConfigToString(c));
+    EXPECT_EQ(c.contains("cf") && c.at("cf") == 1, grouped);
+    EXPECT_EQ(c.at("algo"), 2);  // the padding made explicit
   }
 }
 

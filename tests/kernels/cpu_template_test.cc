@@ -258,6 +258,22 @@ TEST_P(TemplateTest, RandomConfigsMatchTheReference) {
   EXPECT_GE(ran, 3);
 }
 
+// The default config of the template of the group at `g`'s output, checked
+// to lower.
+Config DefaultConfigOfOutput(const Graph& g) {
+  const NodeId node = g.outputs()[0].value.node;
+  absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(g, Group{node, {}});
+  EXPECT_TRUE(ctx.ok()) << ctx.status();
+  if (!ctx.ok()) return {};
+  std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
+  EXPECT_NE(t, nullptr);
+  if (t == nullptr) return {};
+  Config c = t->DefaultConfig();
+  absl::StatusOr<Lowered> lowered = t->Lower(c);
+  EXPECT_TRUE(lowered.ok()) << lowered.status() << " for " << ConfigToString(c);
+  return c;
+}
+
 // The default schedules of convs with a channels-last side: a dense conv
 // computes channels-last (vectors along the width would gather its input), a
 // grouped one computes NCHW on an NCHW copy of its input, into a temp when
@@ -267,35 +283,21 @@ TEST(ConvTemplateTest, ChannelsLastInputsGetReadableDefaults) {
   for (const bool grouped : {false, true}) {
     Conv2dOptions o = same;
     if (grouped) o.groups = 4;
-    const Graph g = MixedLayoutConv("c", {1, 64, 20, 20}, 64, {3, 3}, o, true);
-    const NodeId node = g.outputs()[0].value.node;
-    absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(g, Group{node, {}});
-    ASSERT_TRUE(ctx.ok()) << ctx.status();
-    std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
-    ASSERT_NE(t, nullptr);
-    const Config c = t->DefaultConfig();
+    const Config c = DefaultConfigOfOutput(MixedLayoutConv("c", {1, 64, 20, 20}, 64, {3, 3}, o, true));
     SCOPED_TRACE(ConfigToString(c));
     EXPECT_EQ(c.contains("cl") && c.at("cl") == 1, !grouped);
     if (grouped) {
       EXPECT_EQ(c.at("algo"), 2);  // the padded copy, in NCHW order
-      absl::StatusOr<Lowered> lowered = t->Lower(c);
-      ASSERT_TRUE(lowered.ok()) << lowered.status();
     }
   }
   // Channels-last on both sides: a grouped conv computes NCHW (cf), a dense
-  // one channels-last, reading its input in place.
+  // one channels-last.
   for (const bool grouped : {false, true}) {
     GraphBuilder b("c");
     Conv2dOptions o = same;
     if (grouped) o.groups = 8;
     b.Output("y", b.Conv2d(b.Input("x", DType::kF32, {1, 64, 20, 20}), 64, {3, 3}, o));
-    const Graph g = Finish(b, /*nhwc=*/true);
-    const NodeId node = g.outputs()[0].value.node;
-    absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(g, Group{node, {}});
-    ASSERT_TRUE(ctx.ok()) << ctx.status();
-    std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
-    ASSERT_NE(t, nullptr);
-    const Config c = t->DefaultConfig();
+    const Config c = DefaultConfigOfOutput(Finish(b, /*nhwc=*/true));
     SCOPED_TRACE(ConfigToString(c));
     EXPECT_EQ(c.contains("cf") && c.at("cf") == 1, grouped);
     EXPECT_EQ(c.at("algo"), 2);  // the padding made explicit

@@ -24,6 +24,10 @@ std::unique_ptr<Template> MakePoolTemplate(const Group& group, const LoweringCon
 std::unique_ptr<Template> MakeMatMulTemplate(const Group& group, const LoweringContext& c);
 /// conv2d, NCHW or NHWC: direct (register tile over output channels and
 /// width), GEMM form for 1x1 convs, or im2col then GEMM; weights packed.
+/// Computed channels-last (pixels x channel vectors) or NCHW (channels x
+/// pixel vectors) whatever the layouts: a dense conv with a channels-last
+/// side computes channels-last, a grouped one NCHW, through copies of the
+/// input and of the product where a layout differs.
 std::unique_ptr<Template> MakeConvTemplate(const Group& group, const LoweringContext& c);
 
 /// reduce_sum, reduce_mean, reduce_max: one reduction, vectorized along the

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "ir/strings.h"
 #include "ir/text_format.h"
+#include "kernels/cpu/codegen.h"
 #include "kernels/cpu/runtime.h"
 #include "kernels/cpu/target.h"
 #include "kernels/cpu/tuning.h"
@@ -149,9 +151,21 @@ int RunBench(const Args& args) {
     return Fail("bench", absl::InvalidArgumentError(StrCat(
                              "--providers must be measure, generated or onednn, not '", providers, "'")));
   }
+  if (args.Has("--asm-dir")) {
+    const std::string dir = args.Get("--asm-dir");
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec || !std::filesystem::is_directory(dir)) {
+      return Fail("bench", absl::InvalidArgumentError(StrCat(
+                               "--asm-dir ", dir, ": not a directory that can be made",
+                               ec ? StrCat(" (", ec.message(), ")") : "")));
+    }
+    cpu::SetAssemblyDir(dir);
+  }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<cpu::Executable>> exe =
       cpu::Executable::Compile(setup->graph, setup->feeds, options);
+  cpu::SetAssemblyDir("");
   if (!exe.ok()) return Fail("bench", exe.status());
   const double compile =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -210,7 +224,7 @@ const CommandSpec& BenchSpec() {
       "bench",
       "measure a graph's latency on the CPU backend",
       "lemma bench FILE [--runs N] [--pause-ms MS] [--log FILE] [--threads N] [--providers P] [--device D]\n"
-      "                   [--weight-cache C] [--no-concat-in-place] [--plan] [--all]",
+      "                   [--weight-cache C] [--no-concat-in-place] [--plan] [--all] [--asm-dir DIR]",
       "Compiles the graph for the CPU (generated kernels and oneDNN, the faster\n"
       "of the two for each conv and matmul) and runs it on random inputs:\n"
       "prints the latency's median and spread, then the per-step profile with\n"
@@ -222,6 +236,7 @@ const CommandSpec& BenchSpec() {
        {"--plan", "", "", "also print the plan: schedules and why each provider"},
        {"--no-concat-in-place", "", "", "copy into concats instead of writing their inputs in place"},
        {"--all", "", "", "list every step in the profile"},
+       {"--asm-dir", "", "DIR", "write each generated kernel's assembly here (DIR/lemma_kernel_N.s)"},
        {"--device", "", "D", "cpu (default) or cuda (cuDNN, cuBLASLt and generated kernels on the GPU)"},
        kWeightCache,
        kThreads,

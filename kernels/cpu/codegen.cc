@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "absl/container/flat_hash_map.h"
+#include "ir/file_io.h"
 #include "ir/strings.h"
 
 #ifdef LEMMA_HAS_LLVM
@@ -792,6 +793,24 @@ absl::StatusOr<Built> Build(const LoopNest& nest, const Schedule& schedule) {
 
 bool CodegenAvailable() { return true; }
 
+namespace {
+
+std::mutex& AssemblyMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::string& AssemblyDir() {
+  static auto* dir = new std::string();
+  return *dir;
+}
+
+}  // namespace
+
+void SetAssemblyDir(std::string dir) {
+  std::lock_guard<std::mutex> lock(AssemblyMutex());
+  AssemblyDir() = std::move(dir);
+}
+
 absl::StatusOr<std::shared_ptr<const CompiledKernel>> CompileKernel(const LoopNest& nest,
                                                                     const Schedule& schedule) {
   static std::mutex mu;
@@ -806,9 +825,23 @@ absl::StatusOr<std::shared_ptr<const CompiledKernel>> CompileKernel(const LoopNe
   absl::StatusOr<Built> built = Build(nest, schedule);
   if (!built.ok()) return built.status();
   absl::StatusOr<Jit*> jit = Jit::Get();
+  std::string dir;
+  {
+    std::lock_guard<std::mutex> lock(AssemblyMutex());
+    dir = AssemblyDir();
+  }
+  std::string assembly;
   absl::StatusOr<std::shared_ptr<JitCode>> code =
-      (*jit)->Load(std::move(built->module), std::move(built->context), built->name);
+      (*jit)->Load(std::move(built->module), std::move(built->context), built->name,
+                   dir.empty() ? nullptr : &assembly);
   if (!code.ok()) return code.status();
+  if (!dir.empty()) {
+    const std::string text =
+        StrCat("# ", nest.name(), "\n# ", schedule.ToString(nest), "\n", assembly);
+    if (absl::Status s = WriteFileAtomically(StrCat(dir, "/", built->name, ".s"), text); !s.ok()) {
+      return s;
+    }
+  }
   auto kernel = std::make_shared<const CompiledKernel>(
       reinterpret_cast<KernelFn>((*code)->address()), ParallelIterations(nest, schedule), *code);
   std::lock_guard<std::mutex> lock(mu);
@@ -836,6 +869,8 @@ absl::StatusOr<std::shared_ptr<const CompiledKernel>> CompileKernel(const LoopNe
   return absl::UnimplementedError(
       StrCat("cannot compile '", nest.name(), "': lemma was built without LLVM (LEMMA_LLVM=OFF)"));
 }
+
+void SetAssemblyDir(std::string) {}
 
 absl::StatusOr<std::string> KernelIr(const LoopNest& nest, const Schedule&, bool) {
   return absl::UnimplementedError(

@@ -51,6 +51,12 @@ bool CodegenAvailable();
 absl::StatusOr<std::shared_ptr<const CompiledKernel>> CompileKernel(const LoopNest& nest,
                                                                     const Schedule& schedule);
 
+/// From now on, writes the host assembly of each kernel CompileKernel
+/// compiles (not those it shares) to `dir`/lemma_kernel_N.s, headed by the
+/// loop nest's name and schedule; an empty `dir` stops. For reading the code
+/// the generator emits (`lemma bench --asm-dir`). `dir` must exist.
+void SetAssemblyDir(std::string dir);
+
 /// The LLVM IR of the kernel, before or after optimization (for debugging).
 absl::StatusOr<std::string> KernelIr(const LoopNest& nest, const Schedule& schedule,
                                      bool optimized);

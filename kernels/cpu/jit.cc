@@ -4,11 +4,14 @@
 #include "kernels/cpu/target.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
+#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Transforms/Utils/Cloning.h"
 
 namespace lemma::cpu {
 namespace {
@@ -81,7 +84,8 @@ void Jit::Optimize(llvm::Module& module) {
 
 absl::StatusOr<std::shared_ptr<JitCode>> Jit::Load(std::unique_ptr<llvm::Module> module,
                                                    std::unique_ptr<llvm::LLVMContext> context,
-                                                   const std::string& name) {
+                                                   const std::string& name,
+                                                   std::string* assembly) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string problems;
   llvm::raw_string_ostream os(problems);
@@ -89,6 +93,18 @@ absl::StatusOr<std::shared_ptr<JitCode>> Jit::Load(std::unique_ptr<llvm::Module>
     return absl::InternalError(StrCat("generated IR is invalid: ", os.str()));
   }
   Optimize(*module);
+  if (assembly != nullptr) {
+    // Code generation may change the module it runs on: emit from a copy.
+    std::unique_ptr<llvm::Module> copy = llvm::CloneModule(*module);
+    llvm::SmallString<0> text;
+    llvm::raw_svector_ostream out(text);
+    llvm::legacy::PassManager pm;
+    if (tm_->addPassesToEmitFile(pm, out, nullptr, llvm::CGFT_AssemblyFile)) {
+      return absl::InternalError("LLVM cannot emit assembly for the host target");
+    }
+    pm.run(*copy);
+    *assembly = std::string(text.str());
+  }
   llvm::orc::ResourceTrackerSP tracker = jit_->getMainJITDylib().createResourceTracker();
   llvm::orc::ThreadSafeModule tsm(std::move(module), std::move(context));
   if (llvm::Error e = jit_->addIRModule(tracker, std::move(tsm))) {

@@ -44,9 +44,12 @@ class Jit {
   /// Runs the O3 pipeline over `module` (already prepared).
   void Optimize(llvm::Module& module);
   /// Optimizes `module` and loads it; returns the code of function `name`.
+  /// With `assembly`, also writes the host assembly of the optimized module
+  /// there (the code that is loaded).
   absl::StatusOr<std::shared_ptr<JitCode>> Load(std::unique_ptr<llvm::Module> module,
                                                 std::unique_ptr<llvm::LLVMContext> context,
-                                                const std::string& name);
+                                                const std::string& name,
+                                                std::string* assembly = nullptr);
 
  private:
   Jit() = default;

@@ -4,11 +4,15 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ir/strings.h"
 #include "kernels/cpu/codegen.h"
 #include "kernels/cpu/loop_nest.h"
 #include "kernels/cpu/schedule_space.h"
@@ -181,6 +185,35 @@ TEST(CodegenTest, RejectsABlockThatIsNotATile) {
   EXPECT_FALSE(CompileKernel(nest, s).ok());
   s.tiles[1] = {8};
   EXPECT_TRUE(CompileKernel(nest, s).ok());
+}
+
+// SetAssemblyDir: each kernel compiled meanwhile leaves its assembly, headed
+// by its nest's name and schedule; none after it is reset.
+TEST(CodegenTest, WritesTheAssemblyOfKernelsItCompiles) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "lemma_asm_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto files = [&] {
+    std::vector<std::filesystem::path> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path());
+    return out;
+  };
+  SetAssemblyDir(dir.string());
+  const LoopNest nest = Conv(7, 5, 13, 11);  // a shape no other test compiles
+  const Schedule s = Schedule::Default(nest);
+  ASSERT_TRUE(CompileKernel(nest, s).ok());
+  SetAssemblyDir("");
+  ASSERT_EQ(files().size(), 1u);
+  std::ifstream in(files()[0]);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str().rfind(StrCat("# ", nest.name(), "\n# ", s.ToString(nest), "\n"), 0), 0u)
+      << text.str().substr(0, 200);
+  EXPECT_NE(text.str().find("ret"), std::string::npos);
+  ASSERT_TRUE(CompileKernel(Conv(9, 5, 13, 11), Schedule::Default(Conv(9, 5, 13, 11))).ok());
+  EXPECT_EQ(files().size(), 1u);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

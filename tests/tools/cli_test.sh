@@ -418,6 +418,10 @@ check bench 0 "^latency over 5 runs: median [0-9.]+ ms" -- "$lemma" bench "$tmp/
 check bench_profile 0 "conv2d\+ewadd\+relu .* (generated|onednn) " -- "$lemma" bench "$tmp/rb.lemma" --runs 3
 check bench_plan 0 "why: tuned schedule \(log\)" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --log "$tmp/tune.jsonl" --plan --providers generated
 check bench_after_idle 0 "^latency over 3 runs, each after 20 ms idle: median [0-9.]+ ms" -- "$lemma" bench "$tmp/rb.lemma" --runs 3 --pause-ms 20 --providers generated
+check bench_asm_dir 0 "^latency over 1 runs" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --providers generated --asm-dir "$tmp/asm/kernels"
+check bench_asm_header 0 "^# conv2d" -- bash -c "cat '$tmp'/asm/kernels/lemma_kernel_*.s"
+check bench_asm_code 0 "vfmadd|vmulps" -- bash -c "cat '$tmp'/asm/kernels/lemma_kernel_*.s"
+check bench_asm_bad_dir 1 "--asm-dir .*: not a directory that can be made" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --asm-dir "$tmp/rb.lemma/x"
 check bench_bad_pause 1 "--pause-ms must be in" -- "$lemma" bench "$tmp/rb.lemma" --pause-ms -1
 check bench_bad_providers 1 "--providers must be" -- "$lemma" bench "$tmp/rb.lemma" --providers gpu
 check bench_missing_file 1 "cannot open" -- "$lemma" bench "$tmp/none.lemma"

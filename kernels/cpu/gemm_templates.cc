@@ -270,10 +270,11 @@ double LaneUse(int64_t n, int64_t nr, int v) {
 // NCHW conv (the rows its output channels, the weights broadcast); then the
 // tile is 6 x 4, or 12 x 2 when that fills more lanes (14x14 images: 88%
 // against 77%). Single-thread CPU time of the zoo's dense NCHW convs
-// (bench/conv_sweep), against 8 x 3: 1x1 convs on 56x56 and 28x28 images
-// 0.8-1.0x, on 14x14 0.95-1.0x with 12 x 2, on 7x7 0.9-1.0x with 6 x 4; the
-// 7x7/2 stem on 224x224 0.63x; 3x3 convs 0.9-1.0x. Channels-last convs (the
-// columns their output channels) measured up to 1.4x slower with 6 x 4.
+// (bench/conv_sweep), against 8 x 3 in the same run: 1x1 convs on 56x56
+// images 0.64-1.05x, on 28x28 0.90-1.03x, on 14x14 0.96-1.04x (12 x 2), on
+// 7x7 0.80-0.98x; 3x3 convs 1.0-1.04x; stems of 3 channels 0.95-1.13x (a tie
+// when run again). Channels-last convs (the columns their output channels)
+// measured up to 1.4x slower with 6 x 4.
 struct RegisterTile {
   int64_t rows, vectors;
 };

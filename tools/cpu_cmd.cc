@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/strings.h"
@@ -33,6 +35,22 @@ struct Setup {
   std::optional<cpu::WeightCache> weight_cache;  // unset: by the weights' size
 };
 
+// The value of option `name` among `choices` (its text, its value); the
+// first choice when the option is absent.
+template <typename T>
+absl::StatusOr<T> GetChoice(const Args& args, const std::string& name,
+                            std::initializer_list<std::pair<const char*, T>> choices) {
+  const std::string given = args.Get(name, choices.begin()->first);
+  std::string names;
+  size_t i = 0;
+  for (const auto& [text, value] : choices) {
+    if (given == text) return value;
+    names += StrCat(i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ", text);
+    ++i;
+  }
+  return absl::InvalidArgumentError(StrCat(name, " must be ", names, ", not '", given, "'"));
+}
+
 absl::StatusOr<Setup> Prepare(const Args& args) {
   absl::StatusOr<Graph> g = ReadGraphFile(args.positional()[0]);
   if (!g.ok()) return g.status();
@@ -47,14 +65,11 @@ absl::StatusOr<Setup> Prepare(const Args& args) {
   s.feeds = RandomFeeds<F32>(*g, static_cast<uint64_t>(*seed));
   s.graph = *std::move(g);
   s.threads = static_cast<int>(*threads);
-  const std::string cache = args.Get("--weight-cache", "auto");
-  if (cache == "cold") {
-    s.weight_cache = cpu::WeightCache::kCold;
-  } else if (cache == "warm") {
-    s.weight_cache = cpu::WeightCache::kWarm;
-  } else if (cache != "auto") {
-    return absl::InvalidArgumentError(StrCat("--weight-cache must be auto, warm or cold, not '", cache, "'"));
-  }
+  absl::StatusOr<std::optional<cpu::WeightCache>> cache = GetChoice<std::optional<cpu::WeightCache>>(
+      args, "--weight-cache",
+      {{"auto", std::nullopt}, {"warm", cpu::WeightCache::kWarm}, {"cold", cpu::WeightCache::kCold}});
+  if (!cache.ok()) return cache.status();
+  s.weight_cache = *cache;
   return s;
 }
 
@@ -142,15 +157,13 @@ int RunBench(const Args& args) {
     options.tuning_log = &log;
   }
   options.concat_in_place = !args.Has("--no-concat-in-place");
-  const std::string providers = args.Get("--providers", "measure");
-  if (providers == "generated") {
-    options.providers = cpu::ProviderChoice::kGenerated;
-  } else if (providers == "onednn") {
-    options.providers = cpu::ProviderChoice::kOneDnn;
-  } else if (providers != "measure") {
-    return Fail("bench", absl::InvalidArgumentError(StrCat(
-                             "--providers must be measure, generated or onednn, not '", providers, "'")));
-  }
+  absl::StatusOr<cpu::ProviderChoice> providers = GetChoice<cpu::ProviderChoice>(
+      args, "--providers",
+      {{"measure", cpu::ProviderChoice::kMeasure},
+       {"generated", cpu::ProviderChoice::kGenerated},
+       {"onednn", cpu::ProviderChoice::kOneDnn}});
+  if (!providers.ok()) return Fail("bench", providers.status());
+  options.providers = *providers;
   if (args.Has("--asm-dir")) {
     const std::string dir = args.Get("--asm-dir");
     std::error_code ec;

@@ -6,8 +6,8 @@
 namespace lemma::cpu {
 namespace {
 
-// How long a worker spins for the next job before it sleeps.
-constexpr int kSpinIterations = 1 << 16;
+// A spinning worker yields its core once in this many pauses.
+constexpr int64_t kYieldEvery = 1024;
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -30,7 +30,7 @@ void WaitUntil(F done) {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) : threads_(threads < 1 ? 1 : threads) {
+ThreadPool::ThreadPool(int threads, WaitOptions wait) : threads_(threads < 1 ? 1 : threads), wait_(wait) {
   for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { Worker(); });
 }
 
@@ -59,14 +59,26 @@ void ThreadPool::Worker() {
     const uint64_t g = generation_.load(std::memory_order_acquire);
     return (g % 2 == 0 && g != seen) || stop_.load(std::memory_order_acquire);
   };
+  auto parked = [&] { return park_.load(std::memory_order_relaxed); };
   for (;;) {
-    for (int spin = 0; !ready() && spin < kSpinIterations && !park_.load(std::memory_order_relaxed);
-         ++spin) {
-      CpuRelax();
+    for (int64_t spin = 0; spin < wait_.spin_iterations && !ready() && !parked(); ++spin) {
+      if (spin % kYieldEvery == kYieldEvery - 1) {
+        std::this_thread::yield();
+      } else {
+        CpuRelax();
+      }
+    }
+    if (wait_.poll_duration.count() > 0 && !ready() && !parked()) {
+      const auto until = std::chrono::steady_clock::now() + wait_.poll_duration;
+      do {
+        std::this_thread::sleep_for(wait_.poll_period);
+      } while (!ready() && !parked() && std::chrono::steady_clock::now() < until);
     }
     if (!ready()) {
       std::unique_lock<std::mutex> lock(mu_);
+      ++blocked_;
       wake_.wait(lock, ready);
+      --blocked_;
     }
     if (stop_.load(std::memory_order_acquire)) return;
     const uint64_t g = generation_.load(std::memory_order_acquire);
@@ -92,11 +104,14 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
   chunks_ = std::min<int64_t>(n, 8 * threads_);
   next_.store(0, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
+  int blocked = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     generation_.fetch_add(1, std::memory_order_acq_rel);  // even: published
+    blocked = blocked_;
   }
-  wake_.notify_all();
+  // Spinning and polling workers find the job themselves (see the header).
+  if (blocked > 0) wake_.notify_all();
   RunChunks();
   WaitUntil([&] { return done_.load(std::memory_order_acquire) >= chunks_; });
 }

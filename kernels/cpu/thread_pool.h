@@ -5,10 +5,23 @@
 // iterations into a few contiguous chunks that the calling thread and the
 // workers take in turn. The caller never waits for a worker to start: on a
 // machine busy with other work, a late worker finds the chunks taken and the
-// caller has done them. Workers spin briefly between jobs (kernels come in
-// quick succession) and then sleep.
+// caller has done them.
+//
+// Between jobs a worker waits in three stages:
+//  1. it spins (kernels come in quick succession), yielding its core now and
+//     then, so that a worker queued on the caller's own CPU does not take
+//     the caller's time;
+//  2. it sleeps on a timer and looks again, for a while (a graph that runs
+//     every few tens of milliseconds finds its workers here): a worker that
+//     wakes from its own timer runs on its own CPU;
+//  3. it blocks until the caller wakes it. A wake-up from another thread
+//     lets the kernel place the worker on the waker's CPU, which it does on a
+//     virtual machine whose host has taken the worker's idle vCPU away; the
+//     worker then waits for the caller's time slice and never helps. The
+//     caller wakes only workers in this stage.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -18,11 +31,23 @@
 
 namespace lemma::cpu {
 
+/// How a worker waits for the next job (the stages above). On the 2-vCPU
+/// virtual machines lemma is benchmarked on, a worker spins about 2.5 ms of
+/// CPU time after a job, and polling costs 9-12% of a core while it lasts.
+struct WaitOptions {
+  /// Pause instructions spun through before polling.
+  int64_t spin_iterations = 1 << 16;
+  /// The sleep between looks while polling.
+  std::chrono::microseconds poll_period{250};
+  /// How long a worker polls before it blocks (0: it blocks after spinning).
+  std::chrono::milliseconds poll_duration{100};
+};
+
 class ThreadPool {
  public:
   /// A pool that runs work on `threads` threads, the caller included
   /// (threads - 1 workers). threads < 1 means 1.
-  explicit ThreadPool(int threads);
+  explicit ThreadPool(int threads, WaitOptions wait = {});
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -33,8 +58,9 @@ class ThreadPool {
   /// parallel, and returns when all are done. Not reentrant: fn must not call
   /// ParallelFor, and one thread at a time may call it.
   void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
-  /// Sends spinning workers to sleep at once (until the next ParallelFor), so
-  /// that another library's threads (oneDNN's OpenMP team) get the cores.
+  /// Sends spinning and polling workers to sleep at once (until the next
+  /// ParallelFor), so that another library's threads (oneDNN's OpenMP team)
+  /// get the cores.
   void Park();
 
  private:
@@ -42,6 +68,7 @@ class ThreadPool {
   void RunChunks();
 
   const int threads_;
+  const WaitOptions wait_;
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_;
@@ -56,6 +83,7 @@ class ThreadPool {
   int64_t chunks_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> park_{false};
+  int blocked_ = 0;  // workers in stage 3 (guarded by mu_)
 };
 
 /// The pool kernels share in this process, of `threads` threads (created on

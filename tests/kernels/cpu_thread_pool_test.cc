@@ -1,0 +1,111 @@
+#include "kernels/cpu/thread_pool.h"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace lemma::cpu {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+// Runs a job over [0, n) and checks that every iteration ran exactly once.
+void ExpectCoversOnce(ThreadPool& pool, int64_t n) {
+  std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+  pool.ParallelFor(n, [&](int64_t begin, int64_t end) {
+    ASSERT_LE(0, begin);
+    ASSERT_LT(begin, end);
+    ASSERT_LE(end, n);
+    for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+  });
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "iteration " << i << " of " << n;
+}
+
+// The threads that ran a job of 16 chunks, each of which sleeps `chunk_ms`:
+// while the caller sleeps in its chunk, a worker that waits in any stage has
+// its CPU and time to take one.
+std::set<std::thread::id> ThreadsThatTookPart(ThreadPool& pool, int chunk_ms) {
+  std::mutex mu;
+  std::set<std::thread::id> ids;
+  pool.ParallelFor(16, [&](int64_t, int64_t) {
+    std::this_thread::sleep_for(milliseconds(chunk_ms));
+    std::lock_guard<std::mutex> lock(mu);
+    ids.insert(std::this_thread::get_id());
+  });
+  return ids;
+}
+
+TEST(ThreadPoolTest, EveryIterationRunsOnce) {
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 2, 3, 7, 16, 17, 1000, 100003}) ExpectCoversOnce(pool, n);
+  }
+}
+
+// A job published while the workers spin, poll or block is done, and done
+// with their help: a pause between jobs puts them in each stage.
+TEST(ThreadPoolTest, WorkersFindJobsInEveryWaitingStage) {
+  WaitOptions wait;
+  wait.spin_iterations = 1 << 10;
+  wait.poll_period = microseconds(100);
+  wait.poll_duration = milliseconds(20);
+  ThreadPool pool(2, wait);
+  const std::thread::id caller = std::this_thread::get_id();
+  struct Stage {
+    const char* name;
+    milliseconds pause;
+  };
+  for (const Stage& stage : {Stage{"spinning", milliseconds(0)}, Stage{"polling", milliseconds(5)},
+                             Stage{"blocked", milliseconds(60)}}) {
+    for (int round = 0; round < 3; ++round) {
+      std::this_thread::sleep_for(stage.pause);
+      ExpectCoversOnce(pool, 1000);
+      std::this_thread::sleep_for(stage.pause);
+      const std::set<std::thread::id> ids = ThreadsThatTookPart(pool, 2);
+      EXPECT_EQ(ids.size(), 2u) << "the worker took no chunk of a job published while it was " << stage.name;
+      EXPECT_TRUE(ids.count(caller)) << "the caller took no chunk while the worker was " << stage.name;
+    }
+  }
+}
+
+// Workers that never poll block right after spinning, and are woken.
+TEST(ThreadPoolTest, WorkersThatDoNotPollAreWoken) {
+  WaitOptions wait;
+  wait.spin_iterations = 16;
+  wait.poll_duration = milliseconds(0);
+  ThreadPool pool(3, wait);
+  for (int round = 0; round < 5; ++round) {
+    std::this_thread::sleep_for(milliseconds(5));
+    EXPECT_EQ(ThreadsThatTookPart(pool, 3).size(), 3u) << "round " << round;
+  }
+}
+
+// Parked workers block at once, and the next job wakes them.
+TEST(ThreadPoolTest, ParkedWorkersWakeForTheNextJob) {
+  ThreadPool pool(2);
+  for (int round = 0; round < 3; ++round) {
+    pool.Park();
+    std::this_thread::sleep_for(milliseconds(5));
+    EXPECT_EQ(ThreadsThatTookPart(pool, 2).size(), 2u) << "round " << round;
+  }
+}
+
+// A pool goes away while its workers spin, poll or block.
+TEST(ThreadPoolTest, DestroysWhileWorkersWait) {
+  for (int pause_ms : {0, 5, 300}) {
+    auto pool = std::make_unique<ThreadPool>(2);
+    ExpectCoversOnce(*pool, 100);
+    std::this_thread::sleep_for(milliseconds(pause_ms));
+    pool.reset();
+  }
+}
+
+}  // namespace
+}  // namespace lemma::cpu

@@ -37,6 +37,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -67,8 +68,43 @@ namespace {
 
 // Each kernel of the tables runs for at least this long; its fastest run counts.
 constexpr double kBenchSeconds = 0.3;
-// The pause before each run of a model (lemma's or ONNX Runtime's), in ms.
+// The pause before each run of a model (lemma's or ONNX Runtime's), in ms,
+// once the runs before have gone quiet (WaitUntilQuiet).
 constexpr int kPauseMs = 50;
+
+// CPU time in seconds that every thread of process `pid` (0: this process)
+// has used, from /proc/PID/task/*/schedstat; 0 when /proc cannot tell.
+double ProcessCpuSeconds(pid_t pid) {
+  const std::string dir = pid == 0 ? "/proc/self/task" : StrCat("/proc/", pid, "/task");
+  double total = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream in(task.path() / "schedstat");
+    double ns = 0;
+    if (in >> ns) total += ns * 1e-9;
+  }
+  return total;
+}
+
+// Returns once this process and `others` together use less than a fifth of
+// a core over 5 ms (or after 1 s): threads that spin after their work (ONNX
+// Runtime's spin for ~45 ms of CPU time after each run here) would otherwise
+// take a core from whatever runs next.
+void WaitUntilQuiet(const std::vector<pid_t>& others) {
+  auto cpu = [&] {
+    double total = ProcessCpuSeconds(0);
+    for (pid_t p : others) total += p > 0 ? ProcessCpuSeconds(p) : 0;
+    return total;
+  };
+  constexpr double kWindow = 0.005;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  for (double before = cpu(); std::chrono::steady_clock::now() < give_up;) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(kWindow));
+    const double now = cpu();
+    if (now - before < 0.2 * kWindow) return;
+    before = now;
+  }
+}
 
 struct Options {
   int threads = 2;
@@ -421,6 +457,8 @@ class BaselineServer {
   }
 
   const std::string& version() const { return version_; }
+  // The server's process id (-1 when it is not running).
+  pid_t pid() const { return pid_; }
   // The ready line (version, threads, and what else the server reports).
   const JsonValue& ready() const { return ready_; }
 
@@ -592,8 +630,8 @@ void ModelSection(const Options& o, TuningLog& log) {
                   : (o.providers == ProviderChoice::kGenerated ? "generated kernels only"
                                                                : "oneDNN wherever it covers a step"));
   std::printf("latencies: medians of %d interleaved rounds (each round runs every graph and ONNX\n"
-              "Runtime once, in an order rotated each round, %d ms apart); ratios are medians\n"
-              "of the per-round ratios\n",
+              "Runtime once, in an order rotated each round, each run %d ms after the threads of\n"
+              "the runs before stop spinning); ratios are medians of the per-round ratios\n",
               o.runs, kPauseMs);
   if (o.burst > 1) {
     std::printf("bursts: each graph runs %d times back to back in its turn; its time in the round\n"
@@ -730,14 +768,16 @@ void ModelSection(const Options& o, TuningLog& log) {
     const bool have_torch = o.torch && StartTorch(torch, *g, name, o, notes);
     // Each round runs every lemma graph, ONNX Runtime and PyTorch once,
     // starting one further along each round so that none always follows the
-    // same one, and pauses after each run: the runtimes' threads spin for a
-    // while after their work, which would slow whatever runs next.
+    // same one. Before each run it waits for the runtimes' threads to stop
+    // spinning after their work, which would slow whatever runs next, and
+    // then pauses.
     std::vector<double> ort_times, torch_times;
     const int entries = static_cast<int>(variants.size()) + 2;
     for (int r = 0; r < o.runs; ++r) {
       for (int e = 0; e < entries; ++e) {
         const int which = (r + e) % entries;
         if (which == entries - 1 && !have_torch) continue;
+        WaitUntilQuiet({ort.pid(), torch.pid()});
         std::this_thread::sleep_for(std::chrono::milliseconds(kPauseMs));
         if (which == entries - 2) {
           if (have_ort) ort_times.push_back(ort.Run(o.burst));

@@ -191,9 +191,10 @@ TEST(CodegenTest, RejectsABlockThatIsNotATile) {
 // by its nest's name and schedule; none after it is reset.
 TEST(CodegenTest, WritesTheAssemblyOfKernelsItCompiles) {
   if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "lemma_asm_test";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  // A directory of its own: test runs of two checkouts may share /tmp.
+  std::string tmpl = StrCat(::testing::TempDir(), "/lemma_asm_XXXXXX");
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::filesystem::path dir = tmpl;
   auto files = [&] {
     std::vector<std::filesystem::path> out;
     for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path());

@@ -69,10 +69,13 @@ void ThreadPool::Worker() {
       }
     }
     if (wait_.poll_duration.count() > 0 && !ready() && !parked()) {
-      const auto until = std::chrono::steady_clock::now() + wait_.poll_duration;
-      do {
-        std::this_thread::sleep_for(wait_.poll_period);
-      } while (!ready() && !parked() && std::chrono::steady_clock::now() < until);
+      const auto start = std::chrono::steady_clock::now();
+      for (auto now = start; now - start < wait_.poll_duration && !ready() && !parked();
+           now = std::chrono::steady_clock::now()) {
+        std::this_thread::sleep_for(std::clamp(
+            std::chrono::duration_cast<std::chrono::microseconds>(now - start) / wait_.poll_slowdown,
+            wait_.poll_period, wait_.max_poll_period));
+      }
     }
     if (!ready()) {
       std::unique_lock<std::mutex> lock(mu_);

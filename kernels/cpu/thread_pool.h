@@ -11,9 +11,10 @@
 //  1. it spins (kernels come in quick succession), yielding its core now and
 //     then, so that a worker queued on the caller's own CPU does not take
 //     the caller's time;
-//  2. it sleeps on a timer and looks again, for a while (a graph that runs
-//     every few tens of milliseconds finds its workers here): a worker that
-//     wakes from its own timer runs on its own CPU;
+//  2. it sleeps on a timer and looks again, less often the longer it has
+//     been idle, for a second (a graph that runs a few times a second finds
+//     its workers here): a worker that wakes from its own timer runs on its
+//     own CPU;
 //  3. it blocks until the caller wakes it. A wake-up from another thread
 //     lets the kernel place the worker on the waker's CPU, which it does on a
 //     virtual machine whose host has taken the worker's idle vCPU away; the
@@ -32,15 +33,20 @@
 namespace lemma::cpu {
 
 /// How a worker waits for the next job (the stages above). On the 2-vCPU
-/// virtual machines lemma is benchmarked on, a worker spins about 2.5 ms of
-/// CPU time after a job, and polling costs 9-12% of a core while it lasts.
+/// virtual machines lemma is benchmarked on, a worker spins about 2 ms of CPU
+/// time after a job; polling then costs 10% of a core over the first 50 ms
+/// and 27 ms of CPU time over its whole second.
 struct WaitOptions {
   /// Pause instructions spun through before polling.
   int64_t spin_iterations = 1 << 16;
-  /// The sleep between looks while polling.
+  /// The sleep between looks while polling: poll_period at first, then the
+  /// time polled so far over poll_slowdown (a worker idle for longer joins
+  /// a later job that much later), at most max_poll_period.
   std::chrono::microseconds poll_period{250};
+  int poll_slowdown = 200;
+  std::chrono::microseconds max_poll_period{2000};
   /// How long a worker polls before it blocks (0: it blocks after spinning).
-  std::chrono::milliseconds poll_duration{100};
+  std::chrono::milliseconds poll_duration{1000};
 };
 
 class ThreadPool {

@@ -121,12 +121,40 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
 
 void ThreadPool::Park() { park_.store(true, std::memory_order_relaxed); }
 
+namespace {
+
+struct Shared {
+  std::mutex mu;
+  std::unique_ptr<ThreadPool> pool;
+  WaitOptions wait;
+};
+
+Shared& SharedState() {
+  static Shared shared;
+  return shared;
+}
+
+bool SameWait(const WaitOptions& a, const WaitOptions& b) {
+  return a.spin_iterations == b.spin_iterations && a.poll_period == b.poll_period &&
+         a.poll_slowdown == b.poll_slowdown && a.max_poll_period == b.max_poll_period &&
+         a.poll_duration == b.poll_duration;
+}
+
+}  // namespace
+
 ThreadPool& SharedPool(int threads) {
-  static std::mutex mu;
-  static std::unique_ptr<ThreadPool> pool;
-  std::lock_guard<std::mutex> lock(mu);
-  if (pool == nullptr || pool->threads() != threads) pool = std::make_unique<ThreadPool>(threads);
-  return *pool;
+  Shared& s = SharedState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.pool == nullptr || s.pool->threads() != threads || !SameWait(s.pool->wait(), s.wait)) {
+    s.pool = std::make_unique<ThreadPool>(threads, s.wait);
+  }
+  return *s.pool;
+}
+
+void SetSharedPoolWait(const WaitOptions& wait) {
+  Shared& s = SharedState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.wait = wait;
 }
 
 }  // namespace lemma::cpu

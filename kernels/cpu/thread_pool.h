@@ -59,6 +59,7 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int threads() const { return threads_; }
+  const WaitOptions& wait() const { return wait_; }
 
   /// Calls fn(begin, end) on disjoint contiguous ranges covering [0, n), in
   /// parallel, and returns when all are done. Not reentrant: fn must not call
@@ -93,8 +94,14 @@ class ThreadPool {
 };
 
 /// The pool kernels share in this process, of `threads` threads (created on
-/// first use; a later call with another count replaces it).
+/// first use; a later call with another count, or after SetSharedPoolWait,
+/// replaces it).
 ThreadPool& SharedPool(int threads);
+
+/// How the shared pool's workers wait between jobs, for the whole process:
+/// e.g. poll_duration = 0 on a host where idle CPU time matters more than
+/// the latency of a run after idle. Takes effect at the next SharedPool call.
+void SetSharedPoolWait(const WaitOptions& wait);
 
 }  // namespace lemma::cpu
 

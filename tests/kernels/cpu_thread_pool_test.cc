@@ -108,6 +108,22 @@ TEST(ThreadPoolTest, ParkedWorkersWakeForTheNextJob) {
   }
 }
 
+// The shared pool takes the process's wait options, and is replaced when
+// they change.
+TEST(ThreadPoolTest, SharedPoolTakesTheProcessWaitOptions) {
+  EXPECT_EQ(SharedPool(2).wait().poll_duration, WaitOptions().poll_duration);
+  WaitOptions no_polling;
+  no_polling.poll_duration = milliseconds(0);
+  SetSharedPoolWait(no_polling);
+  ThreadPool& pool = SharedPool(2);
+  EXPECT_EQ(pool.wait().poll_duration, milliseconds(0));
+  EXPECT_EQ(&SharedPool(2), &pool) << "the same options replaced the pool";
+  std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_EQ(ThreadsThatTookPart(pool, 3).size(), 2u);
+  SetSharedPoolWait(WaitOptions());
+  EXPECT_EQ(SharedPool(2).wait().poll_duration, WaitOptions().poll_duration);
+}
+
 // A pool goes away while its workers spin, poll or block.
 TEST(ThreadPoolTest, DestroysWhileWorkersWait) {
   for (int pause_ms : {0, 5, 300}) {

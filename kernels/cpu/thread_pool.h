@@ -100,7 +100,8 @@ ThreadPool& SharedPool(int threads);
 
 /// How the shared pool's workers wait between jobs, for the whole process:
 /// e.g. poll_duration = 0 on a host where idle CPU time matters more than
-/// the latency of a run after idle. Takes effect at the next SharedPool call.
+/// the latency of a run after idle. Takes effect at the next SharedPool call,
+/// which replaces the pool: call it while no graph runs.
 void SetSharedPoolWait(const WaitOptions& wait);
 
 }  // namespace lemma::cpu

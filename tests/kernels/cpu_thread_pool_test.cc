@@ -64,14 +64,19 @@ void ExpectWorkersAfterPauses(ThreadPool& pool, const char* stage, milliseconds 
   }
 }
 
+// A short spin, then polling for `duration`.
+WaitOptions PollFor(milliseconds duration) {
+  WaitOptions wait;
+  wait.spin_iterations = 1 << 10;
+  wait.poll_duration = duration;
+  return wait;
+}
+
 // Spinning and polling workers find a job themselves (the caller wakes only
 // blocked ones). They poll here for far longer than a job lasts, so a worker
 // that did not look while polling would miss it.
 TEST(ThreadPoolTest, WorkersFindJobsWhileSpinningAndPolling) {
-  WaitOptions wait;
-  wait.spin_iterations = 1 << 10;
-  wait.poll_duration = milliseconds(10000);
-  ThreadPool pool(2, wait);
+  ThreadPool pool(2, PollFor(milliseconds(10000)));
   ExpectWorkersAfterPauses(pool, "spinning", milliseconds(0));
   ExpectWorkersAfterPauses(pool, "polling", milliseconds(5));
   ExpectWorkersAfterPauses(pool, "polling slowly", milliseconds(300));
@@ -79,10 +84,7 @@ TEST(ThreadPoolTest, WorkersFindJobsWhileSpinningAndPolling) {
 
 // Blocked workers are woken by the next job.
 TEST(ThreadPoolTest, WorkersFindJobsWhenBlocked) {
-  WaitOptions wait;
-  wait.spin_iterations = 1 << 10;
-  wait.poll_duration = milliseconds(20);
-  ThreadPool pool(2, wait);
+  ThreadPool pool(2, PollFor(milliseconds(20)));
   ExpectWorkersAfterPauses(pool, "blocked", milliseconds(60));
 }
 

@@ -28,9 +28,16 @@ void WaitUntil(F done) {
   }
 }
 
+WaitOptions Sane(WaitOptions wait) {
+  wait.poll_slowdown = std::max(wait.poll_slowdown, 1);
+  wait.max_poll_period = std::max(wait.max_poll_period, wait.poll_period);
+  return wait;
+}
+
 }  // namespace
 
-ThreadPool::ThreadPool(int threads, WaitOptions wait) : threads_(threads < 1 ? 1 : threads), wait_(wait) {
+ThreadPool::ThreadPool(int threads, WaitOptions wait)
+    : threads_(threads < 1 ? 1 : threads), wait_(Sane(wait)) {
   for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { Worker(); });
 }
 
@@ -134,18 +141,12 @@ Shared& SharedState() {
   return shared;
 }
 
-bool SameWait(const WaitOptions& a, const WaitOptions& b) {
-  return a.spin_iterations == b.spin_iterations && a.poll_period == b.poll_period &&
-         a.poll_slowdown == b.poll_slowdown && a.max_poll_period == b.max_poll_period &&
-         a.poll_duration == b.poll_duration;
-}
-
 }  // namespace
 
 ThreadPool& SharedPool(int threads) {
   Shared& s = SharedState();
   std::lock_guard<std::mutex> lock(s.mu);
-  if (s.pool == nullptr || s.pool->threads() != threads || !SameWait(s.pool->wait(), s.wait)) {
+  if (s.pool == nullptr || s.pool->threads() != threads || s.pool->wait() != Sane(s.wait)) {
     s.pool = std::make_unique<ThreadPool>(threads, s.wait);
   }
   return *s.pool;

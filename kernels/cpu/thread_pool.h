@@ -42,11 +42,15 @@ struct WaitOptions {
   /// The sleep between looks while polling: poll_period at first, then the
   /// time polled so far over poll_slowdown (a worker idle for longer joins
   /// a later job that much later), at most max_poll_period.
+  /// (A pool reads a poll_slowdown below 1 as 1, and a max_poll_period
+  /// below poll_period as poll_period.)
   std::chrono::microseconds poll_period{250};
   int poll_slowdown = 200;
   std::chrono::microseconds max_poll_period{2000};
   /// How long a worker polls before it blocks (0: it blocks after spinning).
   std::chrono::milliseconds poll_duration{1000};
+
+  bool operator==(const WaitOptions&) const = default;
 };
 
 class ThreadPool {

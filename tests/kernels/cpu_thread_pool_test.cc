@@ -126,6 +126,21 @@ TEST(ThreadPoolTest, SharedPoolTakesTheProcessWaitOptions) {
   EXPECT_EQ(SharedPool(2).wait().poll_duration, WaitOptions().poll_duration);
 }
 
+// Options that would divide by zero or clamp an empty range are read as the
+// nearest sane ones.
+TEST(ThreadPoolTest, ReadsOddWaitOptionsSanely) {
+  WaitOptions odd = PollFor(milliseconds(100));
+  odd.poll_slowdown = 0;
+  odd.poll_period = microseconds(500);
+  odd.max_poll_period = microseconds(100);
+  ThreadPool pool(2, odd);
+  EXPECT_EQ(pool.wait().poll_slowdown, 1);
+  EXPECT_EQ(pool.wait().max_poll_period, microseconds(500));
+  std::this_thread::sleep_for(milliseconds(10));
+  ExpectCoversOnce(pool, 1000);
+  EXPECT_EQ(ThreadsThatTookPart(pool, 3).size(), 2u);
+}
+
 // A pool goes away while its workers spin, poll or block.
 TEST(ThreadPoolTest, DestroysWhileWorkersWait) {
   for (int pause_ms : {0, 5, 300}) {

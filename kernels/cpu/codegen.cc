@@ -1,6 +1,8 @@
 #include "kernels/cpu/codegen.h"
 
 #include <atomic>
+#include <bit>
+#include <cstdint>
 #include <map>
 #include <mutex>
 
@@ -46,6 +48,8 @@ struct State {
   std::vector<int64_t> tile;                      // [axis]
   int64_t lanes = 1;
   std::vector<int64_t> key;  // values of the register loops, inside the register region
+  // [axis]: the tile an unrolled loop of the axis was bound in (0: none).
+  std::vector<int64_t> unrolled_tile;
 };
 
 class Lowerer {
@@ -106,6 +110,13 @@ class Lowerer {
   // it keeps are read and the others read `fill`.
   llvm::Value* StridedLoad(llvm::Value* base, llvm::Value* index, int64_t stride,
                            llvm::Value* mask = nullptr, float fill = 0);
+  // A load whose lanes are `stride` (> kMaxShuffledStride) elements apart and
+  // that walks an unrolled block of vector_width elements of another axis
+  // contiguously (see ElementwiseSchedule): the block's rows are read once as
+  // contiguous vectors and transposed in registers, and each unrolled copy
+  // takes its column. Null when the load is not of that form.
+  llvm::Value* TransposedLoad(const ExprNode& n, const State& st, int64_t stride);
+  std::vector<llvm::Value*> Transpose(std::vector<llvm::Value*> rows);
   void Store(llvm::Value* value, const State& st);
   llvm::Value* LoadOut(const State& st, float fill);
   llvm::Value* Expr(int node, const State& st, llvm::Value* acc,
@@ -141,6 +152,8 @@ class Lowerer {
   std::vector<llvm::Value*> buffers_;
   int region_start_ = -1;  // first loop of the register region (reductions only)
   std::map<std::vector<int64_t>, llvm::AllocaInst*> accumulators_;
+  // Transposed blocks of TransposedLoad, by load, loop state and basic block.
+  std::map<std::vector<uintptr_t>, std::vector<llvm::Value*>> transposed_;
 };
 
 llvm::Value* Lowerer::LaneMask(int64_t lanes) {
@@ -234,6 +247,7 @@ absl::StatusOr<llvm::Function*> Lowerer::Emit(const std::string& name) {
   State st;
   st.offset.resize(U(nest_.num_axes()));
   st.tile.resize(U(nest_.num_axes()));
+  st.unrolled_tile.assign(U(nest_.num_axes()), 0);
   for (int a = 0; a < nest_.num_axes(); ++a) {
     st.offset[U(a)].assign(U(s_.Levels(a)), nullptr);
     st.tile[U(a)] = nest_.axis(a).extent;
@@ -317,6 +331,7 @@ void Lowerer::BindStatic(int p, const State& st, bool in_region,
     State inner = st;
     inner.offset[U(l.axis)][U(l.level)] = I64(i * step);
     inner.tile[U(l.axis)] = std::min(step, tile - i * step);
+    inner.unrolled_tile[U(l.axis)] = tile;
     if (in_region && !nest_.axis(l.axis).reduction) inner.key.push_back(i);
     next(inner);
   }
@@ -533,10 +548,99 @@ llvm::Value* Lowerer::Load(const ExprNode& n, const State& st) {
   if (stride >= 2 && stride <= kMaxShuffledStride && stride < v_) {
     return StridedLoad(base, index, stride, mask, n.value);
   }
+  if (stride > kMaxShuffledStride && n.guards.empty()) {
+    if (llvm::Value* column = TransposedLoad(n, st, stride)) return column;
+  }
   llvm::Value* lanes = b_.CreateAdd(b_.CreateVectorSplat(U(v_), index), LaneSequence(stride));
   llvm::Value* ptrs = b_.CreateInBoundsGEP(f32_, base, lanes);
   if (mask == nullptr) mask = LaneMask(v_);
   return b_.CreateMaskedGather(vec_, ptrs, align, mask, Splat(n.value));
+}
+
+llvm::Value* Lowerer::TransposedLoad(const ExprNode& n, const State& st, int64_t stride) {
+  // The block axis: one whole term of coefficient 1, whose last level is an
+  // unrolled loop over a tile of one vector.
+  int t = -1;
+  for (const IndexTerm& term : n.index.terms) {
+    if (term.axis == s_.vector_axis || term.part != AxisPart::kWhole || term.coeff != 1) continue;
+    const int levels = s_.Levels(term.axis);
+    if (levels < 2 || !s_.IsUnrolled({term.axis, levels - 1}) ||
+        s_.Step(term.axis, levels - 2) != v_ || st.unrolled_tile[U(term.axis)] == 0) {
+      continue;
+    }
+    t = term.axis;
+  }
+  if (t < 0) return nullptr;
+  for (const IndexTerm& term : n.index.terms) {
+    if (term.axis == t && (term.part != AxisPart::kWhole || term.coeff != 1)) return nullptr;
+  }
+  const size_t level = U(s_.Levels(t) - 1);
+  auto* column = llvm::dyn_cast_or_null<llvm::ConstantInt>(st.offset[U(t)][level]);
+  if (column == nullptr) return nullptr;
+  const int64_t columns = st.unrolled_tile[U(t)];
+  // The key: the load (buffer, index, fill), the loop state but the column,
+  // and the block the code goes into (a block's values dominate only what
+  // follows them in it).
+  std::vector<uintptr_t> key = {static_cast<uintptr_t>(n.buffer),
+                                static_cast<uintptr_t>(n.index.offset),
+                                static_cast<uintptr_t>(std::bit_cast<uint32_t>(n.value)),
+                                static_cast<uintptr_t>(st.lanes), static_cast<uintptr_t>(columns),
+                                reinterpret_cast<uintptr_t>(b_.GetInsertBlock())};
+  for (const IndexTerm& term : n.index.terms) {
+    key.insert(key.end(), {static_cast<uintptr_t>(term.axis), static_cast<uintptr_t>(term.coeff),
+                           static_cast<uintptr_t>(term.part), static_cast<uintptr_t>(term.block)});
+  }
+  for (size_t a = 0; a < st.offset.size(); ++a) {
+    for (size_t l = 0; l < st.offset[a].size(); ++l) {
+      if (a != U(t) || l != level) key.push_back(reinterpret_cast<uintptr_t>(st.offset[a][l]));
+    }
+  }
+  auto it = transposed_.find(key);
+  if (it == transposed_.end()) {
+    State first = st;
+    first.offset[U(t)][level] = I64(0);
+    int64_t lane_stride = 0;
+    llvm::Value* index = Index(n.index, first, &lane_stride);
+    const llvm::Align align(4);
+    std::vector<llvm::Value*> rows;
+    for (int64_t r = 0; r < v_; ++r) {
+      if (r >= st.lanes) {
+        rows.push_back(Splat(n.value));  // the gather's masked-off lanes
+        continue;
+      }
+      llvm::Value* at = r == 0 ? index : b_.CreateAdd(index, I64(r * stride));
+      llvm::Value* ptr = b_.CreateBitCast(b_.CreateInBoundsGEP(f32_, buffers_[U(n.buffer)], at),
+                                          llvm::PointerType::getUnqual(vec_));
+      if (columns >= v_) {
+        rows.push_back(b_.CreateAlignedLoad(vec_, ptr, align));
+      } else {
+        rows.push_back(b_.CreateMaskedLoad(vec_, ptr, align, LaneMask(columns), Splat(n.value)));
+      }
+    }
+    it = transposed_.emplace(std::move(key), Transpose(std::move(rows))).first;
+  }
+  return it->second[U(column->getSExtValue())];
+}
+
+// Rows r[i][j] -> columns c[j][i], by swapping the off-diagonal blocks of
+// half, quarter, .. the width: log2(v) rounds of v two-source shuffles.
+std::vector<llvm::Value*> Lowerer::Transpose(std::vector<llvm::Value*> rows) {
+  const int v = static_cast<int>(v_);
+  for (int half = v / 2; half >= 1; half /= 2) {
+    std::vector<int> low, high;
+    for (int l = 0; l < v; ++l) {
+      low.push_back((l & half) == 0 ? l : v + l - half);
+      high.push_back((l & half) == 0 ? l + half : v + l);
+    }
+    for (int i = 0; i < v; ++i) {
+      if ((i & half) != 0) continue;
+      llvm::Value* a = rows[U(i)];
+      llvm::Value* b = rows[U(i + half)];
+      rows[U(i)] = b_.CreateShuffleVector(a, b, low);
+      rows[U(i + half)] = b_.CreateShuffleVector(a, b, high);
+    }
+  }
+  return rows;
 }
 
 llvm::Value* Lowerer::StridedLoad(llvm::Value* base, llvm::Value* index, int64_t stride,

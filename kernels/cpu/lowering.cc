@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include "ir/strings.h"
@@ -326,6 +327,32 @@ LoopNest CoalesceAxes(const LoopNest& nest) {
   return out;
 }
 
+int TransposeAxis(const LoopNest& nest, int vector_width) {
+  const int last = nest.num_axes() - 1;
+  if (vector_width < 4 || last < 1 || nest.axis(last).extent < 4) return -1;
+  for (const ExprNode& n : nest.nodes()) {
+    if (n.op != ExprOp::kLoad || !n.guards.empty()) continue;
+    int64_t lane_stride = 0;
+    bool whole = true;
+    std::map<int, int> terms;  // axis -> terms on it
+    for (const IndexTerm& term : n.index.terms) {
+      ++terms[term.axis];
+      if (term.axis != last) continue;
+      if (term.part != AxisPart::kWhole) whole = false;
+      lane_stride += term.coeff;
+    }
+    if (!whole || lane_stride < vector_width) continue;
+    for (const IndexTerm& term : n.index.terms) {
+      if (term.axis != last && term.part == AxisPart::kWhole && term.coeff == 1 &&
+          terms[term.axis] == 1 && nest.axis(term.axis).extent >= vector_width &&
+          !nest.axis(term.axis).reduction) {
+        return term.axis;
+      }
+    }
+  }
+  return -1;
+}
+
 Schedule ElementwiseSchedule(const LoopNest& nest, int vector_width, int64_t unroll,
                              int64_t parallel_min) {
   Schedule s = Schedule::Default(nest);
@@ -348,6 +375,17 @@ Schedule ElementwiseSchedule(const LoopNest& nest, int vector_width, int64_t unr
     // Every loop but the vector loop (or the last loop) is shared.
     s.parallel = static_cast<int>(s.order.size()) - 1;
     if (s.parallel == 0 && s.vector_axis < 0) s.parallel = 1;
+  }
+  // A load that would gather (its elements along the vector axis far apart)
+  // from rows that another axis walks contiguously, as in a transpose or a
+  // copy from channels-last to NCHW: that axis is cut in blocks of one vector
+  // and the block unrolled just outside the vector loop, so that the code
+  // generator reads vector_width contiguous rows and transposes them in
+  // registers instead of gathering once per element.
+  if (const int t = TransposeAxis(nest, vector_width); t >= 0) {
+    s.tiles[U(t)] = {vector_width};
+    s.order.insert(s.order.end() - 1, LoopRef{t, 1});
+    s.unrolled.push_back({t, 1});
   }
   return s;
 }

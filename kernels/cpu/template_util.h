@@ -83,9 +83,18 @@ AffineIndex OutIndex(const ValueAccess& access, const std::vector<AffineIndex>& 
 /// an elementwise kernel over contiguous tensors becomes one long loop.
 LoopNest CoalesceAxes(const LoopNest& nest);
 
+/// The axis of an elementwise nest whose blocks of `vector_width` a load
+/// would better read as rows and transpose: the load's lane stride along the
+/// last axis is at least vector_width, and it walks this axis contiguously
+/// (one whole term, coefficient 1) over at least vector_width elements. -1
+/// when no load does.
+int TransposeAxis(const LoopNest& nest, int vector_width);
+
 /// A schedule for a nest without reduction: the last axis vectorized in
 /// chunks of `unroll` vectors, the loops outside shared by threads when the
-/// nest has at least `parallel_min` points.
+/// nest has at least `parallel_min` points. With a TransposeAxis, that axis is
+/// cut in blocks of vector_width whose inner loop is unrolled just outside the
+/// vector loop (the code generator transposes the load's rows in registers).
 Schedule ElementwiseSchedule(const LoopNest& nest, int vector_width, int64_t unroll,
                              int64_t parallel_min);
 

@@ -17,6 +17,7 @@
 #include "kernels/cpu/loop_nest.h"
 #include "kernels/cpu/schedule_space.h"
 #include "kernels/cpu/target.h"
+#include "kernels/cpu/template_util.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/random.h"
 
@@ -111,6 +112,18 @@ LoopNest Elementwise(int64_t m, int64_t n) {
   return nest;
 }
 
+// out[j][i] = 2 a[i][j] + b[j][i]: vectors along i read a with lanes n
+// elements apart (a gather) and walk it contiguously along j; b is contiguous.
+LoopNest Transpose(int64_t m, int64_t n) {
+  LoopNest nest("transpose");
+  const int j = nest.AddAxis("j", n), i = nest.AddAxis("i", m);
+  const int a = nest.AddBuffer("a", m * n), b = nest.AddBuffer("b", n * m);
+  const int out = nest.AddBuffer("out", n * m, true);
+  const int x = nest.Mul(nest.Load(a, {{i, n}, {j, 1}}), nest.Const(2));
+  nest.SetResult(out, {{j, m}, {i, 1}}, nest.Add(x, nest.Load(b, {{j, m}, {i, 1}})));
+  return nest;
+}
+
 std::vector<NestCase> Cases() {
   return {
       {"matmul_13x37x19", [] { return MatMul(13, 37, 19); }},
@@ -122,6 +135,7 @@ std::vector<NestCase> Cases() {
       {"maxpool_s3_2x7x61", [] { return MaxPool(2, 7, 61, 3); }},
       {"maxpool_s4_2x5x70", [] { return MaxPool(2, 5, 70, 4); }},
       {"elementwise_7x29", [] { return Elementwise(7, 29); }},
+      {"transpose_37x53", [] { return Transpose(37, 53); }},
   };
 }
 
@@ -133,10 +147,8 @@ const int kTrials = [] {
   return env != nullptr ? std::atoi(env) : 8;
 }();
 
-TEST_P(CodegenTest, RandomSchedulesMatchTheInterpreter) {
-  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
-  const LoopNest nest = GetParam().build();
-  ASSERT_TRUE(nest.Validate().ok()) << nest.Validate();
+// Random values in [-1, 1) for every buffer of `nest`.
+std::vector<std::vector<float>> RandomBuffers(const LoopNest& nest) {
   std::vector<std::vector<float>> inputs;
   for (size_t b = 0; b < nest.buffers().size(); ++b) {
     SplitMix64 rng(b + 1);
@@ -144,11 +156,39 @@ TEST_P(CodegenTest, RandomSchedulesMatchTheInterpreter) {
     for (float& v : data) v = static_cast<float>(static_cast<double>(rng.Next() >> 11) * 0x1p-53 * 2 - 1);
     inputs.push_back(std::move(data));
   }
-  std::vector<std::vector<float>> want = inputs;
-  std::vector<float*> want_ptrs;
-  for (auto& v : want) want_ptrs.push_back(v.data());
-  InterpretNest(nest, want_ptrs.data());
+  return inputs;
+}
 
+// The output of `kernel` on `inputs` equals the interpreter's.
+void ExpectMatches(const LoopNest& nest, const Schedule& schedule, const CompiledKernel& kernel,
+                   const std::vector<std::vector<float>>& inputs,
+                   const std::vector<std::vector<float>>& want, ThreadPool& pool) {
+  std::vector<std::vector<float>> got = inputs;
+  std::vector<float*> ptrs;
+  for (auto& v : got) ptrs.push_back(v.data());
+  kernel.Run(ptrs.data(), pool);
+  const int out = nest.out_buffer();
+  for (size_t e = 0; e < got[static_cast<size_t>(out)].size(); ++e) {
+    const float g = got[static_cast<size_t>(out)][e], w = want[static_cast<size_t>(out)][e];
+    ASSERT_NEAR(g, w, 2e-5 * (1 + std::fabs(w)))
+        << "element " << e << " with schedule " << schedule.ToString(nest);
+  }
+}
+
+std::vector<std::vector<float>> Interpret(const LoopNest& nest,
+                                          std::vector<std::vector<float>> buffers) {
+  std::vector<float*> ptrs;
+  for (auto& v : buffers) ptrs.push_back(v.data());
+  InterpretNest(nest, ptrs.data());
+  return buffers;
+}
+
+TEST_P(CodegenTest, RandomSchedulesMatchTheInterpreter) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const LoopNest nest = GetParam().build();
+  ASSERT_TRUE(nest.Validate().ok()) << nest.Validate();
+  const std::vector<std::vector<float>> inputs = RandomBuffers(nest);
+  const std::vector<std::vector<float>> want = Interpret(nest, inputs);
   ThreadPool pool(2);
   SplitMix64 rng(7);
   const int vector_width = HostTarget().vector_width;
@@ -159,22 +199,78 @@ TEST_P(CodegenTest, RandomSchedulesMatchTheInterpreter) {
     absl::StatusOr<std::shared_ptr<const CompiledKernel>> kernel = CompileKernel(nest, schedule);
     ASSERT_TRUE(kernel.ok()) << kernel.status() << "\n" << schedule.ToString(nest);
     ++compiled;
-    std::vector<std::vector<float>> got = inputs;
-    std::vector<float*> ptrs;
-    for (auto& v : got) ptrs.push_back(v.data());
-    (*kernel)->Run(ptrs.data(), pool);
-    const int out = nest.out_buffer();
-    for (size_t e = 0; e < got[static_cast<size_t>(out)].size(); ++e) {
-      const float g = got[static_cast<size_t>(out)][e], w = want[static_cast<size_t>(out)][e];
-      ASSERT_NEAR(g, w, 2e-5 * (1 + std::fabs(w)))
-          << "element " << e << " with schedule " << schedule.ToString(nest);
-    }
+    ExpectMatches(nest, schedule, **kernel, inputs, want, pool);
+    if (HasFatalFailure()) return;
   }
   EXPECT_EQ(compiled, kTrials);
 }
 
 INSTANTIATE_TEST_SUITE_P(Nests, CodegenTest, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return info.param.name; });
+
+// A directory of its own under the test's temp dir: test runs of two
+// checkouts may share /tmp.
+std::filesystem::path NewTempDir() {
+  std::string tmpl = StrCat(::testing::TempDir(), "/lemma_asm_XXXXXX");
+  if (::mkdtemp(tmpl.data()) == nullptr) return {};
+  return tmpl;
+}
+
+// The assembly CompileKernel writes for `nest` under `schedule` (a shape no
+// other test compiles, so that it is compiled here and not found compiled).
+std::string CompileToAssembly(const LoopNest& nest, const Schedule& schedule,
+                              std::shared_ptr<const CompiledKernel>* kernel) {
+  const std::filesystem::path dir = NewTempDir();
+  if (dir.empty()) return "";
+  SetAssemblyDir(dir.string());
+  absl::StatusOr<std::shared_ptr<const CompiledKernel>> compiled = CompileKernel(nest, schedule);
+  SetAssemblyDir("");
+  std::string text;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(e.path());
+    std::stringstream s;
+    s << in.rdbuf();
+    text += s.str();
+  }
+  std::filesystem::remove_all(dir);
+  if (compiled.ok()) *kernel = *compiled;
+  return text;
+}
+
+// The elementwise schedule of a transpose cuts the axis its load walks
+// contiguously in blocks of one vector, unrolled outside the vector loop; the
+// code reads rows of the block and transposes them in registers (no gather),
+// with partial blocks and partial vectors on both axes.
+TEST(CodegenTest, TransposesBlocksInRegistersInsteadOfGathering) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const int v = HostTarget().vector_width;
+  if (v < 4) GTEST_SKIP() << "no vectors of 4 or more lanes";
+  ThreadPool pool(2);
+  int shape = 0;
+  for (const auto& [m, n] : std::vector<std::pair<int64_t, int64_t>>{
+           {37, 55}, {2 * v, 2 * v}, {v + 1, 3 * v - 1}, {5, 41}}) {
+    for (int64_t unroll : {1, 2}) {
+      const LoopNest nest = Transpose(m, n);
+      const Schedule s = ElementwiseSchedule(nest, v, unroll, /*parallel_min=*/1);
+      ASSERT_TRUE(s.Validate(nest).ok()) << s.Validate(nest);
+      EXPECT_EQ(TransposeAxis(nest, v), 0);
+      EXPECT_TRUE(s.IsUnrolled({0, 1})) << s.ToString(nest);
+      std::shared_ptr<const CompiledKernel> kernel;
+      const std::string assembly = CompileToAssembly(nest, s, &kernel);
+      ASSERT_NE(kernel, nullptr) << s.ToString(nest);
+      EXPECT_EQ(assembly.find("gather"), std::string::npos) << m << "x" << n << ": "
+                                                           << s.ToString(nest);
+      const std::vector<std::vector<float>> inputs = RandomBuffers(nest);
+      ExpectMatches(nest, s, *kernel, inputs, Interpret(nest, inputs), pool);
+      if (HasFatalFailure()) return;
+      ++shape;
+    }
+  }
+  EXPECT_EQ(shape, 8);
+  // Rows shorter than a vector, or a contiguous load, are left as they were.
+  EXPECT_EQ(TransposeAxis(Transpose(37, v - 1), v), -1);
+  EXPECT_EQ(TransposeAxis(Elementwise(7, 29), v), -1);
+}
 
 TEST(CodegenTest, RejectsABlockThatIsNotATile) {
   if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
@@ -191,10 +287,8 @@ TEST(CodegenTest, RejectsABlockThatIsNotATile) {
 // by its nest's name and schedule; none after it is reset.
 TEST(CodegenTest, WritesTheAssemblyOfKernelsItCompiles) {
   if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
-  // A directory of its own: test runs of two checkouts may share /tmp.
-  std::string tmpl = StrCat(::testing::TempDir(), "/lemma_asm_XXXXXX");
-  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-  const std::filesystem::path dir = tmpl;
+  const std::filesystem::path dir = NewTempDir();
+  ASSERT_FALSE(dir.empty());
   auto files = [&] {
     std::vector<std::filesystem::path> out;
     for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path());

@@ -274,24 +274,30 @@ double LaneUse(int64_t n, int64_t nr, int v) {
 // images 0.64-1.05x, on 28x28 0.90-1.03x, on 14x14 0.96-1.04x (12 x 2), on
 // 7x7 0.80-0.98x; 3x3 convs 1.0-1.04x; stems of 3 channels 0.95-1.13x (a tie
 // when run again). Channels-last convs (the columns their output channels)
-// measured up to 1.4x slower with 6 x 4.
+// measured up to 1.4x slower with 6 x 4; channel_columns (their columns)
+// takes 8 x 2 where 2 vectors fill more lanes than 3 (320 or 128 channels):
+// 1.1-1.25x faster on Inception-v3's 3x3/2 192x17x17 -> 320 (conv_sweep).
 struct RegisterTile {
   int64_t rows, vectors;
 };
 
-RegisterTile DefaultRegisterTile(int64_t m, int64_t n, int v, int registers, bool pixel_columns) {
+RegisterTile DefaultRegisterTile(int64_t m, int64_t n, int v, int registers, bool pixel_columns,
+                                 bool channel_columns) {
   int64_t nr = std::min<int64_t>(registers >= 32 ? 3 : 2, CeilDiv(n, v));
   int64_t cap = registers >= 32 ? 8 : 6;
   if (pixel_columns && registers >= 32 && n > 2 * v) {
     nr = LaneUse(n, 2, v) > LaneUse(n, 4, v) + 0.05 ? 2 : 4;
     cap = 24 / nr;
   }
+  if (channel_columns && registers >= 32 && n > 2 * v && LaneUse(n, 2, v) > LaneUse(n, 3, v)) {
+    nr = 2;
+  }
   return {std::min<int64_t>(std::min<int64_t>(cap, m), MaxTileVectors(registers) / nr), nr};
 }
 
 Config GemmDefault(int64_t m, int64_t n, int v, int registers, int64_t outer = 1,
-                   bool pixel_columns = false) {
-  const RegisterTile tile = DefaultRegisterTile(m, n, v, registers, pixel_columns);
+                   bool pixel_columns = false, bool channel_columns = false) {
+  const RegisterTile tile = DefaultRegisterTile(m, n, v, registers, pixel_columns, channel_columns);
   const int64_t chunks = tile.vectors, mr = tile.rows;
   int64_t mc = 12, nc = 8;
   auto blocks = [&] { return outer * CeilDiv(m, mc * mr) * CeilDiv(n, nc * chunks * v); };
@@ -537,9 +543,12 @@ class ConvTemplate : public Template {
 
   // Whether the default schedule of an NCHW conv computes channels-last: its
   // output channels fill whole vectors, and either its input is channels-last
-  // (vectors along the width would gather it) or the image is small, so that
-  // vectors along the output width (or height x width) would leave many
-  // lanes empty (7x7, 14x14). A 1x1 conv only where vectors along its height
+  // (vectors along the width would gather it), its windows are strided
+  // (vectors along the output width would read every other input column:
+  // shuffles, or an im2col copy; channels-last measured 1.1-1.5x faster on
+  // the zoo's 3x3/2 convs and a tie on its 1x1/2 ones), or the image is
+  // small, so that vectors along the output width (or height x width) would
+  // leave many lanes empty (7x7, 14x14). A 1x1 conv only where vectors along its height
   // x width would leave more than kPointwiseChannelsLastLaneUse of the lanes
   // empty (7x7 images): elsewhere the copy back to NCHW costs more than it
   // saves.
@@ -548,6 +557,7 @@ class ConvTemplate : public Template {
     if (nhwc_ || !win_.ok() || groups_ != 1 || og_ % v != 0 || og_ < 2 * v) return false;
     const int64_t pixels = win_->out[0] * win_->out[1];
     if (InputChannelsLast()) return true;
+    if (win_->stride[1] > 1 && kk() >= kIm2colMinReduction) return true;
     if (kh_ * kw_ > 1) return pixels <= kChannelsLastMaxPixels;
     return std::max(LaneUse(pixels, 2, v), LaneUse(pixels, 4, v)) < kPointwiseChannelsLastLaneUse;
   }
@@ -697,19 +707,19 @@ class ConvTemplate : public Template {
     const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
     const int64_t spatial = flatten_ ? oh * ow : ow;
     const int64_t outer = x_.dims[0] * (flatten_ ? 1 : oh);
-    Config c = GemmDefault(spatial, og_, v, context_.vector_registers(), outer);
-    // Row tiles that divide the pixels where one of 6 to 8 rows does (7 for
-    // 7x7 images).
-    for (int64_t mr = std::min<int64_t>(c["mr"], 8); mr >= 6; --mr) {
-      if (spatial % mr == 0) {
-        c["mr"] = mr;
-        break;
-      }
-    }
+    Config c = GemmDefault(spatial, og_, v, context_.vector_registers(), outer,
+                           /*pixel_columns=*/false, /*channel_columns=*/true);
+    // Row tiles of even size: as few as tiles of the default rows need, the
+    // pixels shared out evenly (7 + 7 for 14 pixels, 6 + 6 + 5 for 17, where
+    // 8 + 8 + 1 leaves a tile of one row).
+    const int64_t row_tiles = CeilDiv(spatial, c["mr"]);
+    c["mr"] = CeilDiv(spatial, row_tiles);
     c["unroll_window"] = 1;
     c["cl"] = 1;
     if (!pointwise_) {
-      c["algo"] = padded ? kPadded : kDirect;
+      // Strided windows read the input in place: a padded copy holds about
+      // stride^2 times the pixels the conv writes.
+      c["algo"] = padded && win_->stride[0] == 1 && win_->stride[1] == 1 ? kPadded : kDirect;
       c["ku"] = 1;
       c["par"] = 3;
       if (!flatten_) RowsInsideDefault(c, /*weights_on_rows=*/false);

@@ -12,6 +12,7 @@
 #include "ir/builder.h"
 #include "kernels/cpu/compiled_group.h"
 #include "kernels/cpu/standalone.h"
+#include "kernels/cpu/target.h"
 #include "kernels/random.h"
 #include "kernels/reference.h"
 
@@ -76,6 +77,13 @@ std::vector<TemplateCase> Cases() {
   conv("conv3x3_nchw_small_image", {2, 37, 7, 7}, 48, {3, 3}, same, false);
   conv("conv3x3_strided_nchw_small_image", {1, 19, 13, 11}, 32, {3, 3},
        {.stride = {2, 2}, .padding = Padding::kSame}, false);
+  // Strided dense convs on larger images and 1x1 convs on 7x7 images: also
+  // channels-last by default (windows in place, with and without padding;
+  // row tiles shared out evenly, 17 output columns in 6 + 6 + 5).
+  conv("conv3x3_strided_nchw_unpadded", {2, 16, 35, 35}, 48, {3, 3}, {.stride = {2, 2}}, false);
+  conv("conv3x3_strided_nchw_padded", {1, 8, 30, 29}, 32, {3, 3},
+       {.stride = {2, 2}, .padding = Padding::kSame, .activation = Activation::kRelu}, false);
+  conv("conv1x1_nchw_7x7", {1, 20, 7, 7}, 48, {1, 1}, {}, false);
   // Padded rows walked as one axis (stride 1; 3x3 with two padding columns,
   // dilated 3x3, 7x1 with none), odd channel counts.
   conv("conv3x3_nchw_flat_rows", {2, 3, 6, 35}, 17, {3, 3}, same, false);
@@ -302,6 +310,43 @@ TEST(ConvTemplateTest, ChannelsLastInputsGetReadableDefaults) {
     EXPECT_EQ(c.contains("cf") && c.at("cf") == 1, grouped);
     EXPECT_EQ(c.at("algo"), 2);  // the padding made explicit
   }
+}
+
+// The default schedules of dense NCHW convs whose vectors along the output
+// width would read strided input or leave lanes empty: channels-last, with
+// windows over the input in place when strided, even row tiles, and 2
+// vectors of output channels where they fill more lanes than 3.
+TEST(ConvTemplateTest, StridedAndSevenBySevenConvsComputeChannelsLast) {
+  auto conv = [](Dims x, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o) {
+    GraphBuilder b("c");
+    b.Output("y", b.Conv2d(b.Input("x", DType::kF32, x), out, k, o));
+    return DefaultConfigOfOutput(Finish(b, /*nhwc=*/false));
+  };
+  auto cl = [](const Config& c) { return c.contains("cl") && c.at("cl") == 1; };
+  const int v = HostTarget().vector_width;
+  const Config strided = conv({1, 64, 35, 35}, 8 * v, {3, 3}, {.stride = {2, 2}});
+  EXPECT_TRUE(cl(strided)) << ConfigToString(strided);
+  EXPECT_EQ(strided.at("algo"), 0);
+  if (v == 16 && !strided.empty()) {
+    EXPECT_EQ(strided.at("mr"), 6);  // 17 columns: 6 + 6 + 5
+    EXPECT_EQ(strided.at("nr"), 2);  // 128 channels: 8 vectors, 3 would leave a third empty
+  }
+  const Config padded = conv({1, 64, 28, 28}, 6 * v, {3, 3},
+                             {.stride = {2, 2}, .padding = Padding::kSame});
+  EXPECT_TRUE(cl(padded)) << ConfigToString(padded);
+  EXPECT_EQ(padded.at("algo"), 0);  // guards, not a padded copy of 4x the pixels
+  // A stem of 3 channels (27 products per output) stays NCHW.
+  EXPECT_FALSE(cl(conv({1, 3, 65, 65}, 2 * v, {3, 3}, {.stride = {2, 2}})));
+  // 49 pixels fill 77% of the lanes of 16-lane vectors (94% of 4-lane ones).
+  const Config seven = conv({1, 64, 7, 7}, 4 * v, {1, 1}, {});
+  if (v == 16) {
+    EXPECT_TRUE(cl(seven)) << ConfigToString(seven);
+    if (!seven.empty()) {
+      EXPECT_EQ(seven.at("mr"), 7);
+    }
+  }
+  // 14x14 images fill 88% of the lanes of vectors along the pixels: NCHW.
+  EXPECT_FALSE(cl(conv({1, 64, 14, 14}, 4 * v, {1, 1}, {})));
 }
 
 INSTANTIATE_TEST_SUITE_P(Templates, TemplateTest, ::testing::ValuesIn(Cases()),

@@ -560,6 +560,7 @@ llvm::Value* Lowerer::Load(const ExprNode& n, const State& st) {
 llvm::Value* Lowerer::TransposedLoad(const ExprNode& n, const State& st, int64_t stride) {
   // The block axis: one whole term of coefficient 1, whose last level is an
   // unrolled loop over a tile of one vector.
+  if ((v_ & (v_ - 1)) != 0) return nullptr;  // Transpose halves the width
   int t = -1;
   for (const IndexTerm& term : n.index.terms) {
     if (term.axis == s_.vector_axis || term.part != AxisPart::kWhole || term.coeff != 1) continue;

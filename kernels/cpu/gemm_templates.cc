@@ -546,9 +546,13 @@ class ConvTemplate : public Template {
   // (vectors along the width would gather it), its windows are strided
   // (vectors along the output width would read every other input column:
   // shuffles, or an im2col copy; channels-last measured 1.1-1.5x faster on
-  // the zoo's 3x3/2 convs and a tie on its 1x1/2 ones), or the image is
+  // the zoo's 3x3/2 convs and a tie on its 1x1/2 ones) or span columns
+  // (vectors along the width would read one unaligned vector per column of
+  // the window; 1.0-1.8x faster on 2 threads on the zoo's 3x3, 5x5 and 1x7
+  // convs, where 7x1 ones measured 0.9-1.1x and stay NCHW), or the image is
   // small, so that vectors along the output width (or height x width) would
-  // leave many lanes empty (7x7, 14x14). A 1x1 conv only where vectors along its height
+  // leave many lanes empty (7x7, 14x14). Strided or spanning windows need 64
+  // products per output: 3-channel stems stay NCHW. A 1x1 conv only where vectors along its height
   // x width would leave more than kPointwiseChannelsLastLaneUse of the lanes
   // empty (7x7 images): elsewhere the copy back to NCHW costs more than it
   // saves.
@@ -557,7 +561,7 @@ class ConvTemplate : public Template {
     if (nhwc_ || !win_.ok() || groups_ != 1 || og_ % v != 0 || og_ < 2 * v) return false;
     const int64_t pixels = win_->out[0] * win_->out[1];
     if (InputChannelsLast()) return true;
-    if (win_->stride[1] > 1 && kk() >= kIm2colMinReduction) return true;
+    if ((win_->stride[1] > 1 || kw_ > 1) && kk() >= kIm2colMinReduction) return true;
     if (kh_ * kw_ > 1) return pixels <= kChannelsLastMaxPixels;
     return std::max(LaneUse(pixels, 2, v), LaneUse(pixels, 4, v)) < kPointwiseChannelsLastLaneUse;
   }

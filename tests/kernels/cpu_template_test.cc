@@ -313,10 +313,10 @@ TEST(ConvTemplateTest, ChannelsLastInputsGetReadableDefaults) {
 }
 
 // The default schedules of dense NCHW convs whose vectors along the output
-// width would read strided input or leave lanes empty: channels-last, with
-// windows over the input in place when strided, even row tiles, and 2
-// vectors of output channels where they fill more lanes than 3.
-TEST(ConvTemplateTest, StridedAndSevenBySevenConvsComputeChannelsLast) {
+// width would read strided or shifted input or leave lanes empty:
+// channels-last, with windows over the input in place when strided, even row
+// tiles, and 2 vectors of output channels where they fill more lanes than 3.
+TEST(ConvTemplateTest, StridedWideAndSevenBySevenConvsComputeChannelsLast) {
   auto conv = [](Dims x, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o) {
     GraphBuilder b("c");
     b.Output("y", b.Conv2d(b.Input("x", DType::kF32, x), out, k, o));
@@ -335,6 +335,13 @@ TEST(ConvTemplateTest, StridedAndSevenBySevenConvsComputeChannelsLast) {
                              {.stride = {2, 2}, .padding = Padding::kSame});
   EXPECT_TRUE(cl(padded)) << ConfigToString(padded);
   EXPECT_EQ(padded.at("algo"), 0);  // guards, not a padded copy of 4x the pixels
+  // Windows that span columns (3x3, 1x7) on any image compute channels-last,
+  // over a padded copy when they pad; columns of one (7x1) stay NCHW.
+  const Config wide = conv({1, 32, 40, 40}, 4 * v, {3, 3}, {.padding = Padding::kSame});
+  EXPECT_TRUE(cl(wide)) << ConfigToString(wide);
+  EXPECT_EQ(wide.at("algo"), 2);
+  EXPECT_TRUE(cl(conv({1, 32, 17, 17}, 4 * v, {1, 7}, {.padding = Padding::kSame})));
+  EXPECT_FALSE(cl(conv({1, 32, 17, 17}, 4 * v, {7, 1}, {.padding = Padding::kSame})));
   // A stem of 3 channels (27 products per output) stays NCHW.
   EXPECT_FALSE(cl(conv({1, 3, 65, 65}, 2 * v, {3, 3}, {.stride = {2, 2}})));
   // 49 pixels fill 77% of the lanes of 16-lane vectors (94% of 4-lane ones).

@@ -276,7 +276,7 @@ double LaneUse(int64_t n, int64_t nr, int v) {
 // when run again). Channels-last convs (the columns their output channels)
 // measured up to 1.4x slower with 6 x 4; channel_columns (their columns)
 // takes 8 x 2 where 2 vectors fill more lanes than 3 (320 or 128 channels):
-// 1.1-1.25x faster on Inception-v3's 3x3/2 192x17x17 -> 320 (conv_sweep).
+// 1.1-1.35x faster on Inception-v3's 3x3/2 192x17x17 -> 320 (conv_sweep).
 struct RegisterTile {
   int64_t rows, vectors;
 };
@@ -541,21 +541,22 @@ class ConvTemplate : public Template {
     return knobs;
   }
 
-  // Whether the default schedule of an NCHW conv computes channels-last: its
-  // output channels fill whole vectors, and either its input is channels-last
-  // (vectors along the width would gather it), its windows are strided
-  // (vectors along the output width would read every other input column:
-  // shuffles, or an im2col copy; channels-last measured 1.1-1.5x faster on
-  // the zoo's 3x3/2 convs and a tie on its 1x1/2 ones) or span columns
-  // (vectors along the width would read one unaligned vector per column of
-  // the window; 1.0-1.8x faster on 2 threads on the zoo's 3x3, 5x5 and 1x7
-  // convs, where 7x1 ones measured 0.9-1.1x and stay NCHW), or the image is
-  // small, so that vectors along the output width (or height x width) would
-  // leave many lanes empty (7x7, 14x14). Strided or spanning windows need 64
-  // products per output: 3-channel stems stay NCHW. A 1x1 conv only where vectors along its height
-  // x width would leave more than kPointwiseChannelsLastLaneUse of the lanes
-  // empty (7x7 images): elsewhere the copy back to NCHW costs more than it
-  // saves.
+  // Whether the default schedule of an NCHW conv computes channels-last (then
+  // copies to NCHW, a transpose in registers). Its output channels must fill
+  // whole vectors; then any of:
+  // - its input is channels-last (vectors along the width would gather it);
+  // - its windows are strided or span columns, with at least
+  //   kIm2colMinReduction products per output (3-channel stems stay NCHW).
+  //   Vectors along the output width would read every other input column
+  //   (shuffles, or an im2col copy) or one unaligned vector per column of the
+  //   window. On 2 threads channels-last measured 1.1-1.5x faster on the
+  //   zoo's 3x3/2 convs, a tie on its 1x1/2 ones, and 1.0-1.8x on its 3x3,
+  //   5x5 and 1x7 ones; 7x1 windows measured 0.9-1.1x and stay NCHW;
+  // - a window larger than 1x1 on a small image (kChannelsLastMaxPixels),
+  //   where vectors along the output width leave many lanes empty;
+  // - a 1x1 conv whose height x width fills less than
+  //   kPointwiseChannelsLastLaneUse of the lanes (7x7 images); elsewhere the
+  //   copy back to NCHW costs more than it saves.
   bool DefaultChannelsLast() const {
     const int v = context_.vector_width();
     if (nhwc_ || !win_.ok() || groups_ != 1 || og_ % v != 0 || og_ < 2 * v) return false;

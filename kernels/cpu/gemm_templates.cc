@@ -266,7 +266,7 @@ double LaneUse(int64_t n, int64_t nr, int v) {
 }
 
 // The register tile of a GEMM: 8 rows x 3 vectors by default (6 x 2 with 16
-// registers). pixel_columns: the columns are the output pixels of a dense
+// registers). kPixels: the columns are the output pixels of a dense
 // NCHW conv (the rows its output channels, the weights broadcast); then the
 // tile is 6 x 4, or 12 x 2 when that fills more lanes (14x14 images: 88%
 // against 77%). Single-thread CPU time of the zoo's dense NCHW convs
@@ -274,30 +274,33 @@ double LaneUse(int64_t n, int64_t nr, int v) {
 // images 0.64-1.05x, on 28x28 0.90-1.03x, on 14x14 0.96-1.04x (12 x 2), on
 // 7x7 0.80-0.98x; 3x3 convs 1.0-1.04x; stems of 3 channels 0.95-1.13x (a tie
 // when run again). Channels-last convs (the columns their output channels)
-// measured up to 1.4x slower with 6 x 4; channel_columns (their columns)
+// measured up to 1.4x slower with 6 x 4; kChannels (their columns)
 // takes 8 x 2 where 2 vectors fill more lanes than 3 (320 or 128 channels):
 // 1.1-1.35x faster on Inception-v3's 3x3/2 192x17x17 -> 320 (conv_sweep).
 struct RegisterTile {
   int64_t rows, vectors;
 };
 
-RegisterTile DefaultRegisterTile(int64_t m, int64_t n, int v, int registers, bool pixel_columns,
-                                 bool channel_columns) {
+// What the columns of a GEMM are, for its default register tile.
+enum class Columns { kOther, kPixels, kChannels };
+
+RegisterTile DefaultRegisterTile(int64_t m, int64_t n, int v, int registers, Columns columns) {
   int64_t nr = std::min<int64_t>(registers >= 32 ? 3 : 2, CeilDiv(n, v));
   int64_t cap = registers >= 32 ? 8 : 6;
-  if (pixel_columns && registers >= 32 && n > 2 * v) {
+  if (columns == Columns::kPixels && registers >= 32 && n > 2 * v) {
     nr = LaneUse(n, 2, v) > LaneUse(n, 4, v) + 0.05 ? 2 : 4;
     cap = 24 / nr;
   }
-  if (channel_columns && registers >= 32 && n > 2 * v && LaneUse(n, 2, v) > LaneUse(n, 3, v)) {
+  if (columns == Columns::kChannels && registers >= 32 && n > 2 * v &&
+      LaneUse(n, 2, v) > LaneUse(n, 3, v)) {
     nr = 2;
   }
   return {std::min<int64_t>(std::min<int64_t>(cap, m), MaxTileVectors(registers) / nr), nr};
 }
 
 Config GemmDefault(int64_t m, int64_t n, int v, int registers, int64_t outer = 1,
-                   bool pixel_columns = false, bool channel_columns = false) {
-  const RegisterTile tile = DefaultRegisterTile(m, n, v, registers, pixel_columns, channel_columns);
+                   Columns columns = Columns::kOther) {
+  const RegisterTile tile = DefaultRegisterTile(m, n, v, registers, columns);
   const int64_t chunks = tile.vectors, mr = tile.rows;
   int64_t mc = 12, nc = 8;
   auto blocks = [&] { return outer * CeilDiv(m, mc * mr) * CeilDiv(n, nc * chunks * v); };
@@ -487,6 +490,9 @@ constexpr double kPointwiseChannelsLastLaneUse = 0.8;
 constexpr int64_t kRowsInsideMinWeightBytes = 1 << 20;
 constexpr int64_t kWeightBlockBytes = 512 << 10;
 constexpr int64_t kIm2colMinReduction = 64;
+// The least products per output for which strided or column-spanning windows
+// compute channels-last by default (3-channel stems stay NCHW).
+constexpr int64_t kChannelsLastMinReduction = 64;
 
 // Whether dims h, w of `a` can be walked as one axis of h * w (or w is 1).
 bool Flattenable(const ValueAccess& a) {
@@ -546,7 +552,7 @@ class ConvTemplate : public Template {
   // whole vectors; then any of:
   // - its input is channels-last (vectors along the width would gather it);
   // - its windows are strided or span columns, with at least
-  //   kIm2colMinReduction products per output (3-channel stems stay NCHW).
+  //   kChannelsLastMinReduction products per output (3-channel stems stay NCHW).
   //   Vectors along the output width would read every other input column
   //   (shuffles, or an im2col copy) or one unaligned vector per column of the
   //   window. On 2 threads channels-last measured 1.1-1.5x faster on the
@@ -562,7 +568,7 @@ class ConvTemplate : public Template {
     if (nhwc_ || !win_.ok() || groups_ != 1 || og_ % v != 0 || og_ < 2 * v) return false;
     const int64_t pixels = win_->out[0] * win_->out[1];
     if (InputChannelsLast()) return true;
-    if ((win_->stride[1] > 1 || kw_ > 1) && kk() >= kIm2colMinReduction) return true;
+    if ((win_->stride[1] > 1 || kw_ > 1) && kk() >= kChannelsLastMinReduction) return true;
     if (kh_ * kw_ > 1) return pixels <= kChannelsLastMaxPixels;
     return std::max(LaneUse(pixels, 2, v), LaneUse(pixels, 4, v)) < kPointwiseChannelsLastLaneUse;
   }
@@ -612,7 +618,8 @@ class ConvTemplate : public Template {
     // row, the output rows.
     const int64_t outer = x_.dims[0] * groups_ * (flatten_ || algo == kIm2col || flat ? 1 : oh);
     Config c = cl_compute ? GemmDefault(spatial, og_, v, regs, outer)
-                          : GemmDefault(og_, spatial, v, regs, outer, /*pixel_columns=*/groups_ == 1);
+                          : GemmDefault(og_, spatial, v, regs, outer,
+                                        groups_ == 1 ? Columns::kPixels : Columns::kOther);
     c["unroll_window"] = 1;
     if (!pointwise_) c["algo"] = algo;
     if (flat) c["flat"] = 1;
@@ -712,8 +719,7 @@ class ConvTemplate : public Template {
     const bool padded = win_->pads[0] + win_->pads[1] + win_->pads[2] + win_->pads[3] > 0;
     const int64_t spatial = flatten_ ? oh * ow : ow;
     const int64_t outer = x_.dims[0] * (flatten_ ? 1 : oh);
-    Config c = GemmDefault(spatial, og_, v, context_.vector_registers(), outer,
-                           /*pixel_columns=*/false, /*channel_columns=*/true);
+    Config c = GemmDefault(spatial, og_, v, context_.vector_registers(), outer, Columns::kChannels);
     // Row tiles of even size: as few as tiles of the default rows need, the
     // pixels shared out evenly (7 + 7 for 14 pixels, 6 + 6 + 5 for 17, where
     // 8 + 8 + 1 leaves a tile of one row).

@@ -22,7 +22,12 @@ bool WritesAnyLayout(OpKind op) {
 // The layout the analytical model's kernel reads input `index` in.
 Layout NativeInputLayout(const MachineSpec& spec, const OpCostKey& key, int index) {
   const TensorType& in = key.inputs[static_cast<size_t>(index)];
-  if (key.op == OpKind::kConv2d && in.rank() == 4) return spec.conv_layout;
+  if (key.op == OpKind::kConv2d && in.rank() == 4) {
+    const TensorType& w = key.inputs[1];
+    const int64_t groups = key.attrs.GetInt("groups");
+    const bool depthwise = w.rank() == 4 && w.dim(1) == 1 && w.dim(0) == groups;
+    return groups == 1 || depthwise ? spec.conv_layout : spec.grouped_conv_layout;
+  }
   if (key.op == OpKind::kMatMul && in.rank() == 2) {
     return index == 0 ? Layout::kRowMajor : Layout::kColMajor;
   }

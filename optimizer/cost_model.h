@@ -95,7 +95,10 @@ struct MachineSpec {
   /// channels-last grouped convs and fused adds of mixed layouts measured 2-4x
   /// slower, bench/README.md). kNHWC (weights OHWI) models a channels-last
   /// library (oneDNN's or cuDNN's preferred formats).
-  Layout conv_layout = Layout::kNCHW;
+  Layout conv_layout = Layout::kNHWC;
+  /// The layout grouped convs other than depthwise ones read activations
+  /// and weights in.
+  Layout grouped_conv_layout = Layout::kNCHW;
 };
 
 /// A roofline model: an op takes op_overhead + max(FLOPs / (peak x

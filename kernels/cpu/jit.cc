@@ -2,6 +2,7 @@
 
 #include "ir/strings.h"
 #include "kernels/cpu/target.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -58,6 +59,13 @@ absl::Status Jit::Init() {
   llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>> jit =
       llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*jtmb)).create();
   if (!jit) return absl::InternalError(StrCat("LLVM: ", ErrorText(jit.takeError())));
+  // Kernels may call the C library: LLVM turns loops that fill or copy
+  // memory into memset and memcpy calls, resolved in this process.
+  llvm::Expected<std::unique_ptr<llvm::orc::DynamicLibrarySearchGenerator>> process =
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+          (*jit)->getDataLayout().getGlobalPrefix());
+  if (!process) return absl::InternalError(StrCat("LLVM: ", ErrorText(process.takeError())));
+  (*jit)->getMainJITDylib().addGenerator(std::move(*process));
   jit_ = std::move(*jit);
   return absl::OkStatus();
 }

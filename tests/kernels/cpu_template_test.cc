@@ -357,6 +357,47 @@ TEST(ConvTemplateTest, StridedWideAndSevenBySevenConvsComputeChannelsLast) {
   EXPECT_FALSE(cl(conv({1, 64, 14, 14}, 4 * v, {1, 1}, {})));
 }
 
+// Dense convs that read channels-last inputs run their window taps outside
+// the channel loop, on tiles as wide as the channels allow; depthwise ones
+// with channels-last input and output run vectors along the channels.
+TEST(ConvTemplateTest, ChannelsLastInputsRunTheTapsOutside) {
+  auto nhwc_conv = [](Dims x, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o) {
+    GraphBuilder b("c");
+    b.Output("y", b.Conv2d(b.Input("x", DType::kF32, x), out, k, o));
+    return DefaultConfigOfOutput(Finish(b, /*nhwc=*/true));
+  };
+  auto knob = [](const Config& c, const std::string& name) {
+    return c.contains(name) ? c.at(name) : int64_t{-1};
+  };
+  const int v = HostTarget().vector_width;
+  const Conv2dOptions same{.padding = Padding::kSame};
+  const Config wide = nhwc_conv({1, 32, 35, 35}, 4 * v, {3, 3}, same);
+  SCOPED_TRACE(ConfigToString(wide));
+  EXPECT_EQ(knob(wide, "taps"), 1);
+  EXPECT_EQ(knob(wide, "ku"), 4);
+  const Config small = nhwc_conv({1, 32, 8, 8}, 24 * v, {3, 3}, same);
+  EXPECT_EQ(knob(small, "taps"), 1) << ConfigToString(small);
+  if (v == 16) {
+    EXPECT_EQ(knob(wide, "nr"), 4);  // 35 columns: 6 tiles of 6 rows
+    EXPECT_EQ(knob(wide, "mr"), 6);
+    EXPECT_EQ(knob(small, "nr"), 3);  // 8 columns: one tile of 8 rows
+    EXPECT_EQ(knob(small, "mr"), 8);
+  }
+  // 1x1 convs have no taps; NCHW inputs keep them inside.
+  EXPECT_EQ(knob(nhwc_conv({1, 32, 35, 35}, 4 * v, {1, 1}, {}), "taps"), -1);
+  GraphBuilder b("c");
+  b.Output("y", b.Conv2d(b.Input("x", DType::kF32, {1, 64, 20, 20}), 64, {3, 3},
+                         {.padding = Padding::kSame, .groups = 64}));
+  const Graph dw = Finish(b, /*nhwc=*/true);
+  absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx =
+      StandaloneGroup::Make(dw, Group{dw.outputs()[0].value.node, {}});
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->name(), "conv_dw_nhwc");
+  EXPECT_EQ(knob(t->DefaultConfig(), "algo"), 2);  // the padding copied as zeros
+}
+
 INSTANTIATE_TEST_SUITE_P(Templates, TemplateTest, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return info.param.name; });
 

@@ -211,6 +211,21 @@ inline std::vector<GraphCase> Cases() {
                                  b.Weight("bias", DType::kF32, {5, 1, 1})));
     return Permuted(Finish(b));
   });
+  // Depthwise convs with channels-last inputs and outputs (vectors along
+  // the channels): strided, dilated, unpadded and fused into an add, on
+  // channel counts that are not multiples of the vector width.
+  add("conv_depthwise_nhwc", [] {
+    GraphBuilder b("conv_depthwise_nhwc");
+    const Value x = b.Input("x", DType::kF32, {2, 37, 11, 10});
+    const Value a = b.Conv2d(x, 37, {5, 5}, Same(2, Activation::kRelu, 37));
+    const Value d = b.Conv2d(x, 37, {3, 3},
+                             {.padding = Padding::kSame, .dilation = {2, 2}, .groups = 37});
+    const Value v = b.Conv2d(x, 37, {3, 2}, {.groups = 37, .activation = Activation::kTanh});
+    b.Output("a", a);
+    b.Output("d", b.EwAdd(d, x));
+    b.Output("v", v);
+    return Permuted(Finish(b));
+  });
   add("unary", [] {
     GraphBuilder b("unary");
     const Value x = b.Input("x", DType::kF32, {3, 37});

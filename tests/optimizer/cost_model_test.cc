@@ -41,6 +41,33 @@ TEST(AnalyticalCostModel, ConvIsComputeBound) {
   EXPECT_EQ(model.PreferredInputLayout(key, 1), Layout::kNHWC);
 }
 
+// The default machine: dense and depthwise convs read channels-last, other
+// grouped convs NCHW.
+TEST(AnalyticalCostModel, GroupedConvsReadNchwByDefault) {
+  AnalyticalCostModel model;
+  auto grouped = [](Dims w, int64_t groups) {
+    OpCostKey key = Conv(Layout::kNCHW, Layout::kNCHW, {1, 64, 28, 28}, w);
+    EXPECT_TRUE(key.attrs.Set("groups", AttrValue(groups)).ok());
+    return key;
+  };
+  EXPECT_EQ(model.PreferredInputLayout(Conv(Layout::kNCHW, Layout::kNCHW), 0), Layout::kNHWC);
+  const OpCostKey depthwise = grouped({64, 1, 3, 3}, 64);
+  EXPECT_EQ(model.PreferredInputLayout(depthwise, 0), Layout::kNHWC);
+  const OpCostKey by_eight = grouped({64, 8, 3, 3}, 8);
+  EXPECT_EQ(model.PreferredInputLayout(by_eight, 0), Layout::kNCHW);
+  EXPECT_EQ(model.PreferredInputLayout(by_eight, 1), Layout::kNCHW);
+  // The NCHW input of a depthwise conv is reordered first; the NHWC input
+  // of one of 8 groups is.
+  OpCostKey depthwise_nhwc = depthwise;
+  depthwise_nhwc.inputs[0].layout = Layout::kNHWC;
+  EXPECT_DOUBLE_EQ(model.OpCost(depthwise),
+                   model.OpCost(depthwise_nhwc) + model.ConversionCost(depthwise.inputs[0]));
+  OpCostKey by_eight_nhwc = by_eight;
+  by_eight_nhwc.inputs[0].layout = Layout::kNHWC;
+  EXPECT_DOUBLE_EQ(model.OpCost(by_eight_nhwc),
+                   model.OpCost(by_eight) + model.ConversionCost(by_eight.inputs[0]));
+}
+
 TEST(AnalyticalCostModel, ElementwiseIsMemoryBound) {
   AnalyticalCostModel model;
   const MachineSpec& m = model.spec();

@@ -158,18 +158,18 @@ TEST(Optimize, KeepsLayoutsWhenToldTo) {
   absl::StatusOr<OptimizeResult> r = Optimize(*g, none, options);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->graph == *g);
-  // Convs of the default machine read NCHW: every value keeps its layout.
-  absl::StatusOr<OptimizeResult> d = Optimize(*g, none, Tested());
+  // On a machine whose convs all read NCHW, every value keeps its layout.
+  MachineSpec channels_first;
+  channels_first.conv_layout = Layout::kNCHW;
+  AnalyticalCostModel nchw_model(channels_first);
+  OptimizeOptions nchw = Tested();
+  nchw.cost_model = &nchw_model;
+  absl::StatusOr<OptimizeResult> d = Optimize(*g, none, nchw);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_TRUE(d->graph == *g);
-  // On a machine whose convs read channels-last, they read NHWC and the graph
-  // gets cheaper.
-  MachineSpec channels_last;
-  channels_last.conv_layout = Layout::kNHWC;
-  AnalyticalCostModel model(channels_last);
-  OptimizeOptions with_layouts = Tested();
-  with_layouts.cost_model = &model;
-  absl::StatusOr<OptimizeResult> l = Optimize(*g, none, with_layouts);
+  // The default machine's dense convs read channels-last: they read NHWC
+  // and the graph gets cheaper.
+  absl::StatusOr<OptimizeResult> l = Optimize(*g, none, Tested());
   ASSERT_TRUE(l.ok()) << l.status();
   EXPECT_LT(l->cost_after, l->cost_before);
   ASSERT_EQ(l->steps.size(), 1u);

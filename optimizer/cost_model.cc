@@ -189,7 +189,8 @@ Layout AnalyticalCostModel::PreferredInputLayout(const OpCostKey& key, int index
 std::string AnalyticalCostModel::Name() const {
   return StrCat("analytical roofline (", spec_.peak_flops / 1e9, " GFLOP/s, ",
                 spec_.dram_bandwidth / 1e9, " GB/s DRAM, ", spec_.cache_bandwidth / 1e9,
-                " GB/s cache, ", LayoutName(spec_.conv_layout), " convs)");
+                " GB/s cache, ", LayoutName(spec_.conv_layout), " convs, ",
+                LayoutName(spec_.grouped_conv_layout), " grouped ones)");
 }
 
 // ---------------------------------------------------------------- measured

@@ -90,14 +90,18 @@ struct MachineSpec {
   double gemm_efficiency = 0.8;
   /// Fraction of peak of every other computing op (vectorised, not FMA-bound).
   double other_efficiency = 0.5;
-  /// The layout conv2d kernels read activations and weights in. NCHW (weights
-  /// OIHW) by default: lemma's CPU backend runs convs fastest in it (its
-  /// channels-last grouped convs and fused adds of mixed layouts measured 2-4x
-  /// slower, bench/README.md). kNHWC (weights OHWI) models a channels-last
-  /// library (oneDNN's or cuDNN's preferred formats).
+  /// The layout dense and depthwise conv2d kernels read activations and
+  /// weights in: NHWC (weights OHWI) by default. lemma's CPU backend runs
+  /// them fastest channels-last (vectors along the channels, window taps
+  /// outside the channel loop; depthwise convs a vector per 16 channels):
+  /// Inception-v3, ResNet-50 and ResNeXt-50 laid out this way measured
+  /// 1.03-1.1x faster than NCHW, NASNet-A a tie (bench/README.md). kNCHW
+  /// (weights OIHW) models a library that runs NCHW convs.
   Layout conv_layout = Layout::kNHWC;
-  /// The layout grouped convs other than depthwise ones read activations
-  /// and weights in.
+  /// The layout the other grouped convs (several channels per group) read:
+  /// NCHW, where lemma's kernels run the GEMM of each group with vectors
+  /// along the pixels (channels-last, a vector along 4 output channels of a
+  /// group would be mostly empty).
   Layout grouped_conv_layout = Layout::kNCHW;
 };
 
@@ -106,8 +110,10 @@ struct MachineSpec {
 /// and written once, and bandwidth is the cache's when they fit the cache.
 ///
 /// Layouts (the model's assumptions about kernels):
-/// * conv2d reads activations and weights in MachineSpec::conv_layout (NCHW
-///   by default); an input in the other layout is reordered first.
+/// * conv2d reads activations and weights in MachineSpec::conv_layout (NHWC
+///   by default), grouped convs other than depthwise ones in
+///   MachineSpec::grouped_conv_layout (NCHW); an input in the other layout
+///   is reordered first.
 /// * matmul (rank 2) reads both operands with the reduction dimension
 ///   contiguous: A row-major, B column-major. Other operands are reordered.
 ///   Batched matmuls (rank > 2) read row-major operands.

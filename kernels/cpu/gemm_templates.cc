@@ -1258,34 +1258,14 @@ class DepthwiseNhwcTemplate : public Template {
     nest.SetResult(b.Value(out, true), OutIndex(oa, dim_index), expr);
 
     // The channels (the innermost output axis) vectorized, `unroll` vectors
-    // of them held in registers across the window loops.
-    const int v = context_.vector_width();
-    Schedule s = Schedule::Default(nest);
-    s.order.clear();
+    // of them held in registers across the window loops. Threads share the
+    // loops outside the output rows (images and rows): sharing every loop
+    // would decode the row, column and channel block from one index for
+    // every few vectors.
     const int vec = spatial - 1;
-    const int64_t unroll = Get(config, "unroll", 4);
-    s.vector_axis = vec;
-    s.vector_width = v;
-    const bool tiled = nest.axis(vec).extent > v * unroll;
-    if (tiled) s.tiles[U(vec)] = {v * unroll};
-    for (int a = 0; a < vec; ++a) s.order.push_back({a, 0});
-    if (tiled) s.order.push_back({vec, 0});
-    s.order.push_back({ky, 0});
-    s.order.push_back({kx, 0});
-    const LoopRef vloop{vec, tiled ? 1 : 0};
-    s.order.push_back(vloop);
-    s.unrolled.push_back(vloop);
-    if (Get(config, "unroll_window", 1) != 0) {
-      s.unrolled.push_back({ky, 0});
-      s.unrolled.push_back({kx, 0});
-    }
-    // Threads share the loops outside the output rows (images and rows, for
-    // NHWC): sharing every loop would decode the row, column and channel
-    // block from one index for every few vectors.
-    if (oa.dims[0] * oa.dims[1] * oa.dims[2] * oa.dims[3] >= kParallelMinElements / 4) {
-      s.parallel = std::min(vec, 2);
-    }
-    b.Finish(s);
+    const bool parallel = oa.dims[0] * oa.dims[1] * oa.dims[2] * oa.dims[3] >= kParallelMinElements / 4;
+    b.Finish(WindowSchedule(nest, vec, ky, kx, context_.vector_width(), Get(config, "unroll", 4),
+                            Get(config, "unroll_window", 1) != 0, parallel ? std::min(vec, 2) : 0));
     return lowered;
   }
 

@@ -353,6 +353,30 @@ int TransposeAxis(const LoopNest& nest, int vector_width) {
   return -1;
 }
 
+Schedule WindowSchedule(const LoopNest& nest, int vec, int ky, int kx, int vector_width,
+                        int64_t unroll, bool unroll_window, int parallel) {
+  Schedule s = Schedule::Default(nest);
+  s.order.clear();
+  s.vector_axis = vec;
+  s.vector_width = vector_width;
+  const bool tiled = nest.axis(vec).extent > vector_width * unroll;
+  if (tiled) s.tiles[static_cast<size_t>(vec)] = {vector_width * unroll};
+  for (int a = 0; a < vec; ++a) s.order.push_back({a, 0});
+  if (tiled) s.order.push_back({vec, 0});
+  s.order.push_back({ky, 0});
+  s.order.push_back({kx, 0});
+  const LoopRef vloop{vec, tiled ? 1 : 0};
+  s.order.push_back(vloop);
+  s.unrolled.push_back(vloop);
+  if (unroll_window) {
+    s.unrolled.push_back({ky, 0});
+    s.unrolled.push_back({kx, 0});
+  }
+  if (parallel < 0) parallel = vec + (tiled ? 1 : 0);
+  s.parallel = parallel;
+  return s;
+}
+
 Schedule ElementwiseSchedule(const LoopNest& nest, int vector_width, int64_t unroll,
                              int64_t parallel_min) {
   Schedule s = Schedule::Default(nest);

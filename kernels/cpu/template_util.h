@@ -98,6 +98,15 @@ int TransposeAxis(const LoopNest& nest, int vector_width);
 Schedule ElementwiseSchedule(const LoopNest& nest, int vector_width, int64_t unroll,
                              int64_t parallel_min);
 
+/// The schedule of a window reduction (pools, depthwise convs): the nest's
+/// axes before `vec` in order, then `vec` (the innermost output axis, cut in
+/// tiles of `unroll` vectors), the window axes `ky` and `kx` (unrolled when
+/// `unroll_window`), and the vectors of a tile, unrolled so that they stay
+/// in registers across the window. Threads share the first `parallel` loops
+/// (none when 0); -1 shares every loop outside the window.
+Schedule WindowSchedule(const LoopNest& nest, int vec, int ky, int kx, int vector_width,
+                        int64_t unroll, bool unroll_window, int parallel);
+
 /// Axes for every logical dim of `access`, in storage order (dims of one
 /// element first, then by decreasing stride); dim_index[d] is the axis of dim
 /// d. The last axis walks consecutive elements.

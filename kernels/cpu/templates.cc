@@ -258,29 +258,9 @@ class PoolTemplate : public Template {
 
     // Schedule: the innermost output axis vectorized, its chunks held in
     // registers across the window loops.
-    Schedule s = Schedule::Default(nest);
-    s.order.clear();
-    const int vec = spatial - 1;
-    const int64_t unroll = ConfigValue(config, "unroll", 4);
-    s.vector_axis = vec;
-    s.vector_width = v;
-    const bool tiled = nest.axis(vec).extent > v * unroll;
-    if (tiled) s.tiles[U(vec)] = {v * unroll};
-    for (int a = 0; a < vec; ++a) s.order.push_back({a, 0});
-    if (tiled) s.order.push_back({vec, 0});
-    s.order.push_back({ky, 0});
-    s.order.push_back({kx, 0});
-    const LoopRef vloop{vec, tiled ? 1 : 0};
-    s.order.push_back(vloop);
-    s.unrolled.push_back(vloop);
-    if (ConfigValue(config, "unroll_window", 1) != 0) {
-      s.unrolled.push_back({ky, 0});
-      s.unrolled.push_back({kx, 0});
-    }
-    if (oa.dims[0] * oa.dims[1] * oa.dims[2] * oa.dims[3] >= kParallelMinElements / 4) {
-      s.parallel = vec + (tiled ? 1 : 0);
-    }
-    b.Finish(s);
+    const bool parallel = oa.dims[0] * oa.dims[1] * oa.dims[2] * oa.dims[3] >= kParallelMinElements / 4;
+    b.Finish(WindowSchedule(nest, spatial - 1, ky, kx, v, ConfigValue(config, "unroll", 4),
+                            ConfigValue(config, "unroll_window", 1) != 0, parallel ? -1 : 0));
     return lowered;
   }
 

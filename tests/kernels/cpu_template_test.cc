@@ -316,15 +316,21 @@ TEST(ConvTemplateTest, ChannelsLastInputsGetReadableDefaults) {
 // width would read strided or shifted input or leave lanes empty:
 // channels-last, with windows over the input in place when strided, even row
 // tiles, and 2 vectors of output channels where they fill more lanes than 3.
+// The default config of one conv of input `x` (all values NCHW or NHWC).
+Config DefaultConvConfig(Dims x, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o, bool nhwc) {
+  GraphBuilder b("c");
+  b.Output("y", b.Conv2d(b.Input("x", DType::kF32, x), out, k, o));
+  return DefaultConfigOfOutput(Finish(b, nhwc));
+}
+
+// A knob of `c`, -1 when it has none.
+int64_t Knob(const Config& c, const std::string& name) { return c.contains(name) ? c.at(name) : -1; }
+
 TEST(ConvTemplateTest, StridedWideAndSevenBySevenConvsComputeChannelsLast) {
   auto conv = [](Dims x, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o) {
-    GraphBuilder b("c");
-    b.Output("y", b.Conv2d(b.Input("x", DType::kF32, x), out, k, o));
-    return DefaultConfigOfOutput(Finish(b, /*nhwc=*/false));
+    return DefaultConvConfig(x, out, k, o, /*nhwc=*/false);
   };
-  auto knob = [](const Config& c, const std::string& name) {
-    return c.contains(name) ? c.at(name) : int64_t{-1};
-  };
+  auto knob = Knob;
   auto cl = [&](const Config& c) { return knob(c, "cl") == 1; };
   const int v = HostTarget().vector_width;
   const Config strided = conv({1, 64, 35, 35}, 8 * v, {3, 3}, {.stride = {2, 2}});
@@ -362,13 +368,9 @@ TEST(ConvTemplateTest, StridedWideAndSevenBySevenConvsComputeChannelsLast) {
 // with channels-last input and output run vectors along the channels.
 TEST(ConvTemplateTest, ChannelsLastInputsRunTheTapsOutside) {
   auto nhwc_conv = [](Dims x, int64_t out, std::array<int64_t, 2> k, Conv2dOptions o) {
-    GraphBuilder b("c");
-    b.Output("y", b.Conv2d(b.Input("x", DType::kF32, x), out, k, o));
-    return DefaultConfigOfOutput(Finish(b, /*nhwc=*/true));
+    return DefaultConvConfig(x, out, k, o, /*nhwc=*/true);
   };
-  auto knob = [](const Config& c, const std::string& name) {
-    return c.contains(name) ? c.at(name) : int64_t{-1};
-  };
+  auto knob = Knob;
   const int v = HostTarget().vector_width;
   const Conv2dOptions same{.padding = Padding::kSame};
   const Config wide = nhwc_conv({1, 32, 35, 35}, 4 * v, {3, 3}, same);

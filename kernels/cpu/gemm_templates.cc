@@ -1174,10 +1174,11 @@ class DepthwiseNhwcTemplate : public Template {
     const int64_t reach_x = (win->out[1] - 1) * win->stride[1] + (kw - 1) * win->dilation[1] + 1;
     // The input the windows read: the value, or a channels-last copy of the
     // rows and columns they reach with the padding made zeros.
-    int source = b.Value(n.inputs[0]);
+    const bool copied = Get(config, "algo", kDirect) == kPadded;
+    int source = -1;
     std::vector<int64_t> strides = xa.strides;
     int64_t pad_top = win->pads[0], pad_left = win->pads[1];
-    if (Get(config, "algo", kDirect) == kPadded) {
+    if (copied) {
       ValueAccess padded;
       padded.dims = {xa.dims[0], channels, reach_y, reach_x};
       padded.strides = {reach_y * reach_x * channels, 1, reach_x * channels, channels};
@@ -1212,6 +1213,8 @@ class DepthwiseNhwcTemplate : public Template {
       source = b.Temp(temp, false);
       strides = padded.strides;
       pad_top = pad_left = 0;
+    } else {
+      source = b.Value(n.inputs[0]);
     }
     const std::vector<AffineIndex> dim_index = AxesForDims(nest, oa);
     const int spatial = nest.num_axes();
@@ -1223,10 +1226,11 @@ class DepthwiseNhwcTemplate : public Template {
     AddScaled(ix, dim_index[3], win->stride[1]);
     ix.Add(kx, win->dilation[1]);
     ix.offset -= pad_left;
+    // The copy holds every row and column the windows reach; the input may
+    // end before them, or start after the padding.
     std::vector<Guard> guards;
-    if (pad_top > 0 || reach_y - win->pads[0] > xa.dims[2]) guards.push_back({iy, xa.dims[2]});
-    if (pad_left > 0 || reach_x - win->pads[1] > xa.dims[3]) guards.push_back({ix, xa.dims[3]});
-    if (pad_top == 0 && pad_left == 0 && source != b.Value(n.inputs[0])) guards.clear();
+    if (!copied && (pad_top > 0 || reach_y - pad_top > xa.dims[2])) guards.push_back({iy, xa.dims[2]});
+    if (!copied && (pad_left > 0 || reach_x - pad_left > xa.dims[3])) guards.push_back({ix, xa.dims[3]});
     AffineIndex index;
     AddScaled(index, dim_index[0], strides[0]);
     AddScaled(index, dim_index[1], strides[1]);

@@ -1179,39 +1179,10 @@ class DepthwiseNhwcTemplate : public Template {
     std::vector<int64_t> strides = xa.strides;
     int64_t pad_top = win->pads[0], pad_left = win->pads[1];
     if (copied) {
-      ValueAccess padded;
-      padded.dims = {xa.dims[0], channels, reach_y, reach_x};
-      padded.strides = {reach_y * reach_x * channels, 1, reach_x * channels, channels};
-      padded.elements = xa.dims[0] * channels * reach_y * reach_x;
-      // Zeros everywhere, then the input rows and columns the windows reach
-      // copied inside: a copy that guards its loads measured 4x the time.
-      int temp = -1;
-      {
-        LaunchBuilder zb(StrCat(group_.Label(g), "/zero"), context_, lowered);
-        const int zeros = zb.NewTemp(padded.elements, true, &temp);
-        const std::vector<AffineIndex> dims = AxesForDims(zb.nest(), padded);
-        zb.nest().SetResult(zeros, OutIndex(padded, dims), zb.nest().Const(0.0f));
-        zb.nest() = CoalesceAxes(zb.nest());
-        zb.Finish(ElementwiseSchedule(zb.nest(), context_.vector_width(), 2, kParallelMinElements));
-      }
-      ValueAccess inside = padded;
-      inside.dims[2] = std::min(xa.dims[2], reach_y - win->pads[0]);
-      inside.dims[3] = std::min(xa.dims[3], reach_x - win->pads[1]);
-      if (inside.dims[2] > 0 && inside.dims[3] > 0) {
-        LaunchBuilder pb(StrCat(group_.Label(g), "/pad"), context_, lowered);
-        const std::vector<AffineIndex> dims = AxesForDims(pb.nest(), inside);
-        AffineIndex index;
-        AddScaled(index, dims[0], xa.strides[0]);
-        AddScaled(index, dims[1], xa.strides[1]);
-        AddScaled(index, dims[2], xa.strides[2]);
-        AddScaled(index, dims[3], xa.strides[3]);
-        AffineIndex at = OutIndex(padded, dims);
-        at.offset += win->pads[0] * padded.strides[2] + win->pads[1] * padded.strides[3];
-        pb.nest().SetResult(pb.Temp(temp, true), at, pb.nest().Load(pb.Value(n.inputs[0]), index));
-        pb.Finish(ElementwiseSchedule(pb.nest(), context_.vector_width(), 2, kParallelMinElements));
-      }
+      const int temp = PaddedChannelsLastCopy(lowered, context_, group_.Label(g), n.inputs[0], xa,
+                                              reach_y, reach_x, pad_top, pad_left, 0.0f);
       source = b.Temp(temp, false);
-      strides = padded.strides;
+      strides = {reach_y * reach_x * channels, 1, reach_x * channels, channels};
       pad_top = pad_left = 0;
     } else {
       source = b.Value(n.inputs[0]);

@@ -353,6 +353,40 @@ int TransposeAxis(const LoopNest& nest, int vector_width) {
   return -1;
 }
 
+int PaddedChannelsLastCopy(Lowered& lowered, const LoweringContext& context,
+                           const std::string& label, ValueId x, const ValueAccess& xa,
+                           int64_t rows, int64_t cols, int64_t pad_top, int64_t pad_left,
+                           float fill) {
+  const int64_t channels = xa.dims[1];
+  ValueAccess padded;
+  padded.dims = {xa.dims[0], channels, rows, cols};
+  padded.strides = {rows * cols * channels, 1, cols * channels, channels};
+  padded.elements = xa.dims[0] * channels * rows * cols;
+  int temp = -1;
+  {
+    LaunchBuilder b(StrCat(label, "/fill"), context, lowered);
+    const int out = b.NewTemp(padded.elements, true, &temp);
+    const std::vector<AffineIndex> dims = AxesForDims(b.nest(), padded);
+    b.nest().SetResult(out, OutIndex(padded, dims), b.nest().Const(fill));
+    b.nest() = CoalesceAxes(b.nest());
+    b.Finish(ElementwiseSchedule(b.nest(), context.vector_width(), 2, kParallelMinElements));
+  }
+  ValueAccess inside = padded;
+  inside.dims[2] = std::min(xa.dims[2], rows - pad_top);
+  inside.dims[3] = std::min(xa.dims[3], cols - pad_left);
+  if (inside.dims[2] > 0 && inside.dims[3] > 0) {
+    LaunchBuilder b(StrCat(label, "/pad"), context, lowered);
+    const std::vector<AffineIndex> dims = AxesForDims(b.nest(), inside);
+    AffineIndex index;
+    for (size_t d = 0; d < 4; ++d) AddScaled(index, dims[d], xa.strides[d]);
+    AffineIndex at = OutIndex(padded, dims);
+    at.offset += pad_top * padded.strides[2] + pad_left * padded.strides[3];
+    b.nest().SetResult(b.Temp(temp, true), at, b.nest().Load(b.Value(x), index));
+    b.Finish(ElementwiseSchedule(b.nest(), context.vector_width(), 2, kParallelMinElements));
+  }
+  return temp;
+}
+
 Schedule WindowSchedule(const LoopNest& nest, int vec, int ky, int kx, int vector_width,
                         int64_t unroll, bool unroll_window, int parallel) {
   Schedule s = Schedule::Default(nest);

@@ -107,6 +107,19 @@ Schedule ElementwiseSchedule(const LoopNest& nest, int vector_width, int64_t unr
 Schedule WindowSchedule(const LoopNest& nest, int vec, int ky, int kx, int vector_width,
                         int64_t unroll, bool unroll_window, int parallel);
 
+/// A channels-last copy, in a new temp of `lowered`, of the rows and columns
+/// of input `x` (an N, C, H, W value, read through `xa`) that windows reach:
+/// `rows` x `cols` positions starting `pad_top` rows and `pad_left` columns
+/// before the input, those outside it set to `fill`. Written by two launches,
+/// the fill and then the input copied inside without guards: a guarded load
+/// computes a mask per load, and on AMD a masked load whose masked-off lanes
+/// point outside the buffer is slow. Returns the temp; its strides are
+/// {rows * cols * C, 1, cols * C, C}.
+int PaddedChannelsLastCopy(Lowered& lowered, const LoweringContext& context,
+                           const std::string& label, ValueId x, const ValueAccess& xa,
+                           int64_t rows, int64_t cols, int64_t pad_top, int64_t pad_left,
+                           float fill);
+
 /// Axes for every logical dim of `access`, in storage order (dims of one
 /// element first, then by decreasing stride); dim_index[d] is the axis of dim
 /// d. The last axis walks consecutive elements.

@@ -280,6 +280,12 @@ inline std::vector<GraphCase> Cases() {
     GraphBuilder b("pools_nhwc");
     const Value x = b.Input("x", DType::kF32, {1, 20, 7, 7});
     b.Output("m", b.Relu(b.MaxPool2d(x, {.kernel = {3, 3}, .stride = {2, 2}, .padding = Padding::kSame})));
+    // Padded windows read a copy with the padding filled (-inf for max, 0
+    // for avg, whose divisor still counts only the input).
+    b.Output("a", b.AvgPool2d(x, {.kernel = {3, 3}, .padding = Padding::kSame}));
+    b.Output("i", b.AvgPool2d(x, {.kernel = {2, 2}, .stride = {2, 2}, .padding = Padding::kSame,
+                                  .count_include_pad = true}));
+    b.Output("n", b.MaxPool2d(x, {.kernel = {5, 3}, .pads = {2, 0, 1, 2}}));
     return Permuted(Finish(b));
   });
   add("batchnorm", [] {

@@ -896,16 +896,21 @@ class ConvTemplate : public Template {
   }
 
   // Copies the input into a temp with the padding made explicit (zeros),
-  // channels-last or NCHW, holding every row and column the windows read.
+  // channels-last (PaddedChannelsLastCopy: zeros, then an unguarded copy) or
+  // NCHW (one guarded copy), holding every row and column the windows read.
   InputSource PadInput(Lowered& lowered, bool channels_last) const {
     const Graph& g = context_.graph();
     const int64_t hp = (win_->out[0] - 1) * win_->stride[0] + (kh_ - 1) * win_->dilation[0] + 1;
     const int64_t wp = (win_->out[1] - 1) * win_->stride[1] + (kw_ - 1) * win_->dilation[1] + 1;
+    if (channels_last) {
+      const PaddedCopy copy = PaddedChannelsLastCopy(lowered, context_, group_.Label(g), node().inputs[0],
+                                                     x_, hp, wp, win_->pads[0], win_->pads[1], 0.0f);
+      return {copy.temp, copy.strides, hp, wp, 0, 0};
+    }
     const int64_t n = x_.dims[0], c = x_.dims[1];
     ValueAccess padded;
     padded.dims = {n, c, hp, wp};
-    padded.strides = channels_last ? std::vector<int64_t>{hp * wp * c, 1, wp * c, c}
-                                   : std::vector<int64_t>{c * hp * wp, hp * wp, wp, 1};
+    padded.strides = {c * hp * wp, hp * wp, wp, 1};
     padded.elements = n * c * hp * wp;
     LaunchBuilder b(StrCat(group_.Label(g), "/pad"), context_, lowered);
     int temp = -1;
@@ -1179,10 +1184,10 @@ class DepthwiseNhwcTemplate : public Template {
     std::vector<int64_t> strides = xa.strides;
     int64_t pad_top = win->pads[0], pad_left = win->pads[1];
     if (copied) {
-      const int temp = PaddedChannelsLastCopy(lowered, context_, group_.Label(g), n.inputs[0], xa,
-                                              reach_y, reach_x, pad_top, pad_left, 0.0f);
-      source = b.Temp(temp, false);
-      strides = {reach_y * reach_x * channels, 1, reach_x * channels, channels};
+      const PaddedCopy padded = PaddedChannelsLastCopy(lowered, context_, group_.Label(g), n.inputs[0],
+                                                       xa, reach_y, reach_x, pad_top, pad_left, 0.0f);
+      source = b.Temp(padded.temp, false);
+      strides = padded.strides;
       pad_top = pad_left = 0;
     } else {
       source = b.Value(n.inputs[0]);

@@ -353,7 +353,7 @@ int TransposeAxis(const LoopNest& nest, int vector_width) {
   return -1;
 }
 
-int PaddedChannelsLastCopy(Lowered& lowered, const LoweringContext& context,
+PaddedCopy PaddedChannelsLastCopy(Lowered& lowered, const LoweringContext& context,
                            const std::string& label, ValueId x, const ValueAccess& xa,
                            int64_t rows, int64_t cols, int64_t pad_top, int64_t pad_left,
                            float fill) {
@@ -384,7 +384,7 @@ int PaddedChannelsLastCopy(Lowered& lowered, const LoweringContext& context,
     b.nest().SetResult(b.Temp(temp, true), at, b.nest().Load(b.Value(x), index));
     b.Finish(ElementwiseSchedule(b.nest(), context.vector_width(), 2, kParallelMinElements));
   }
-  return temp;
+  return {temp, padded.strides};
 }
 
 Schedule WindowSchedule(const LoopNest& nest, int vec, int ky, int kx, int vector_width,

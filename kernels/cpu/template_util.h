@@ -113,9 +113,12 @@ Schedule WindowSchedule(const LoopNest& nest, int vec, int ky, int kx, int vecto
 /// before the input, those outside it set to `fill`. Written by two launches,
 /// the fill and then the input copied inside without guards: a guarded load
 /// computes a mask per load, and on AMD a masked load whose masked-off lanes
-/// point outside the buffer is slow. Returns the temp; its strides are
-/// {rows * cols * C, 1, cols * C, C}.
-int PaddedChannelsLastCopy(Lowered& lowered, const LoweringContext& context,
+/// point outside the buffer is slow.
+struct PaddedCopy {
+  int temp = -1;                 // the temp of `lowered` holding the copy
+  std::vector<int64_t> strides;  // of dims N, C, rows, cols: {rows*cols*C, 1, cols*C, C}
+};
+PaddedCopy PaddedChannelsLastCopy(Lowered& lowered, const LoweringContext& context,
                            const std::string& label, ValueId x, const ValueAccess& xa,
                            int64_t rows, int64_t cols, int64_t pad_top, int64_t pad_left,
                            float fill);

@@ -229,16 +229,16 @@ class PoolTemplate : public Template {
     // 1.68-1.79 against 0.89-1.04; [32,768,17,17] (28 MB) a tie, 3.9-4.8
     // against 4.3-4.8; [32,288,35,35] (45 MB) 5.1-5.8 guarded against
     // 6.8-7.6 copied.
-    const int64_t in_bytes = xa.dims[0] * xa.dims[1] * xa.dims[2] * xa.dims[3] * 4;
+    const int64_t in_bytes = xa.dims[0] * xa.dims[1] * xa.dims[2] * xa.dims[3] * int64_t{sizeof(float)};
     const bool copy = (pad_y || pad_x) && xa.strides[1] == 1 && xa.dims[1] > 1 &&
                       ConfigValue(config, "copy", in_bytes <= kPoolCopyMaxBytes ? 1 : 0) != 0;
     int source = -1;
     std::vector<int64_t> strides = xa.strides;
     if (copy) {
-      const int temp = PaddedChannelsLastCopy(lowered, context_, group_.Label(g), n.inputs[0], xa,
-                                              rows, cols, win->pads[0], win->pads[1], fill);
-      source = b.Temp(temp, false);
-      strides = {rows * cols * xa.dims[1], 1, cols * xa.dims[1], xa.dims[1]};
+      const PaddedCopy padded = PaddedChannelsLastCopy(lowered, context_, group_.Label(g), n.inputs[0],
+                                                       xa, rows, cols, win->pads[0], win->pads[1], fill);
+      source = b.Temp(padded.temp, false);
+      strides = padded.strides;
       iy.offset += win->pads[0];
       ix.offset += win->pads[1];
     } else {

@@ -134,6 +134,90 @@ struct Step {
   }
 };
 
+bool IsUnaryElementwise(OpKind op) {
+  return op == OpKind::kRelu || op == OpKind::kSigmoid || op == OpKind::kTanh ||
+         op == OpKind::kGelu;
+}
+
+// Whether a step computes `op` into storage of its own, into which a fused
+// chain can write: not a source (weights and inputs), not a view (transpose,
+// slice, split, reshape) and not a concat.
+bool WritesOwnOutput(OpKind op) {
+  return !GetOpInfo(op).Has(kTraitSource) && op != OpKind::kConcat && op != OpKind::kSplit &&
+         op != OpKind::kSlice && op != OpKind::kTranspose && op != OpKind::kReshape;
+}
+
+// f(concat(a, b, ...)) = concat(f(a), f(b), ...) for a unary elementwise f
+// (relu, sigmoid, tanh, gelu): where a concat's only use is such an op and
+// each of its inputs is the sole use of a step's output, f moves onto the
+// inputs. There it fuses into each producer's chain, and the concat is then
+// written in place, a copy and a pass over the tensor fewer (SqueezeNet's
+// fire modules after a rewrite lifts their relus over the concat). The
+// rewritten nodes are left dead, so node ids stay. Returns how many concats
+// were rewritten.
+absl::StatusOr<int> DistributeUnaryOverConcats(Graph& g) {
+  int rewritten = 0;
+  for (bool changed = true; changed;) {
+    changed = false;
+    const std::vector<std::vector<NodeId>> users = g.Users();
+    const std::vector<bool> live = g.LiveNodes();
+    std::vector<bool> is_output(U(g.num_nodes()), false);
+    for (const GraphOutput& o : g.outputs()) is_output[U(o.value.node)] = true;
+    auto live_users = [&](NodeId id) {
+      std::vector<NodeId> out;
+      for (NodeId u : users[U(id)]) {
+        if (live[U(u)] && std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
+      }
+      return out;
+    };
+    for (NodeId id : g.TopologicalOrder()) {
+      const Node& concat = g.node(id);
+      if (!live[U(id)] || concat.op != OpKind::kConcat || is_output[U(id)]) continue;
+      const std::vector<NodeId> cu = live_users(id);
+      if (cu.size() != 1) continue;
+      const Node& f = g.node(cu[0]);
+      if (!IsUnaryElementwise(f.op) || f.inputs.size() != 1 || f.outputs[0] != concat.outputs[0]) {
+        continue;
+      }
+      bool ok = true;
+      for (size_t i = 0; i < concat.inputs.size() && ok; ++i) {
+        const ValueId in = concat.inputs[i];
+        const Node& p = g.node(in.node);
+        ok = WritesOwnOutput(p.op) && p.outputs.size() == 1 && !is_output[U(in.node)] &&
+             live_users(in.node) == std::vector<NodeId>{id} &&
+             std::count(concat.inputs.begin(), concat.inputs.end(), in) == 1;
+      }
+      if (!ok) continue;
+      const NodeId f_id = cu[0];
+      const OpKind f_op = f.op;
+      const Attributes f_attrs = f.attrs;
+      const Attributes concat_attrs = concat.attrs;
+      const std::vector<ValueId> concat_inputs = concat.inputs;
+      const TensorType out_type = f.outputs[0];
+      const std::string f_name = f.names.empty() ? "" : f.names[0];
+      std::vector<ValueId> parts;
+      for (ValueId in : concat_inputs) {
+        absl::StatusOr<NodeId> part = g.AddNode(f_op, f_attrs, {in});
+        if (!part.ok()) return part.status();
+        if (absl::Status s = g.SetLayout({*part, 0}, g.type(in).layout); !s.ok()) return s;
+        parts.push_back({*part, 0});
+      }
+      absl::StatusOr<NodeId> joined = g.AddNode(OpKind::kConcat, concat_attrs, parts);
+      if (!joined.ok()) return joined.status();
+      if (absl::Status s = g.SetLayout({*joined, 0}, out_type.layout); !s.ok()) return s;
+      if (absl::Status s = g.ReplaceAllUsesWith({f_id, 0}, {*joined, 0}); !s.ok()) return s;
+      if (!f_name.empty()) {
+        if (absl::Status s = g.SetName({f_id, 0}, ""); !s.ok()) return s;
+        if (absl::Status s = g.SetName({*joined, 0}, f_name); !s.ok()) return s;
+      }
+      ++rewritten;
+      changed = true;
+      break;  // users and liveness changed
+    }
+  }
+  return rewritten;
+}
+
 }  // namespace
 
 struct Executable::Impl : public LoweringContext {
@@ -732,6 +816,11 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
         return Invalid(g.Describe(id), ": the CPU runtime computes in f32 only, not ",
                        DTypeName(t.dtype));
       }
+    }
+  }
+  if (options.fuse && options.concat_in_place) {
+    if (absl::StatusOr<int> n = DistributeUnaryOverConcats(g); !n.ok()) {
+      return absl::InternalError(StrCat("moving elementwise ops over concats: ", n.status().message()));
     }
   }
   threads = options.threads > 0 ? options.threads : HostTarget().cores;

@@ -120,6 +120,36 @@ TEST(RuntimeTest, ConcatInputsAreWrittenInPlace) {
   if (OneDnnAvailable()) ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kOneDnn});
 }
 
+// relu(concat(a, b)) runs as concat(relu(a), relu(b)): the relu fuses into
+// each conv and the concat is written in place. A second unary op after the
+// first moves too; a concat one of whose inputs has another use keeps its
+// step and its relu.
+TEST(RuntimeTest, AnElementwiseOpAfterAConcatRunsOnItsInputs) {
+  GraphBuilder b("fire");
+  const Value x = b.Input("x", DType::kF32, {2, 8, 9, 9});
+  const Value s = b.Conv2d(x, 4, {1, 1}, {.activation = Activation::kRelu});
+  const Value fire = b.Relu(b.Concat({b.Conv2d(s, 6, {1, 1}), b.Conv2d(s, 5, {3, 3}, Same())}, 1));
+  const Value e = b.Conv2d(fire, 3, {1, 1});
+  const Value twice = b.Tanh(b.Sigmoid(b.Concat({b.Conv2d(fire, 2, {1, 1}), e}, 1)));
+  const Value shared = b.Conv2d(s, 3, {3, 3}, Same());
+  const Value kept = b.Relu(b.Concat({shared, b.Conv2d(s, 3, {1, 1})}, 1));
+  b.Output("y", twice);
+  b.Output("kept", kept);
+  b.Output("shared", shared);
+  const Graph g = Finish(b);
+  absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(
+      g, RandomFeeds<F32>(g, 2), {.threads = 2, .providers = ProviderChoice::kGenerated});
+  ASSERT_TRUE(exe.ok()) << exe.status();
+  std::vector<std::string> labels;
+  for (const StepInfo& st : (*exe)->steps()) labels.push_back(st.label.substr(0, st.label.find(' ')));
+  EXPECT_EQ((*exe)->memory().concats_in_place, 2) << (*exe)->PlanText();
+  EXPECT_EQ(std::count(labels.begin(), labels.end(), "conv2d+relu"), 2) << (*exe)->PlanText();
+  EXPECT_EQ(std::count(labels.begin(), labels.end(), "conv2d+sigmoid+tanh"), 2) << (*exe)->PlanText();
+  EXPECT_EQ(std::count(labels.begin(), labels.end(), "concat+relu"), 1) << (*exe)->PlanText();
+  ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kGenerated});
+  ExpectMatchesReference(g, {.threads = 1, .providers = ProviderChoice::kGenerated, .fuse = false});
+}
+
 TEST(RuntimeTest, AScheduleThatDoesNotCompileGivesWayToANeighbour) {
   // A channels-last 7x7/2 conv of 3 channels (the stem of ResNeXt-50): its
   // default schedule unrolls the window into too large a body.

@@ -11,8 +11,13 @@
 namespace lemma::cpu {
 
 AlignedBuffer::AlignedBuffer(int64_t floats) : size_(floats) {
-  const size_t bytes = static_cast<size_t>((std::max<int64_t>(floats, 1) * 4 + 63) / 64 * 64);
-  float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  // Buffers of a huge page or more start on one, so that all of them can be
+  // huge pages (advised before the first touch, which then maps them).
+  const int64_t want = std::max<int64_t>(floats, 1) * 4;
+  const int64_t align = want >= kHugePageBytes ? kHugePageBytes : 64;
+  const size_t bytes = static_cast<size_t>((want + align - 1) / align * align);
+  float* p = static_cast<float*>(std::aligned_alloc(static_cast<size_t>(align), bytes));
+  if (align == kHugePageBytes) AdviseHugePages(p, static_cast<int64_t>(bytes));
   std::memset(p, 0, bytes);
   data_.reset(p);
 }
@@ -22,6 +27,12 @@ void AlignedBuffer::Free::operator()(float* p) const { std::free(p); }
 absl::StatusOr<CompiledGroup> CompiledGroup::Compile(Lowered lowered, bool generate) {
   CompiledGroup group;
   group.generated_ = generate && CodegenAvailable();
+  // Packed weights are streamed by every call.
+  for (const std::vector<float>& c : lowered.constants) {
+    if (static_cast<int64_t>(c.size()) * 4 >= 2 * kHugePageBytes) {
+      AdviseHugePages(c.data(), static_cast<int64_t>(c.size()) * 4);
+    }
+  }
   for (const Launch& launch : lowered.launches) {
     if (absl::Status s = launch.nest.Validate(); !s.ok()) return s;
     if (absl::Status s = launch.schedule.Validate(launch.nest); !s.ok()) return s;

@@ -830,6 +830,10 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
   const std::vector<bool> live = g.LiveNodes();
   std::vector<bool> computed(U(g.num_nodes()), false);
   if (absl::Status s = FoldConstants(weights, order, live, computed); !s.ok()) return s;
+  for (const Tensor<float>& c : constants) {
+    const int64_t bytes = static_cast<int64_t>(c.data.size()) * 4;
+    if (bytes >= 2 * kHugePageBytes) AdviseHugePages(c.data.data(), bytes);
+  }
   if (options.weight_cache.has_value()) {
     weight_cache = *options.weight_cache;
   } else {

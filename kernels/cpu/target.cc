@@ -6,6 +6,7 @@
 #include <string_view>
 #include <thread>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ir/strings.h"
@@ -123,6 +124,24 @@ std::string CpuTarget::Describe() const {
 
 const char* WeightCacheName(WeightCache cache) {
   return cache == WeightCache::kCold ? "cold" : "warm";
+}
+
+void AdviseHugePages(const void* data, int64_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const uintptr_t page = static_cast<uintptr_t>(kHugePageBytes);
+  const uintptr_t start = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + static_cast<uintptr_t>(std::max<int64_t>(bytes, 0))) & ~(page - 1);
+  if (data == nullptr || end <= start) return;
+  void* p = reinterpret_cast<void*>(start);
+  if (madvise(p, end - start, MADV_HUGEPAGE) != 0) return;
+#ifndef MADV_COLLAPSE
+  constexpr int MADV_COLLAPSE = 25;
+#endif
+  (void)madvise(p, end - start, MADV_COLLAPSE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
 }
 
 void EvictFromCaches(const void* data, int64_t bytes) {

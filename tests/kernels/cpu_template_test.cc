@@ -400,6 +400,31 @@ TEST(ConvTemplateTest, ChannelsLastInputsRunTheTapsOutside) {
   EXPECT_EQ(knob(t->DefaultConfig(), "algo"), 2);  // the padding copied as zeros
 }
 
+// Convs whose weights outgrow the caches put the output rows inside the
+// register-tile loops (rows=2): a panel of weights serves every row, kc cut
+// until a panel fits the L2-sized budget, and the output channels cut into
+// blocks for the threads. Smaller weights keep the rows outside.
+TEST(ConvTemplateTest, LargeWeightsServeEveryRowFromOnePanel) {
+  auto knob = Knob;
+  const int v = HostTarget().vector_width;
+  const Conv2dOptions same{.padding = Padding::kSame};
+  for (bool nhwc : {true, false}) {
+    SCOPED_TRACE(nhwc ? "nhwc" : "nchw");
+    const Config big = DefaultConvConfig({1, 32 * v, 7, 7}, 32 * v, {3, 3}, same, nhwc);
+    SCOPED_TRACE(ConfigToString(big));
+    EXPECT_EQ(knob(big, "rows"), 2);
+    const int64_t side = knob(big, "nr") * v;
+    EXPECT_LE(side * knob(big, "kc") * 9 * 4, 80 << 10);
+    EXPECT_GT(side * knob(big, "kc") * 2 * 9 * 4, 80 << 10);
+    EXPECT_EQ((32 * v + side * knob(big, "nc") - 1) / (side * knob(big, "nc")), 4);
+    if (v == 16) {
+      EXPECT_EQ(knob(big, "nr"), 2);
+      EXPECT_EQ(knob(big, "kc"), 64);
+    }
+    EXPECT_NE(knob(DefaultConvConfig({1, 8 * v, 7, 7}, 8 * v, {3, 3}, same, nhwc), "rows"), 2);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Templates, TemplateTest, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return info.param.name; });
 

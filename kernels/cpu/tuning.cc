@@ -186,6 +186,44 @@ Config Cross(const Config& a, const Config& b, SplitMix64& rng) {
   return c;
 }
 
+// Measures the fastest `options.finalists` of `measured` and the default
+// config again, round after round, keeping the fastest time of each.
+void Confirm(const Template& t, const LoweringContext& context, ThreadPool& pool,
+             const TuneOptions& options, std::vector<std::pair<double, Config>> measured,
+             TuneResult& result) {
+  std::stable_sort(measured.begin(), measured.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Config> finalists;
+  for (size_t i = 0; i < measured.size() && static_cast<int>(i) < options.finalists; ++i) {
+    finalists.push_back(measured[i].second);
+  }
+  const Config fallback = t.DefaultConfig();
+  const bool default_measured = std::any_of(measured.begin(), measured.end(),
+                                            [&](const auto& m) { return m.second == fallback; });
+  if (default_measured && std::find(finalists.begin(), finalists.end(), fallback) == finalists.end()) {
+    finalists.push_back(fallback);
+  }
+  std::vector<std::pair<Config, CompiledGroup>> compiled;
+  for (const Config& c : finalists) {
+    absl::StatusOr<Lowered> lowered = t.Lower(c);
+    if (!lowered.ok()) continue;
+    absl::StatusOr<CompiledGroup> group = CompiledGroup::Compile(*std::move(lowered), true);
+    if (group.ok()) compiled.emplace_back(c, *std::move(group));
+  }
+  for (int round = 0; round < options.confirm_rounds; ++round) {
+    for (const auto& [config, group] : compiled) {
+      const double seconds = TimeGroup(group, context, pool, 0.02, options.weights);
+      ++result.confirmed;
+      const bool best = seconds < result.seconds;
+      if (best) {
+        result.seconds = seconds;
+        result.best = config;
+      }
+      if (options.on_measure) options.on_measure(config, seconds, best);
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<TuneResult> Tune(const Template& t, const LoweringContext& context,
@@ -263,6 +301,7 @@ absl::StatusOr<TuneResult> Tune(const Template& t, const LoweringContext& contex
     return absl::Status(last_error.code(),
                         StrCat("no schedule of ", t.name(), " works: ", last_error.message()));
   }
+  if (options.confirm_rounds > 0) Confirm(t, context, pool, options, measured, result);
   return result;
 }
 

@@ -80,6 +80,13 @@ struct TuneOptions {
   double random_fraction = 0.4;
   /// The best candidates that evolution mutates and crosses.
   int population = 6;
+  /// After the search, the `finalists` fastest candidates and the default
+  /// are measured `confirm_rounds` more times, in interleaved rounds, each
+  /// keeping its fastest time: other work on the machine only ever makes a
+  /// measurement slower, so a fast config measured during a disturbance
+  /// would otherwise lose the search for good.
+  int finalists = 3;
+  int confirm_rounds = 2;
   /// Whether the workload's weights are evicted from the caches before each
   /// timed call (a model whose weights outgrow the last-level cache).
   WeightCache weights = WeightCache::kWarm;
@@ -93,6 +100,7 @@ struct TuneResult {
   int measured = 0;  // candidates timed
   int rejected = 0;    // candidates the template or the compiler refused
   int duplicates = 0;  // candidates that lowered to kernels measured already
+  int confirmed = 0;   // measurements of finalists after the search
 };
 
 /// The tuning-log key of a workload whose kernels are timed with `weights`:

@@ -114,21 +114,43 @@ TEST(TuneTest, SearchesDistinctValidConfigsStartingFromTheDefault) {
   std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
   ASSERT_NE(t, nullptr);
   std::vector<Config> seen;
+  std::vector<double> times;
   TuneOptions options;
   options.budget = 8;
   options.on_measure = [&](const Config& c, double seconds, bool) {
     EXPECT_GT(seconds, 0);
     seen.push_back(c);
+    times.push_back(seconds);
   };
   absl::StatusOr<TuneResult> r = Tune(*t, **ctx, SharedPool(2), options);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->measured, 8);
-  ASSERT_EQ(seen.size(), 8u);
+  ASSERT_EQ(seen.size(), static_cast<size_t>(8 + r->confirmed));
   EXPECT_EQ(seen.front(), t->DefaultConfig());
   std::set<std::string> distinct;
-  for (const Config& c : seen) distinct.insert(ConfigToString(c));
-  EXPECT_EQ(distinct.size(), seen.size());
+  for (int i = 0; i < 8; ++i) distinct.insert(ConfigToString(seen[static_cast<size_t>(i)]));
+  EXPECT_EQ(distinct.size(), 8u);
   EXPECT_TRUE(distinct.count(ConfigToString(r->best)));
+  // Then the 3 fastest and the default (when not among them), measured twice
+  // more, in rounds; the result is the fastest time of all.
+  EXPECT_TRUE(r->confirmed == 6 || r->confirmed == 8) << r->confirmed;
+  const int finalists = r->confirmed / 2;
+  for (int i = 0; i < r->confirmed; ++i) {
+    EXPECT_EQ(ConfigToString(seen[static_cast<size_t>(8 + i)]),
+              ConfigToString(seen[static_cast<size_t>(8 + i % finalists)]));
+  }
+  EXPECT_EQ(std::count(seen.begin() + 8, seen.end(), t->DefaultConfig()), 2);
+  EXPECT_EQ(r->seconds, *std::min_element(times.begin(), times.end()));
+  const size_t fastest = static_cast<size_t>(std::min_element(times.begin(), times.end()) - times.begin());
+  EXPECT_EQ(ConfigToString(seen[fastest]), ConfigToString(r->best));
+
+  // Without confirmation rounds, only the search.
+  options.confirm_rounds = 0;
+  seen.clear();
+  r = Tune(*t, **ctx, SharedPool(2), options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->confirmed, 0);
+  EXPECT_EQ(seen.size(), 8u);
 }
 
 // A graph tuned once and compiled again from the log runs the same schedules

@@ -215,7 +215,9 @@ const CommandSpec& TuneSpec() {
       "lemma tune FILE [--budget N] [--log FILE] [--keep-best] [--weight-cache C] [--threads N]",
       "Plans the graph for the CPU and, for each kernel workload the tuning log\n"
       "lacks, searches its schedule (tiles, loop order, unrolling, parallel loops)\n"
-      "by measurement: random sampling, then evolution of the best. Every\n"
+      "by measurement: random sampling, then evolution of the best, then the\n"
+      "three fastest and the default measured twice more, in turns (other work\n"
+      "on the machine only ever slows a measurement down). Every\n"
       "measurement is appended to the log (one JSON record per line, keyed by\n"
       "op, attributes, shapes, layout and target), so a workload is tuned once;\n"
       "`lemma bench FILE --log FILE` replays the best schedules. A graph whose\n"

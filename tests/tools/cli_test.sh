@@ -407,7 +407,8 @@ check verify_timeout_is_unknown 0 "rules: .* timed out" -- \
 check tune 0 "tuned now +4 workloads" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune.jsonl" --threads 2
 check tune_log_records 0 '^\{"kind":"schedule","target":".*","workload":"conv2d' -- head -1 "$tmp/tune.jsonl"
 check tune_again_replays 0 "from the log +4 workloads" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune.jsonl"
-check tune_keep_best 0 "\(4 records, the fastest of each workload; 8 dropped\)" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune_best.jsonl" --threads 2 --keep-best
+# 3 candidates a workload, then those 3 (the default among them) twice more: 9 records each.
+check tune_keep_best 0 "\(4 records, the fastest of each workload; 32 dropped\)" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune_best.jsonl" --threads 2 --keep-best
 check tune_keep_best_lines 0 "^4$" -- bash -c "wc -l < '$tmp/tune_best.jsonl'"
 check tune_cold 0 "weights timed cold" -- "$lemma" tune "$tmp/rb.lemma" --budget 2 --log "$tmp/tune_cold.jsonl" --weight-cache cold
 check tune_cold_keys 0 'weights cold"' -- head -1 "$tmp/tune_cold.jsonl"

@@ -4,6 +4,7 @@
 #include <functional>
 #include <queue>
 
+#include "ir/hash.h"
 #include "ir/strings.h"
 
 namespace lemma {
@@ -240,6 +241,45 @@ std::vector<bool> Graph::LiveNodes() const {
     for (ValueId in : node(id).inputs) stack.push_back(in.node);
   }
   return live;
+}
+
+int Graph::MergeDuplicates() {
+  // Outputs of repeats -> the value they repeat, per node.
+  std::vector<std::vector<ValueId>> same(nodes_.size());
+  absl::flat_hash_map<uint64_t, std::vector<NodeId>> seen;
+  int merged = 0;
+  for (NodeId id : TopologicalOrder()) {
+    Node& n = nodes_[static_cast<size_t>(id)];
+    for (ValueId& in : n.inputs) {
+      const std::vector<ValueId>& to = same[static_cast<size_t>(in.node)];
+      if (!to.empty()) in = to[static_cast<size_t>(in.index)];
+    }
+    if (GetOpInfo(n.op).Has(kTraitSource)) continue;
+    uint64_t key = HashCombine(static_cast<uint64_t>(n.op), HashAttributes(n.attrs));
+    for (ValueId in : n.inputs) key = HashCombine(HashCombine(key, in.node), in.index);
+    for (const TensorType& t : n.outputs) key = HashCombine(key, HashTensorType(t));
+    std::vector<NodeId>& bucket = seen[key];
+    NodeId twin = -1;
+    for (NodeId other : bucket) {
+      const Node& o = nodes_[static_cast<size_t>(other)];
+      if (o.op == n.op && o.attrs == n.attrs && o.inputs == n.inputs && o.outputs == n.outputs) {
+        twin = other;
+        break;
+      }
+    }
+    if (twin < 0) {
+      bucket.push_back(id);
+      continue;
+    }
+    std::vector<ValueId>& to = same[static_cast<size_t>(id)];
+    for (size_t j = 0; j < n.outputs.size(); ++j) to.push_back({twin, static_cast<int32_t>(j)});
+    ++merged;
+  }
+  for (GraphOutput& o : outputs_) {
+    const std::vector<ValueId>& to = same[static_cast<size_t>(o.value.node)];
+    if (!to.empty()) o.value = to[static_cast<size_t>(o.value.index)];
+  }
+  return merged;
 }
 
 int Graph::RemoveDeadCode() {

@@ -98,6 +98,14 @@ class Graph {
   /// how a value is stored, and consumers read any layout). Fails, changing nothing, when
   /// `to` depends on `from` (the graph would get a cycle).
   absl::Status ReplaceAllUsesWith(ValueId from, ValueId to);
+  /// Merges repeated computations: a node that applies the same op, with the
+  /// same attributes, to the same inputs as an earlier one, with outputs of
+  /// the same types (layouts included), has its uses (node inputs and graph
+  /// outputs) redirected to that one; chains of repeats merge in one call.
+  /// Sound for every op, all of them pure functions of their inputs. Inputs
+  /// and weights are never merged. The repeats are left dead (node ids
+  /// stay); returns how many there were.
+  int MergeDuplicates();
   /// Removes nodes that no graph output depends on (graph inputs stay: they
   /// are the interface) and renumbers the rest in topological order. Node ids
   /// held by the caller are invalid afterwards. Returns the number removed.

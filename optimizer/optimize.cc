@@ -22,6 +22,19 @@
 #include "optimizer/search_state.h"
 
 namespace lemma {
+
+std::string_view AppliedStep::KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kRule:
+      return "rule";
+    case Kind::kLayouts:
+      return "layouts";
+    case Kind::kMerged:
+      return "merged";
+  }
+  return "?";
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -369,6 +382,14 @@ absl::StatusOr<OptimizeResult> Search::Run(const Graph& input) {
 
   Graph root = input;
   root.RemoveDeadCode();
+  // Repeated computations (NASNet-A's cells pool the same input twice) are
+  // merged before the search: the same value, computed once.
+  if (const int merged = root.MergeDuplicates(); merged > 0) {
+    root.RemoveDeadCode();
+    result.steps.push_back({AppliedStep::Kind::kMerged, "",
+                            StrCat(merged, merged == 1 ? " repeated op" : " repeated ops", " merged"),
+                            ComputeGraphCost(root, model_).total});
+  }
   int root_layouts = 0;
   if (options_.optimize_layouts) root_layouts = OptimizeLayouts(root, model_);
   absl::StatusOr<std::unique_ptr<SearchState>> root_state = MakeSearchState(std::move(root), model_);

@@ -94,12 +94,16 @@ struct AppliedStep {
   enum class Kind : uint8_t {
     kRule,     // a rule rewrite
     kLayouts,  // values given new layouts (at the start or the end)
+    kMerged,   // repeated computations merged (Graph::MergeDuplicates), at the start
   };
   Kind kind = Kind::kRule;
+  /// "rule", "layouts" or "merged".
+  static std::string_view KindName(Kind kind);
   /// kRule: the rule's id.
   std::string rule_id;
   /// kRule: where it applied, in the graph before the step ("conv2d(x, w1) +
-  /// conv2d(x, w2)"); kLayouts: how many values changed layout.
+  /// conv2d(x, w2)"); kLayouts: how many values changed layout; kMerged: how
+  /// many ops were merged.
   std::string where;
   /// The graph's cost after this step, in seconds.
   double cost_after = 0;

@@ -302,7 +302,7 @@ py::list StepsList(const std::vector<AppliedStep>& steps) {
   py::list out;
   for (const AppliedStep& s : steps) {
     py::dict d;
-    d["kind"] = s.kind == AppliedStep::Kind::kRule ? "rule" : "layouts";
+    d["kind"] = std::string(AppliedStep::KindName(s.kind));
     d["rule"] = s.rule_id;
     d["where"] = s.where;
     d["cost_after"] = s.cost_after;

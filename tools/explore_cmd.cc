@@ -470,7 +470,8 @@ absl::Status ExplainOptimize(const Args& args, const Graph& input, const RuleSet
                      s.where.c_str(), StrJoin(s.nodes, ", ").c_str(), Ms(s.cost_after).c_str(),
                      SignedMs(s.cost_after - before).c_str());
       } else {
-        std::fprintf(report, "  %2zu. layouts: %s -> %s (%s)\n", i + 1, s.where.c_str(),
+        std::fprintf(report, "  %2zu. %s: %s -> %s (%s)\n", i + 1,
+                     std::string(AppliedStep::KindName(s.kind)).c_str(), s.where.c_str(),
                      Ms(s.cost_after).c_str(), SignedMs(s.cost_after - before).c_str());
       }
       if (!dots[i].empty()) {
@@ -509,7 +510,7 @@ absl::Status ExplainOptimize(const Args& args, const Graph& input, const RuleSet
     const bool rule = s.kind == AppliedStep::Kind::kRule;
     j.BeginObject();
     j.Key("index").Int(static_cast<int64_t>(i + 1));
-    j.Key("kind").String(rule ? "rule" : "layouts");
+    j.Key("kind").String(std::string(AppliedStep::KindName(s.kind)));
     j.Key("rule");
     if (rule) {
       j.String(s.rule_id);

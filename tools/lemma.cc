@@ -351,7 +351,10 @@ int RunOptimize(const Args& args) {
   std::fprintf(report, "cost after  %s  (%.3fx)\n", Millis(r->cost_after).c_str(),
                r->cost_after > 0 ? r->cost_before / r->cost_after : 1.0);
   int rewrites = 0;
-  for (const AppliedStep& s : r->steps) rewrites += s.kind == AppliedStep::Kind::kRule ? 1 : 0;
+  for (const AppliedStep& s : r->steps) {
+    rewrites += s.kind == AppliedStep::Kind::kRule ? 1 : 0;
+    if (s.kind == AppliedStep::Kind::kMerged) std::fprintf(report, "%s\n", s.where.c_str());
+  }
   std::fprintf(report, "rules applied %d; %d ops precomputed from weights (free), %d charged\n",
                rewrites, r->precomputed_ops, r->charged_ops);
   std::fprintf(report,

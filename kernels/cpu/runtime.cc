@@ -818,6 +818,8 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
       }
     }
   }
+  // Repeated computations run once (left dead, so node ids stay).
+  g.MergeDuplicates();
   if (options.fuse && options.concat_in_place) {
     if (absl::StatusOr<int> n = DistributeUnaryOverConcats(g); !n.ok()) {
       return absl::InternalError(StrCat("moving elementwise ops over concats: ", n.status().message()));

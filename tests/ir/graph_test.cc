@@ -130,6 +130,58 @@ TEST(Graph, ReplaceAllUsesWithAndDeadCode) {
   EXPECT_TRUE(g.Validate().ok());
 }
 
+// Repeats of an op on the same inputs merge into the first, chains of
+// repeats at once (the add of two repeated pools becomes the add of one pool
+// with itself, and its own repeat merges too); other attributes, inputs,
+// layouts or multi-output pieces keep apart, and so do inputs and weights.
+TEST(Graph, MergeDuplicatesMergesRepeatsAndTheirChains) {
+  GraphBuilder b("g");
+  const Value x = b.Input("x", DType::kF32, {1, 4, 6, 6});
+  const Value x2 = b.Input("x2", DType::kF32, {1, 4, 6, 6});
+  const Pool2dOptions p{.kernel = {3, 3}, .padding = Padding::kSame};
+  const Value a = b.EwAdd(b.AvgPool2d(x, p), b.AvgPool2d(x, p));
+  const Value again = b.EwAdd(b.AvgPool2d(x, p), b.AvgPool2d(x, p));
+  const Value other = b.AvgPool2d(x, {.kernel = {3, 3}, .stride = {2, 2}});
+  const Value other_input = b.AvgPool2d(x2, p);
+  const std::vector<Value> s1 = b.Split(x, 1, {2, 2});
+  const std::vector<Value> s2 = b.Split(x, 1, {2, 2});
+  const Value w1 = b.Weight("w1", DType::kF32, {4, 4, 1, 1});
+  const Value w2 = b.Weight("w2", DType::kF32, {4, 4, 1, 1});
+  const Value c1 = b.Conv2d(x, w1);
+  const Value c2 = b.Conv2d(x, w2);
+  b.Output("a", a);
+  b.Output("again", again);
+  b.Output("other", other);
+  b.Output("other_input", other_input);
+  b.Output("pieces", b.EwAdd(s1[1], s2[1]));
+  b.Output("first", s2[0]);
+  b.Output("convs", b.EwAdd(c1, c2));
+  b.Output("nhwc", b.Relu(x));
+  b.Output("nchw", b.Relu(x));
+  Graph g = *std::move(b).Build();
+  ASSERT_TRUE(g.SetLayout(*g.FindOutput("nhwc"), Layout::kNHWC).ok());
+  const int before = g.num_nodes();
+  // Pools: 3 repeats; the add of `again`; the second split; the second relu
+  // stays (another layout).
+  EXPECT_EQ(g.MergeDuplicates(), 5);
+  EXPECT_EQ(g.num_nodes(), before);  // left dead
+  EXPECT_TRUE(g.Validate().ok());
+  EXPECT_EQ(*g.FindOutput("again"), *g.FindOutput("a"));
+  const Node& add = g.node(g.FindOutput("a")->node);
+  EXPECT_EQ(add.inputs[0], add.inputs[1]);
+  const Node& pieces = g.node(g.FindOutput("pieces")->node);
+  EXPECT_EQ(pieces.inputs[0], pieces.inputs[1]);
+  EXPECT_EQ(g.FindOutput("first")->node, pieces.inputs[0].node);
+  EXPECT_EQ(g.FindOutput("first")->index, 0);
+  const Node& convs = g.node(g.FindOutput("convs")->node);
+  EXPECT_NE(convs.inputs[0], convs.inputs[1]);
+  EXPECT_NE(*g.FindOutput("nhwc"), *g.FindOutput("nchw"));
+  EXPECT_NE(*g.FindOutput("other"), *g.FindOutput("other_input"));
+  EXPECT_EQ(g.RemoveDeadCode(), 5);
+  EXPECT_EQ(g.MergeDuplicates(), 0);
+  EXPECT_TRUE(g.Validate().ok());
+}
+
 TEST(Graph, ReplaceRefusesCyclesAndTypeChanges) {
   GraphBuilder b("g");
   Value x = b.Input("x", DType::kF32, {2, 2});

@@ -146,8 +146,27 @@ TEST(RuntimeTest, AnElementwiseOpAfterAConcatRunsOnItsInputs) {
   EXPECT_EQ(std::count(labels.begin(), labels.end(), "conv2d+relu"), 2) << (*exe)->PlanText();
   EXPECT_EQ(std::count(labels.begin(), labels.end(), "conv2d+sigmoid+tanh"), 2) << (*exe)->PlanText();
   EXPECT_EQ(std::count(labels.begin(), labels.end(), "concat+relu"), 1) << (*exe)->PlanText();
+  EXPECT_EQ(labels.size(), 8u) << (*exe)->PlanText();
   ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kGenerated});
   ExpectMatchesReference(g, {.threads = 1, .providers = ProviderChoice::kGenerated, .fuse = false});
+}
+
+// A computation repeated on the same inputs runs once.
+TEST(RuntimeTest, RepeatedOpsRunOnce) {
+  GraphBuilder b("cell");
+  const Value x = b.Input("x", DType::kF32, {1, 8, 10, 10});
+  const Pool2dOptions p{.kernel = {3, 3}, .padding = Padding::kSame};
+  const Value h = b.Conv2d(x, 8, {1, 1});
+  b.Output("y", b.EwAdd(b.AvgPool2d(h, p), b.AvgPool2d(h, p)));
+  b.Output("z", b.AvgPool2d(h, p));
+  const Graph g = Finish(b);
+  absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(
+      g, RandomFeeds<F32>(g, 2), {.threads = 2, .providers = ProviderChoice::kGenerated});
+  ASSERT_TRUE(exe.ok()) << exe.status();
+  // The conv, one pool (an output itself, so the add is a step of its own),
+  // the add.
+  EXPECT_EQ((*exe)->steps().size(), 3u) << (*exe)->PlanText();
+  ExpectMatchesReference(g, {.threads = 2, .providers = ProviderChoice::kGenerated});
 }
 
 TEST(RuntimeTest, AScheduleThatDoesNotCompileGivesWayToANeighbour) {

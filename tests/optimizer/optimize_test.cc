@@ -50,6 +50,31 @@ TEST(ExtraRules, HoldOnRandomInputs) {
   }
 }
 
+// Repeated computations (a NASNet cell pools its input twice) merge before
+// the search, as the first step, and the graph computes what it did.
+TEST(Optimize, MergesRepeatedOpsFirst) {
+  GraphBuilder b("cell");
+  const Value x = b.Input("x", DType::kF32, {1, 8, 10, 10});
+  const Pool2dOptions p{.kernel = {3, 3}, .padding = Padding::kSame};
+  const Value h = b.Conv2d(x, 8, {1, 1});
+  b.Output("y", b.Concat({b.EwAdd(b.AvgPool2d(h, p), h), b.EwAdd(b.AvgPool2d(h, p), x)}, 1));
+  const Graph g = *std::move(b).Build();
+  absl::StatusOr<OptimizeResult> r = Optimize(g, TestRules(), Tested(50));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(r->steps.empty());
+  EXPECT_EQ(r->steps[0].kind, AppliedStep::Kind::kMerged);
+  EXPECT_EQ(r->steps[0].where, "1 repeated op merged");
+  EXPECT_EQ(AppliedStep::KindName(r->steps[0].kind), "merged");
+  EXPECT_LT(r->steps[0].cost_after, r->cost_before);
+  EXPECT_LE(r->cost_after, r->steps[0].cost_after);
+  int pools = 0;
+  for (const Node& n : r->graph.nodes()) pools += n.op == OpKind::kAvgPool2d ? 1 : 0;
+  EXPECT_EQ(pools, 1);
+  absl::StatusOr<Comparison> c = CompareOnRandomInputs<F64>(g, r->graph, 7, 2, 1e-9);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->equal) << c->mismatch;
+}
+
 // The optimized graph of every small model computes what the original does.
 TEST(Optimize, SmallModelsKeepTheirMeaning) {
   const RuleSet rules = TestRules();

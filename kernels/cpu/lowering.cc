@@ -1,6 +1,7 @@
 #include "kernels/cpu/lowering.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -362,18 +363,44 @@ PaddedCopy PaddedChannelsLastCopy(Lowered& lowered, const LoweringContext& conte
   padded.dims = {xa.dims[0], channels, rows, cols};
   padded.strides = {rows * cols * channels, 1, cols * channels, channels};
   padded.elements = xa.dims[0] * channels * rows * cols;
+  ValueAccess inside = padded;
+  inside.dims[2] = std::max<int64_t>(0, std::min(xa.dims[2], rows - pad_top));
+  inside.dims[3] = std::max<int64_t>(0, std::min(xa.dims[3], cols - pad_left));
+  // The fill: where the padding is most of the copy, all of it (one launch);
+  // else the border only, in up to four boxes (rows above and below, columns
+  // left and right), so that the interior is written once. A 7x7/2
+  // depthwise conv on 56x56 pads a ring of 18% of its copy.
+  std::vector<std::array<int64_t, 4>> boxes;  // first row, rows, first column, columns
+  const int64_t interior = inside.dims[2] * inside.dims[3];
+  if (interior * 2 < rows * cols) {
+    boxes.push_back({0, rows, 0, cols});
+  } else {
+    const int64_t below = pad_top + inside.dims[2];
+    const int64_t right = pad_left + inside.dims[3];
+    boxes.push_back({0, pad_top, 0, cols});
+    boxes.push_back({below, rows - below, 0, cols});
+    boxes.push_back({pad_top, inside.dims[2], 0, pad_left});
+    boxes.push_back({pad_top, inside.dims[2], right, cols - right});
+  }
   int temp = -1;
-  {
+  for (const auto& [row, nrows, col, ncols] : boxes) {
+    if (nrows <= 0 || ncols <= 0) continue;
     LaunchBuilder b(StrCat(label, "/fill"), context, lowered);
-    const int out = b.NewTemp(padded.elements, true, &temp);
-    const std::vector<AffineIndex> dims = AxesForDims(b.nest(), padded);
-    b.nest().SetResult(out, OutIndex(padded, dims), b.nest().Const(fill));
+    const int out = temp < 0 ? b.NewTemp(padded.elements, true, &temp) : b.Temp(temp, true);
+    ValueAccess box = padded;
+    box.dims[2] = nrows;
+    box.dims[3] = ncols;
+    const std::vector<AffineIndex> dims = AxesForDims(b.nest(), box);
+    AffineIndex at = OutIndex(box, dims);
+    at.offset += row * padded.strides[2] + col * padded.strides[3];
+    b.nest().SetResult(out, at, b.nest().Const(fill));
     b.nest() = CoalesceAxes(b.nest());
     b.Finish(ElementwiseSchedule(b.nest(), context.vector_width(), 2, kParallelMinElements));
   }
-  ValueAccess inside = padded;
-  inside.dims[2] = std::min(xa.dims[2], rows - pad_top);
-  inside.dims[3] = std::min(xa.dims[3], cols - pad_left);
+  if (temp < 0) {  // no padding at all
+    lowered.temps.push_back(padded.elements);
+    temp = static_cast<int>(lowered.temps.size()) - 1;
+  }
   if (inside.dims[2] > 0 && inside.dims[3] > 0) {
     LaunchBuilder b(StrCat(label, "/pad"), context, lowered);
     const std::vector<AffineIndex> dims = AxesForDims(b.nest(), inside);

@@ -522,6 +522,7 @@ class MatMulTemplate : public Template {
 constexpr int64_t kDirect = 0;  // windows read the input, guards at the borders
 constexpr int64_t kIm2col = 1;  // an im2col copy, then a GEMM (NCHW)
 constexpr int64_t kPadded = 2;  // a zero-padded copy, then windows without guards
+constexpr int64_t kBorders = 3;  // windows inside the input without guards, the border with them
 
 // The least output channels per group and reduction length (input channels
 // per group x window) for which the default schedule copies into im2col form:
@@ -1187,17 +1188,19 @@ class DepthwiseNhwcTemplate : public Template {
 
   std::string name() const override { return "conv_dw_nhwc"; }
   std::vector<Knob> Space() const override {
-    return {{"unroll", {1, 2, 4}}, {"unroll_window", {0, 1}}, {"algo", {kDirect, kPadded}}};
+    return {{"unroll", {1, 2, 4}}, {"unroll_window", {0, 1}}, {"algo", {kDirect, kPadded, kBorders}}};
   }
-  // A padded input is copied with explicit zeros first: guards on every
-  // load of the unrolled window (a mask computed per load) measured 5x the
-  // time of the loop without them on a 3x3 128x56x56 conv.
+  // A padded conv runs its interior (the outputs whose windows stay inside
+  // the input) without guards, and the border around it with them (kBorders):
+  // guards on every load of the unrolled window (a mask computed per load)
+  // measured 5x the time of the loop without them on a 3x3 128x56x56 conv,
+  // and a padded copy costs a pass over the input.
   Config DefaultConfig() const override {
     const Node& n = context_.graph().node(group_.root);
     const ValueAccess x = context_.Access(n.inputs[0]), w = context_.Access(n.inputs[1]);
     absl::StatusOr<Window2d> win = ResolveWindow(x.dims[2], x.dims[3], {w.dims[2], w.dims[3]}, n.attrs);
     const bool padded = win.ok() && win->pads[0] + win->pads[1] + win->pads[2] + win->pads[3] > 0;
-    return {{"unroll", 4}, {"unroll_window", 1}, {"algo", padded ? kPadded : kDirect}};
+    return {{"unroll", 4}, {"unroll_window", 1}, {"algo", padded ? kBorders : kDirect}};
   }
 
   absl::StatusOr<Lowered> Lower(const Config& config) const override {
@@ -1205,11 +1208,9 @@ class DepthwiseNhwcTemplate : public Template {
     const Node& n = g.node(group_.root);
     Lowered lowered;
     lowered.flops = GroupFlops(g, group_);
-    LaunchBuilder b(group_.Label(g), context_, lowered);
-    LoopNest& nest = b.nest();
-    const ValueAccess xa = b.Access(n.inputs[0]), wa = b.Access(n.inputs[1]);
+    const ValueAccess xa = context_.Access(n.inputs[0]), wa = context_.Access(n.inputs[1]);
     const ValueId out = group_.output(g);
-    const ValueAccess oa = b.Access(out);
+    const ValueAccess oa = context_.Access(out);
     const int64_t channels = xa.dims[1], kh = wa.dims[2], kw = wa.dims[3];
     absl::StatusOr<Window2d> win = ResolveWindow(xa.dims[2], xa.dims[3], {kh, kw}, n.attrs);
     if (!win.ok()) return win.status();
@@ -1217,73 +1218,116 @@ class DepthwiseNhwcTemplate : public Template {
     const int64_t reach_x = (win->out[1] - 1) * win->stride[1] + (kw - 1) * win->dilation[1] + 1;
     // The input the windows read: the value, or a channels-last copy of the
     // rows and columns they reach with the padding made zeros.
-    const bool copied = Get(config, "algo", kDirect) == kPadded;
-    int source = -1;
+    const int64_t algo = Get(config, "algo", kDirect);
+    const bool copied = algo == kPadded;
+    int temp = -1;
     std::vector<int64_t> strides = xa.strides;
     int64_t pad_top = win->pads[0], pad_left = win->pads[1];
     if (copied) {
       const PaddedCopy padded = PaddedChannelsLastCopy(lowered, context_, group_.Label(g), n.inputs[0],
                                                        xa, reach_y, reach_x, pad_top, pad_left, 0.0f);
-      source = b.Temp(padded.temp, false);
+      temp = padded.temp;
       strides = padded.strides;
       pad_top = pad_left = 0;
-    } else {
-      source = b.Value(n.inputs[0]);
     }
-    const std::vector<AffineIndex> dim_index = AxesForDims(nest, oa);
-    const int spatial = nest.num_axes();
-    const int ky = nest.AddReduction("ky", kh), kx = nest.AddReduction("kx", kw);
-    AffineIndex iy, ix;
-    AddScaled(iy, dim_index[2], win->stride[0]);
-    iy.Add(ky, win->dilation[0]);
-    iy.offset -= pad_top;
-    AddScaled(ix, dim_index[3], win->stride[1]);
-    ix.Add(kx, win->dilation[1]);
-    ix.offset -= pad_left;
-    // The copy holds every row and column the windows reach; the input may
-    // end before them, or start after the padding.
-    std::vector<Guard> guards;
-    if (!copied && (pad_top > 0 || reach_y - pad_top > xa.dims[2])) guards.push_back({iy, xa.dims[2]});
-    if (!copied && (pad_left > 0 || reach_x - pad_left > xa.dims[3])) guards.push_back({ix, xa.dims[3]});
-    AffineIndex index;
-    AddScaled(index, dim_index[0], strides[0]);
-    AddScaled(index, dim_index[1], strides[1]);
-    AddScaled(index, iy, strides[2]);
-    AddScaled(index, ix, strides[3]);
-    const int x = nest.Load(source, index, guards, 0.0f);
-    int w;
+    int packed = -1;  // the weights packed [ky][kx][c], a constant of `lowered`
     if (wa.constant != nullptr) {
-      std::vector<float> packed(U(kh * kw * channels));
+      std::vector<float> data(U(kh * kw * channels));
       for (int64_t c = 0; c < channels; ++c) {
         for (int64_t a = 0; a < kh; ++a) {
           for (int64_t e = 0; e < kw; ++e) {
-            packed[U((a * kw + e) * channels + c)] =
+            data[U((a * kw + e) * channels + c)] =
                 wa.constant[c * wa.strides[0] + a * wa.strides[2] + e * wa.strides[3]];
           }
         }
       }
-      AffineIndex wi({{ky, kw * channels}, {kx, channels}});
-      AddScaled(wi, dim_index[1], 1);
-      w = nest.Load(b.NewConstant(std::move(packed)), wi);
-    } else {
-      AffineIndex wi({{ky, wa.strides[2]}, {kx, wa.strides[3]}});
-      AddScaled(wi, dim_index[1], wa.strides[0]);
-      w = nest.Load(b.Value(n.inputs[1]), wi);
+      lowered.constants.push_back(std::move(data));
+      packed = static_cast<int>(lowered.constants.size()) - 1;
     }
-    nest.SetReduction(Combiner::kSum, nest.Mul(x, w));
-    int expr = ApplyActivation(nest, n.attrs.GetEnum<Activation>("activation"), nest.Acc());
-    expr = ApplyChain(b, group_, expr, dim_index);
-    nest.SetResult(b.Value(out, true), OutIndex(oa, dim_index), expr);
-
-    // The channels (the innermost output axis) vectorized, `unroll` vectors
-    // of them held in registers across the window loops. Threads share the
-    // loops outside the output rows (images and rows): sharing every loop
-    // would decode the row, column and channel block from one index for
-    // every few vectors.
-    const int vec = spatial - 1;
-    const bool parallel = oa.dims[0] * oa.dims[1] * oa.dims[2] * oa.dims[3] >= kParallelMinElements / 4;
-    b.Finish(WindowSchedule(nest, vec, ky, kx, context_.vector_width(), Get(config, "unroll", 4),
-                            Get(config, "unroll_window", 1) != 0, parallel ? std::min(vec, 2) : 0));
+    // One launch for the output rows [r0, r0 + rows) and columns [c0, c0 +
+    // cols), with or without guards on the input, shared by threads or not.
+    auto launch = [&](int64_t r0, int64_t rows, int64_t c0, int64_t cols, bool guard, bool share) {
+      if (rows <= 0 || cols <= 0) return;
+      LaunchBuilder b(group_.Label(g), context_, lowered);
+      LoopNest& nest = b.nest();
+      const int source = copied ? b.Temp(temp, false) : b.Value(n.inputs[0]);
+      ValueAccess box = oa;
+      box.dims[2] = rows;
+      box.dims[3] = cols;
+      std::vector<AffineIndex> dim_index = AxesForDims(nest, box);
+      dim_index[2].offset += r0;
+      dim_index[3].offset += c0;
+      const int spatial = nest.num_axes();
+      const int ky = nest.AddReduction("ky", kh), kx = nest.AddReduction("kx", kw);
+      AffineIndex iy, ix;
+      AddScaled(iy, dim_index[2], win->stride[0]);
+      iy.Add(ky, win->dilation[0]);
+      iy.offset -= pad_top;
+      AddScaled(ix, dim_index[3], win->stride[1]);
+      ix.Add(kx, win->dilation[1]);
+      ix.offset -= pad_left;
+      // The copy holds every row and column the windows reach; the input may
+      // end before them, or start after the padding.
+      std::vector<Guard> guards;
+      if (guard && (pad_top > 0 || reach_y - pad_top > xa.dims[2])) guards.push_back({iy, xa.dims[2]});
+      if (guard && (pad_left > 0 || reach_x - pad_left > xa.dims[3])) guards.push_back({ix, xa.dims[3]});
+      AffineIndex index;
+      AddScaled(index, dim_index[0], strides[0]);
+      AddScaled(index, dim_index[1], strides[1]);
+      AddScaled(index, iy, strides[2]);
+      AddScaled(index, ix, strides[3]);
+      const int x = nest.Load(source, index, guards, 0.0f);
+      int w;
+      if (packed >= 0) {
+        AffineIndex wi({{ky, kw * channels}, {kx, channels}});
+        AddScaled(wi, dim_index[1], 1);
+        w = nest.Load(b.Constant(packed), wi);
+      } else {
+        AffineIndex wi({{ky, wa.strides[2]}, {kx, wa.strides[3]}});
+        AddScaled(wi, dim_index[1], wa.strides[0]);
+        w = nest.Load(b.Value(n.inputs[1]), wi);
+      }
+      nest.SetReduction(Combiner::kSum, nest.Mul(x, w));
+      int expr = ApplyActivation(nest, n.attrs.GetEnum<Activation>("activation"), nest.Acc());
+      expr = ApplyChain(b, group_, expr, dim_index);
+      nest.SetResult(b.Value(out, true), OutIndex(oa, dim_index), expr);
+      // The channels (the innermost output axis) vectorized, `unroll`
+      // vectors of them held in registers across the window loops. Threads
+      // share the loops outside the output rows (images and rows): sharing
+      // every loop would decode the row, column and channel block from one
+      // index for every few vectors.
+      const int vec = spatial - 1;
+      const bool parallel =
+          share && box.dims[0] * box.dims[1] * rows * cols >= kParallelMinElements / 4;
+      b.Finish(WindowSchedule(nest, vec, ky, kx, context_.vector_width(), Get(config, "unroll", 4),
+                              Get(config, "unroll_window", 1) != 0, parallel ? std::min(vec, 2) : 0));
+    };
+    const int64_t oh = win->out[0], ow = win->out[1];
+    if (algo != kBorders) {
+      launch(0, oh, 0, ow, !copied, true);
+      return lowered;
+    }
+    // The interior: output rows y whose window rows y * stride - pad + k *
+    // dilation (k < kh) all lie in [0, height), likewise for columns.
+    auto inside = [](int64_t pad, int64_t stride, int64_t span, int64_t size, int64_t n_out) {
+      const int64_t first = CeilDiv(pad, stride);
+      const int64_t room = size - 1 + pad - span;  // y * stride <= room
+      const int64_t end = room < 0 ? 0 : std::min(n_out, room / stride + 1);
+      return std::pair<int64_t, int64_t>{std::min(first, n_out), std::max(end, std::min(first, n_out))};
+    };
+    const auto [y0, y1] = inside(pad_top, win->stride[0], (kh - 1) * win->dilation[0], xa.dims[2], oh);
+    const auto [x0, x1] = inside(pad_left, win->stride[1], (kw - 1) * win->dilation[1], xa.dims[3], ow);
+    if (y1 <= y0 || x1 <= x0) {
+      launch(0, oh, 0, ow, true, true);  // all border
+      return lowered;
+    }
+    launch(y0, y1 - y0, x0, x1 - x0, false, true);
+    // The border: rows above and below, then the columns left and right of
+    // the interior.
+    launch(0, y0, 0, ow, true, true);
+    launch(y1, oh - y1, 0, ow, true, true);
+    launch(y0, y1 - y0, 0, x0, true, true);
+    launch(y0, y1 - y0, x1, ow - x1, true, true);
     return lowered;
   }
 

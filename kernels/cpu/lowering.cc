@@ -91,13 +91,16 @@ int LaunchBuilder::Temp(int temp_index, bool output) {
   return buffer;
 }
 
-int LaunchBuilder::NewConstant(std::vector<float> data) {
-  const int64_t elements = static_cast<int64_t>(data.size());
-  lowered_.constants.push_back(std::move(data));
-  const int index = static_cast<int>(lowered_.constants.size()) - 1;
-  const int buffer = nest_.AddBuffer(StrCat("const", index), elements, false);
-  args_.push_back({ArgBinding::Kind::kConstant, ValueId{}, index});
+int LaunchBuilder::Constant(int constant_index) {
+  const int64_t elements = static_cast<int64_t>(lowered_.constants[U(constant_index)].size());
+  const int buffer = nest_.AddBuffer(StrCat("const", constant_index), elements, false);
+  args_.push_back({ArgBinding::Kind::kConstant, ValueId{}, constant_index});
   return buffer;
+}
+
+int LaunchBuilder::NewConstant(std::vector<float> data) {
+  lowered_.constants.push_back(std::move(data));
+  return Constant(static_cast<int>(lowered_.constants.size()) - 1);
 }
 
 const ValueAccess& LaunchBuilder::Access(ValueId value) {

@@ -35,6 +35,9 @@ class LaunchBuilder {
   int Temp(int temp_index, bool output);
   /// A new plan-time constant, bound to a nest buffer.
   int NewConstant(std::vector<float> data);
+  /// A constant of the Lowered (made by NewConstant for this launch or
+  /// another), by index.
+  int Constant(int constant_index);
   /// How `value` is stored.
   const ValueAccess& Access(ValueId value);
 

@@ -397,7 +397,7 @@ TEST(ConvTemplateTest, ChannelsLastInputsRunTheTapsOutside) {
   std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->name(), "conv_dw_nhwc");
-  EXPECT_EQ(knob(t->DefaultConfig(), "algo"), 2);  // the padding copied as zeros
+  EXPECT_EQ(knob(t->DefaultConfig(), "algo"), 3);  // interior unguarded, border guarded
 }
 
 // Convs whose weights outgrow the caches put the output rows inside the

@@ -10,6 +10,8 @@
 // Compiling a graph
 //  * folds constants: weights, constant ops and everything computed from them
 //    only are evaluated once (by the reference evaluator) and kept;
+//  * runs repeated computations once (Graph::MergeDuplicates), and moves a
+//    unary elementwise op after a concat onto the concat's inputs;
 //  * makes views of transpose, slice, split and (of contiguous data) reshape:
 //    consumers read through strides, nothing is copied;
 //  * fuses each op with the chain of elementwise ops that consume it alone

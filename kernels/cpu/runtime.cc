@@ -233,6 +233,9 @@ struct Executable::Impl : public LoweringContext {
   std::vector<Step> steps;
   std::vector<StepInfo> infos;
   AlignedBuffer arena;
+  // Per input buffer: an aligned copy of the feed, when the feed is not
+  // 64-byte aligned or not in the declared layout (made on first use).
+  std::vector<AlignedBuffer> feeds;
   MemoryStats memory;
   bool profiling = false;
 
@@ -986,11 +989,23 @@ absl::StatusOr<NamedTensors<F32>> Executable::Impl::Run(const NamedTensors<F32>&
           return Invalid("feed '", b.input, "' has dims ", DimsToString(it->second.type.dims),
                          " but the graph declares ", declared.ToString());
         }
-        if (it->second.type.layout == declared.layout) {
-          base[i] = const_cast<float*>(it->second.data.data());
-        } else {
+        const float* data = it->second.data.data();
+        const bool convert = it->second.type.layout != declared.layout;
+        if (convert) {
           converted.push_back(WithLayout(it->second, declared.layout));
-          base[i] = converted.back().data.data();
+          data = converted.back().data.data();
+        }
+        if (reinterpret_cast<uintptr_t>(data) % 64 == 0 && !convert) {
+          base[i] = const_cast<float*>(data);
+        } else {
+          // Kernels read feeds with whole vectors: one that straddles two
+          // cache lines on every load, in a buffer made afresh for each run,
+          // made a 7x7/2 depthwise conv 5x slower than on the arena.
+          if (m.feeds.size() < m.buffers.size()) m.feeds.resize(m.buffers.size());
+          AlignedBuffer& copy = m.feeds[i];
+          if (copy.size() != b.elements) copy = AlignedBuffer(b.elements);
+          std::memcpy(copy.data(), data, static_cast<size_t>(b.elements) * 4);
+          base[i] = copy.data();
         }
         break;
       }

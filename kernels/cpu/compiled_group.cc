@@ -29,9 +29,7 @@ absl::StatusOr<CompiledGroup> CompiledGroup::Compile(Lowered lowered, bool gener
   group.generated_ = generate && CodegenAvailable();
   // Packed weights are streamed by every call.
   for (const std::vector<float>& c : lowered.constants) {
-    if (static_cast<int64_t>(c.size()) * 4 >= 2 * kHugePageBytes) {
-      AdviseHugePages(c.data(), static_cast<int64_t>(c.size()) * 4);
-    }
+    AdviseHugePages(c.data(), static_cast<int64_t>(c.size()) * 4);
   }
   for (const Launch& launch : lowered.launches) {
     if (absl::Status s = launch.nest.Validate(); !s.ok()) return s;

@@ -722,7 +722,10 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     return absl::OkStatus();
   }
   absl::StatusOr<std::unique_ptr<OneDnnKernel>> vendor = MakeOneDnnKernel(group, *this, threads);
-  if (!vendor.ok()) return absl::OkStatus();
+  if (!vendor.ok()) {
+    step.info.why = StrCat(origin, "; not onednn: ", vendor.status().message());
+    return absl::OkStatus();
+  }
   std::shared_ptr<OneDnnKernel> v = *std::move(vendor);
   auto ms = [](double s) {
     char buf[32];
@@ -739,6 +742,9 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     // other work shares the cores, and a plan should not bet on quiet times.
     // oneDNN must also win clearly: switching thread runtimes costs too.
     const Timing ours = TimeGroupCalls(*generated, *this, pool, 0.02, weight_cache);
+    // The pool's threads stop waiting for work first, as before a oneDNN
+    // step of a run, so that they do not spin beside oneDNN's OpenMP team.
+    pool.Park();
     const Timing theirs = TimeOneDnnCalls(*v, *this, 0.02, weight_cache);
     if (theirs.median >= kVendorMargin * ours.median) {
       step.info.why = StrCat(origin, "; generated ", ms(ours.median), " vs onednn ",

@@ -26,8 +26,9 @@ struct BenchTimes {
 /// steps()[i].seconds) `warmups` times untimed, `runs` times timed, each after
 /// `pause_seconds` idle (0: back to back; a pause measures the latency of a
 /// graph that runs now and then, its threads asleep and caches cold), then up
-/// to ten more times with each step timed: timing steps adds overhead that the
-/// latency runs should not have. Fails with the first failing run's status.
+/// to ten more times with each step timed, after the same pause: timing steps
+/// adds overhead that the latency runs should not have. Fails with the first
+/// failing run's status.
 template <typename Exe>
 absl::StatusOr<BenchTimes> TimeRuns(Exe& exe, const NamedTensors<F32>& feeds, int64_t runs, int warmups,
                                     double pause_seconds = 0) {
@@ -45,6 +46,7 @@ absl::StatusOr<BenchTimes> TimeRuns(Exe& exe, const NamedTensors<F32>& feeds, in
   t.steps.resize(exe.steps().size());
   t.profiled_runs = std::min<int64_t>(runs, 10);
   for (int64_t r = 0; r < t.profiled_runs; ++r) {
+    if (pause_seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause_seconds));
     if (absl::StatusOr<NamedTensors<F32>> out = exe.Run(feeds); !out.ok()) return out.status();
     for (size_t i = 0; i < t.steps.size(); ++i) t.steps[i].push_back(exe.steps()[i].seconds);
   }

@@ -13,6 +13,7 @@
 #include "ir/strings.h"
 #include "ir/text_format.h"
 #include "kernels/cpu/codegen.h"
+#include "kernels/cpu/recheck.h"
 #include "kernels/cpu/runtime.h"
 #include "kernels/cpu/target.h"
 #include "kernels/cpu/tuning.h"
@@ -84,6 +85,11 @@ int RunTune(const Args& args) {
     return Fail("tune", absl::InvalidArgumentError(
                             StrCat("--budget must be in [1, 100000], not ", *budget)));
   }
+  absl::StatusOr<int64_t> rounds = args.GetInt("--rounds", 6);
+  if (!rounds.ok()) return Fail("tune", rounds.status());
+  if (*rounds < 1 || *rounds > 1000) {
+    return Fail("tune", absl::InvalidArgumentError(StrCat("--rounds must be in [1, 1000], not ", *rounds)));
+  }
   const std::string path = args.Get("--log", kDefaultLog);
   absl::StatusOr<cpu::TuningLog> log = cpu::TuningLog::Load(path);
   if (!log.ok()) return Fail("tune", log.status());
@@ -100,13 +106,30 @@ int RunTune(const Args& args) {
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<cpu::Executable>> exe =
       cpu::Executable::Compile(setup->graph, setup->feeds, options);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Measurements made before a failure are kept too.
   const size_t measurements = log->records().size() - before;
+  if (!exe.ok()) {
+    if (absl::Status s = log->Save(); !s.ok()) return Fail("tune", s);
+    return Fail("tune", exe.status());
+  }
+  std::optional<cpu::RecheckResult> recheck;
+  if (args.Has("--recheck")) {
+    cpu::RecheckOptions ro;
+    ro.rounds = static_cast<int>(*rounds);
+    ro.on_round = [](int round, int total) {
+      std::fprintf(stderr, "recheck: round %d/%d\n", round, total);
+    };
+    std::fprintf(stderr, "recheck: the log's schedules against the defaults, in the model\n");
+    options.on_step = nullptr;
+    absl::StatusOr<cpu::RecheckResult> r = cpu::RecheckInModel(setup->graph, setup->feeds, *log, options, ro);
+    if (!r.ok()) {
+      if (absl::Status s = log->Save(); !s.ok()) return Fail("tune", s);
+      return Fail("tune", r.status());
+    }
+    recheck = *std::move(r);
+  }
   const int64_t dropped = args.Has("--keep-best") ? log->KeepBest() : 0;
   if (absl::Status s = log->Save(); !s.ok()) return Fail("tune", s);
-  if (!exe.ok()) return Fail("tune", exe.status());
   int tuned = 0, replayed = 0;
   for (const cpu::StepInfo& s : (*exe)->steps()) {
     if (s.why.find("tuned now") != std::string::npos) ++tuned;
@@ -121,7 +144,20 @@ int RunTune(const Args& args) {
   std::printf("  log              %s (%zu records%s)\n", path.c_str(), log->records().size(),
               args.Has("--keep-best") ? StrCat(", the fastest of each workload; ", dropped, " dropped").c_str()
                                       : "");
-  std::fprintf(stderr, "tuned in %.1f s\n", seconds);
+  if (recheck) {
+    int to_default = 0;
+    for (const cpu::RecheckedWorkload& w : recheck->workloads) to_default += w.default_seconds < w.logged_seconds;
+    std::printf("  rechecked        %zu workloads in the model (%d steps), %d rounds: the default faster for %d\n",
+                recheck->workloads.size(), recheck->generated, static_cast<int>(*rounds), to_default);
+    std::printf("  steps total      %.3f ms with the log's schedules, %.3f ms with the faster of each\n",
+                recheck->logged_total * 1e3, recheck->chosen_total * 1e3);
+    for (const cpu::RecheckedWorkload& w : recheck->workloads) {
+      std::printf("    %-44.44s %2d x  log %9.1f us  default %9.1f us%s\n", w.label.c_str(), w.steps,
+                  w.logged_seconds * 1e6, w.default_seconds * 1e6,
+                  w.default_seconds < w.logged_seconds ? "  -> default" : "");
+    }
+  }
+  std::fprintf(stderr, "tuned in %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return kExitOk;
 }
 
@@ -192,7 +228,9 @@ int RunBench(const Args& args) {
   for (const cpu::StepInfo& s : e.steps()) {
     rows.push_back({s.label, std::string(cpu::ProviderName(s.provider)), s.flops});
   }
-  PrintProfile(*t, rows, "each step timed", args.Has("--all"));
+  PrintProfile(*t, rows, *pause_ms > 0 ? StrCat("each step timed, each run after ", *pause_ms, " ms idle")
+                                        : std::string("each step timed"),
+               args.Has("--all"));
   const cpu::MemoryStats m = e.memory();
   std::printf("\nmemory: arena %.2f MB (%.2f MB without reuse), constants %.2f MB; %d concats written in place\n",
               m.arena_bytes / 1e6, m.naive_bytes / 1e6, m.constant_bytes / 1e6, m.concats_in_place);
@@ -212,7 +250,8 @@ const CommandSpec& TuneSpec() {
   static const CommandSpec spec = {
       "tune",
       "tune kernel schedules for a graph on this machine",
-      "lemma tune FILE [--budget N] [--log FILE] [--keep-best] [--weight-cache C] [--threads N]",
+      "lemma tune FILE [--budget N] [--log FILE] [--recheck] [--rounds N] [--keep-best] [--weight-cache C]\n"
+      "                  [--threads N]",
       "Plans the graph for the CPU and, for each kernel workload the tuning log\n"
       "lacks, searches its schedule (tiles, loop order, unrolling, parallel loops)\n"
       "by measurement: random sampling, then evolution of the best, then the\n"
@@ -222,10 +261,18 @@ const CommandSpec& TuneSpec() {
       "op, attributes, shapes, layout and target), so a workload is tuned once;\n"
       "`lemma bench FILE --log FILE` replays the best schedules. A graph whose\n"
       "weights outgrow the last-level cache reads them from memory on every run,\n"
-      "so its kernels are timed with their weights evicted first (--weight-cache).",
+      "so its kernels are timed with their weights evicted first (--weight-cache).\n"
+      "\n"
+      "A kernel timed alone finds its inputs in the caches, and a log outlives\n"
+      "the code it was tuned on: --recheck then runs the graph with the log's\n"
+      "schedules and with the defaults, in turns, each step timed, and records\n"
+      "both times of every workload whose logged schedule is not the default\n"
+      "(\"measured\":\"model\"); those records outrank the tuner's from then on.",
       {{"--budget", "", "N", "candidates measured per workload (default 32)"},
        {"--log", "", "FILE", "the tuning log (default lemma.tuning.jsonl)"},
-       {"--keep-best", "", "", "then keep only the fastest record of each workload in the log"},
+       {"--recheck", "", "", "then time the log's schedules against the defaults inside the model"},
+       {"--rounds", "", "N", "profiled runs of each plan for --recheck (default 6)"},
+       {"--keep-best", "", "", "then keep only the record replayed for each workload in the log"},
        kWeightCache,
        kThreads,
        kSeed},

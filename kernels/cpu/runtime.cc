@@ -701,6 +701,10 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   step.info.provider = generated->generated() ? Provider::kGenerated : Provider::kInterpreted;
   step.info.schedule = StrCat(t->name(), " {", ConfigToString(config), "}");
   step.info.why = origin;
+  step.info.workload = key;
+  step.info.template_name = t->name();
+  step.info.config = config;
+  step.info.config_from_log = origin == "tuned schedule (log)";
   step.temp_sizes = temps;
   step.holder = generated;
   step.uses.clear();

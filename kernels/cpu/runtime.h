@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,13 @@ struct StepInfo {
   std::string schedule;  // the template and its config, or the oneDNN primitive
   double flops = 0;      // conv and matmul FLOPs
   double seconds = 0;    // time of the last profiled run
+  /// For a step a template lowers: the tuning-log key of its workload, the
+  /// template and the config it was compiled with, and whether that config
+  /// came from the log (kept when oneDNN runs the step instead).
+  std::string workload;
+  std::string template_name;
+  std::map<std::string, int64_t> config;
+  bool config_from_log = false;
 };
 
 /// How the runtime picks among providers.

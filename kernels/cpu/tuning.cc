@@ -17,6 +17,13 @@ namespace {
 
 size_t U(int64_t i) { return static_cast<size_t>(i); }
 
+// Whether `a` is the record to replay rather than `b` (same workload).
+bool Outranks(const TuningRecord& a, const TuningRecord& b) {
+  const bool a_model = a.measured == "model", b_model = b.measured == "model";
+  if (a_model != b_model) return a_model;
+  return a.seconds < b.seconds;
+}
+
 }  // namespace
 
 std::string TuningRecord::ToJson() const {
@@ -31,6 +38,7 @@ std::string TuningRecord::ToJson() const {
   w.EndObject();
   w.Key("seconds").Double(seconds);
   w.Key("gflops").Double(gflops);
+  if (measured != "kernel") w.Key("measured").String(measured);
   w.EndObject();
   std::string text = std::move(w).Finish();
   while (!text.empty() && text.back() == '\n') text.pop_back();
@@ -74,6 +82,12 @@ absl::StatusOr<TuningRecord> TuningRecord::FromJson(std::string_view line) {
   if (const JsonValue* g = v->Find("gflops"); g != nullptr && g->kind == JsonValue::Kind::kNumber) {
     r.gflops = g->number;
   }
+  if (const JsonValue* m = v->Find("measured"); m != nullptr) {
+    if (m->kind != JsonValue::Kind::kString || (m->string != "kernel" && m->string != "model")) {
+      return absl::InvalidArgumentError("'measured' must be \"kernel\" or \"model\"");
+    }
+    r.measured = m->string;
+  }
   return r;
 }
 
@@ -109,7 +123,7 @@ std::optional<TuningRecord> TuningLog::Best(std::string_view kind, std::string_v
   std::optional<TuningRecord> best;
   for (const TuningRecord& r : records_) {
     if (r.kind != kind || r.target != target || r.workload != workload) continue;
-    if (!best || r.seconds < best->seconds) best = r;
+    if (!best || Outranks(r, *best)) best = r;
   }
   return best;
 }
@@ -123,7 +137,7 @@ int64_t TuningLog::KeepBest() {
     auto [it, inserted] = best.try_emplace({r.kind, r.target, r.workload}, kept.size());
     if (inserted) {
       kept.push_back(std::move(r));
-    } else if (r.seconds < kept[it->second].seconds) {
+    } else if (Outranks(r, kept[it->second])) {
       kept[it->second] = std::move(r);
     }
   }

@@ -11,6 +11,8 @@
 //   {"kind":"schedule","target":"AMD EPYC/avx512/2t","workload":"matmul|...",
 //    "template":"gemm","config":{"kc":256,"mr":8,...},"seconds":0.00093,"gflops":230.9}
 //
+// ("measured":"model" after them for a time taken inside whole-graph runs).
+//
 // keyed by target (CpuTarget::Key) and workload (WorkloadKey). The measured
 // cost model stores its measurements in the same format with "kind":"cost".
 
@@ -37,6 +39,12 @@ struct TuningRecord {
   Config config;
   double seconds = 0;
   double gflops = 0;
+  /// How `seconds` was measured: "kernel" (the group called again and again
+  /// on its own, by the tuner) or "model" (the step inside runs of a whole
+  /// graph, by RecheckInModel). A workload's "model" records outrank its
+  /// "kernel" ones: the tuner's repeated calls find the step's inputs in the
+  /// caches and its buffers where they happen to lie, a whole run does not.
+  std::string measured = "kernel";
 
   /// The record as one line of JSON (no newline).
   std::string ToJson() const;
@@ -52,11 +60,12 @@ class TuningLog {
   /// line), empty otherwise. Save() writes back there.
   static absl::StatusOr<TuningLog> Load(const std::string& path);
 
-  /// The fastest record of `kind` for (target, workload), if any.
+  /// The record of `kind` for (target, workload) to replay, if any: the
+  /// fastest of those measured in a model, else the fastest.
   std::optional<TuningRecord> Best(std::string_view kind, std::string_view target,
                                    std::string_view workload) const;
   void Add(TuningRecord record);
-  /// Drops every record but the fastest of each (kind, target, workload),
+  /// Drops every record but Best() of each (kind, target, workload),
   /// keeping the order in which the workloads first appear: a log to ship
   /// (Best() answers as before). Returns the records dropped.
   int64_t KeepBest();

@@ -2,8 +2,10 @@
 // and the JSON reader of the CPU backend. Budgets are tiny: these test the
 // machinery, not the speed.
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 
@@ -15,6 +17,7 @@
 #include "kernels/cpu/cost_model.h"
 #include "kernels/cpu/json_value.h"
 #include "kernels/cpu/memory_plan.h"
+#include "kernels/cpu/recheck.h"
 #include "kernels/cpu/runtime.h"
 #include "kernels/cpu/standalone.h"
 #include "kernels/cpu/target.h"
@@ -294,6 +297,150 @@ TEST(TuningLogTest, KeepBestKeepsTheFastestOfEachWorkload) {
   EXPECT_EQ(log.Best("schedule", "t", "a")->config, a->config);
   EXPECT_EQ(log.Best("schedule", "t", "b")->config, b->config);
   EXPECT_EQ(log.KeepBest(), 0);
+}
+
+// A time taken inside a model outranks any the tuner took alone, whatever
+// the numbers: the replayed record is the fastest of a workload's "model"
+// records when it has any. "measured" survives the JSON and defaults to
+// "kernel"; another value is refused.
+TEST(TuningLogTest, TimesTakenInTheModelOutrankTheTunersTimes) {
+  TuningLog log;
+  auto add = [&](const std::string& workload, double seconds, int64_t mr, const std::string& measured) {
+    TuningRecord r;
+    r.target = "t";
+    r.workload = workload;
+    r.template_name = "conv_nchw";
+    r.config = {{"mr", mr}};
+    r.seconds = seconds;
+    r.measured = measured;
+    log.Add(r);
+  };
+  add("a", 1e-6, 1, "kernel");
+  add("a", 3e-3, 2, "model");
+  add("a", 2e-3, 3, "model");
+  add("a", 1e-7, 4, "kernel");
+  add("b", 5e-3, 5, "kernel");
+  add("b", 4e-3, 6, "kernel");
+  EXPECT_EQ(log.Best("schedule", "t", "a")->config.at("mr"), 3);
+  EXPECT_EQ(log.Best("schedule", "t", "b")->config.at("mr"), 6);
+  EXPECT_EQ(log.KeepBest(), 4);
+  ASSERT_EQ(log.records().size(), 2u);
+  EXPECT_EQ(log.records()[0].config.at("mr"), 3);
+  EXPECT_EQ(log.records()[0].measured, "model");
+  EXPECT_EQ(log.records()[1].config.at("mr"), 6);
+
+  const std::string model = log.records()[0].ToJson(), kernel = log.records()[1].ToJson();
+  EXPECT_NE(model.find(R"("measured":"model")"), std::string::npos) << model;
+  EXPECT_EQ(kernel.find("measured"), std::string::npos) << kernel;
+  absl::StatusOr<TuningRecord> back = TuningRecord::FromJson(model);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->measured, "model");
+  back = TuningRecord::FromJson(kernel);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->measured, "kernel");
+  std::string odd = model;
+  odd.replace(odd.find(R"("model")"), 7, R"("guess")");
+  EXPECT_FALSE(TuningRecord::FromJson(odd).ok());
+}
+
+// RecheckInModel compares, inside runs of the whole graph, each workload
+// whose logged config is not its template's default against that default:
+// the conv below has a logged config with its window loops not unrolled (a
+// default unrolls them); the matmul's logged config is its default, so it is
+// not rechecked. Both configs get a "model" record, and the next compile
+// replays the faster of the two and still computes what the reference
+// evaluator computes.
+TEST(RecheckTest, TimesTheLoggedScheduleAgainstTheDefaultInTheModel) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const Graph g = Block();
+  const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 9);
+  RuntimeOptions options{.threads = 2, .providers = ProviderChoice::kGenerated};
+  TuningLog none;
+  options.tuning_log = &none;
+  absl::StatusOr<std::unique_ptr<Executable>> plain = Executable::Compile(g, feeds, options);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  const std::string target = HostTarget().Key((*plain)->threads());
+  TuningLog log;
+  std::string conv_key, matmul_key;
+  std::map<std::string, int64_t> conv_logged, conv_default;
+  for (const StepInfo& s : (*plain)->steps()) {
+    if (s.provider != Provider::kGenerated) continue;
+    EXPECT_FALSE(s.config_from_log) << s.label;
+    ASSERT_FALSE(s.workload.empty()) << s.label;
+    TuningRecord r;
+    r.target = target;
+    r.workload = s.workload;
+    r.template_name = s.template_name;
+    r.config = s.config;
+    r.seconds = 1e-9;
+    if (absl::StartsWith(s.label, "conv2d")) {
+      ASSERT_EQ(s.config.count("unroll_window"), 1u) << s.schedule;
+      conv_key = s.workload;
+      conv_default = s.config;
+      r.config["unroll_window"] = 1 - s.config.at("unroll_window");
+      conv_logged = r.config;
+    } else if (absl::StartsWith(s.label, "matmul")) {
+      matmul_key = s.workload;
+    }
+    log.Add(r);
+  }
+  ASSERT_FALSE(conv_key.empty());
+  ASSERT_FALSE(matmul_key.empty());
+  const size_t before = log.records().size();
+
+  int rounds_seen = 0;
+  absl::StatusOr<RecheckResult> r = RecheckInModel(
+      g, feeds, log, {.threads = 2}, {.rounds = 3, .on_round = [&](int round, int rounds) {
+                                        EXPECT_EQ(round, ++rounds_seen);
+                                        EXPECT_EQ(rounds, 3);
+                                      }});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(rounds_seen, 3);
+  EXPECT_EQ(r->steps, static_cast<int>((*plain)->steps().size()));
+  ASSERT_EQ(r->workloads.size(), 1u);
+  const RecheckedWorkload& w = r->workloads[0];
+  EXPECT_EQ(w.workload, conv_key);
+  EXPECT_EQ(w.logged, conv_logged);
+  EXPECT_EQ(w.fallback, conv_default);
+  EXPECT_EQ(w.steps, 1);
+  EXPECT_GT(w.logged_seconds, 0);
+  EXPECT_GT(w.default_seconds, 0);
+  EXPECT_GT(r->logged_total, 0);
+  EXPECT_LE(r->chosen_total, r->logged_total);
+  EXPECT_NEAR(r->logged_total - r->chosen_total, std::max(0.0, w.logged_seconds - w.default_seconds),
+              1e-12);
+
+  ASSERT_EQ(log.records().size(), before + 2);
+  for (size_t i = before; i < log.records().size(); ++i) {
+    EXPECT_EQ(log.records()[i].measured, "model");
+    EXPECT_EQ(log.records()[i].workload, conv_key);
+    EXPECT_EQ(log.records()[i].target, target);
+  }
+  const std::map<std::string, int64_t> faster =
+      w.default_seconds < w.logged_seconds ? conv_default : conv_logged;
+  EXPECT_EQ(log.Best("schedule", target, conv_key)->config, faster);
+
+  options.tuning_log = &log;
+  absl::StatusOr<std::unique_ptr<Executable>> replayed = Executable::Compile(g, feeds, options);
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  int conv_steps = 0;
+  for (const StepInfo& s : (*replayed)->steps()) {
+    if (s.workload != conv_key) continue;
+    ++conv_steps;
+    EXPECT_TRUE(s.config_from_log);
+    EXPECT_EQ(s.config, faster);
+  }
+  EXPECT_EQ(conv_steps, 1);
+  absl::StatusOr<NamedTensors<F32>> got = (*replayed)->Run(feeds);
+  absl::StatusOr<NamedTensors<F32>> want = Evaluate<F32>(g, feeds);
+  ASSERT_TRUE(got.ok() && want.ok());
+  ASSERT_EQ(got->at("y").data.size(), want->at("y").data.size());
+  for (size_t i = 0; i < want->at("y").data.size(); ++i) {
+    EXPECT_NEAR(got->at("y").data[i], want->at("y").data[i], 1e-4);
+  }
+
+  EXPECT_EQ(RecheckInModel(g, feeds, log, {.threads = 2}, {.rounds = 0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // Eviction leaves the data as they were, at any alignment and length.

@@ -410,6 +410,9 @@ check tune_again_replays 0 "from the log +4 workloads" -- "$lemma" tune "$tmp/rb
 # 3 candidates a workload, then those 3 (the default among them) twice more: 9 records each.
 check tune_keep_best 0 "\(4 records, the fastest of each workload; 32 dropped\)" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune_best.jsonl" --threads 2 --keep-best
 check tune_keep_best_lines 0 "^4$" -- bash -c "wc -l < '$tmp/tune_best.jsonl'"
+check tune_recheck 0 "rechecked +[0-9]+ workloads in the model \([0-9]+ steps\), 2 rounds" -- "$lemma" tune "$tmp/rb.lemma" --log "$tmp/tune.jsonl" --recheck --rounds 2
+check tune_recheck_totals 0 "steps total +[0-9.]+ ms with the log's schedules, [0-9.]+ ms with the faster of each" -- "$lemma" tune "$tmp/rb.lemma" --log "$tmp/tune.jsonl" --recheck --rounds 1
+check tune_bad_rounds 1 "--rounds must be in" -- "$lemma" tune "$tmp/rb.lemma" --log "$tmp/tune.jsonl" --recheck --rounds 0
 check tune_cold 0 "weights timed cold" -- "$lemma" tune "$tmp/rb.lemma" --budget 2 --log "$tmp/tune_cold.jsonl" --weight-cache cold
 check tune_cold_keys 0 'weights cold"' -- head -1 "$tmp/tune_cold.jsonl"
 check tune_bad_weight_cache 1 "--weight-cache must be auto, warm or cold, not 'hot'" -- "$lemma" tune "$tmp/rb.lemma" --weight-cache hot
@@ -419,6 +422,7 @@ check bench 0 "^latency over 5 runs: median [0-9.]+ ms" -- "$lemma" bench "$tmp/
 check bench_profile 0 "conv2d\+ewadd\+relu .* (generated|onednn) " -- "$lemma" bench "$tmp/rb.lemma" --runs 3
 check bench_plan 0 "why: tuned schedule \(log\)" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --log "$tmp/tune.jsonl" --plan --providers generated
 check bench_after_idle 0 "^latency over 3 runs, each after 20 ms idle: median [0-9.]+ ms" -- "$lemma" bench "$tmp/rb.lemma" --runs 3 --pause-ms 20 --providers generated
+check bench_after_idle_profile 0 "each step timed, each run after 20 ms idle" -- "$lemma" bench "$tmp/rb.lemma" --runs 3 --pause-ms 20 --providers generated
 check bench_asm_dir 0 "^latency over 1 runs" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --providers generated --asm-dir "$tmp/asm/kernels"
 check bench_asm_header 0 "^# conv2d" -- bash -c "cat '$tmp'/asm/kernels/lemma_kernel_*.s"
 check bench_asm_code 0 "vfmadd|vmulps" -- bash -c "cat '$tmp'/asm/kernels/lemma_kernel_*.s"

@@ -87,6 +87,9 @@ int RunTune(const Args& args) {
   }
   absl::StatusOr<int64_t> rounds = args.GetInt("--rounds", 6);
   if (!rounds.ok()) return Fail("tune", rounds.status());
+  if (args.Has("--rounds") && !args.Has("--recheck")) {
+    return Fail("tune", absl::InvalidArgumentError("--rounds is for --recheck"));
+  }
   if (*rounds < 1 || *rounds > 1000) {
     return Fail("tune", absl::InvalidArgumentError(StrCat("--rounds must be in [1, 1000], not ", *rounds)));
   }
@@ -142,12 +145,16 @@ int RunTune(const Args& args) {
   std::printf("  tuned now        %d workloads, %zu measurements\n", tuned, measurements);
   std::printf("  from the log     %d workloads\n", replayed);
   std::printf("  log              %s (%zu records%s)\n", path.c_str(), log->records().size(),
-              args.Has("--keep-best") ? StrCat(", the fastest of each workload; ", dropped, " dropped").c_str()
-                                      : "");
+              args.Has("--keep-best")
+                  ? StrCat(", the one replayed for each workload; ", dropped, " dropped").c_str()
+                  : "");
   if (recheck) {
     int to_default = 0;
-    for (const cpu::RecheckedWorkload& w : recheck->workloads) to_default += w.default_seconds < w.logged_seconds;
-    std::printf("  rechecked        %zu workloads in the model (%d steps), %d rounds: the default faster for %d\n",
+    for (const cpu::RecheckedWorkload& w : recheck->workloads) {
+      to_default += w.default_seconds < w.logged_seconds;
+    }
+    std::printf("  rechecked        %zu workloads in the model (%d steps), %d rounds: "
+                "the default faster for %d\n",
                 recheck->workloads.size(), recheck->generated, static_cast<int>(*rounds), to_default);
     std::printf("  steps total      %.3f ms with the log's schedules, %.3f ms with the faster of each\n",
                 recheck->logged_total * 1e3, recheck->chosen_total * 1e3);
@@ -157,7 +164,8 @@ int RunTune(const Args& args) {
                   w.default_seconds < w.logged_seconds ? "  -> default" : "");
     }
   }
-  std::fprintf(stderr, "tuned in %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  std::fprintf(stderr, "tuned in %.1f s\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return kExitOk;
 }
 

@@ -108,7 +108,8 @@ absl::StatusOr<RecheckResult> RecheckInModel(const Graph& graph, const NamedTens
     w.logged_seconds = sums[k].first / w.steps;
     w.default_seconds = sums[k].second / w.steps;
     result.chosen_total += std::min(sums[k].first, sums[k].second);
-    for (const auto& [config, seconds] : {std::pair{w.logged, w.logged_seconds}, {w.fallback, w.default_seconds}}) {
+    for (const auto& [config, seconds] :
+         {std::pair{w.logged, w.logged_seconds}, {w.fallback, w.default_seconds}}) {
       TuningRecord r;
       r.target = target;
       r.workload = w.workload;

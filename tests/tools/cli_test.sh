@@ -408,10 +408,11 @@ check tune 0 "tuned now +4 workloads" -- "$lemma" tune "$tmp/rb.lemma" --budget 
 check tune_log_records 0 '^\{"kind":"schedule","target":".*","workload":"conv2d' -- head -1 "$tmp/tune.jsonl"
 check tune_again_replays 0 "from the log +4 workloads" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune.jsonl"
 # 3 candidates a workload, then those 3 (the default among them) twice more: 9 records each.
-check tune_keep_best 0 "\(4 records, the fastest of each workload; 32 dropped\)" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune_best.jsonl" --threads 2 --keep-best
+check tune_keep_best 0 "\(4 records, the one replayed for each workload; 32 dropped\)" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune_best.jsonl" --threads 2 --keep-best
 check tune_keep_best_lines 0 "^4$" -- bash -c "wc -l < '$tmp/tune_best.jsonl'"
 check tune_recheck 0 "rechecked +[0-9]+ workloads in the model \([0-9]+ steps\), 2 rounds" -- "$lemma" tune "$tmp/rb.lemma" --log "$tmp/tune.jsonl" --recheck --rounds 2
 check tune_recheck_totals 0 "steps total +[0-9.]+ ms with the log's schedules, [0-9.]+ ms with the faster of each" -- "$lemma" tune "$tmp/rb.lemma" --log "$tmp/tune.jsonl" --recheck --rounds 1
+check tune_rounds_alone 1 "--rounds is for --recheck" -- "$lemma" tune "$tmp/rb.lemma" --log "$tmp/tune.jsonl" --rounds 3
 check tune_bad_rounds 1 "--rounds must be in" -- "$lemma" tune "$tmp/rb.lemma" --log "$tmp/tune.jsonl" --recheck --rounds 0
 check tune_cold 0 "weights timed cold" -- "$lemma" tune "$tmp/rb.lemma" --budget 2 --log "$tmp/tune_cold.jsonl" --weight-cache cold
 check tune_cold_keys 0 'weights cold"' -- head -1 "$tmp/tune_cold.jsonl"

@@ -511,6 +511,7 @@ llvm::Value* Lowerer::Load(const ExprNode& n, const State& st) {
   llvm::Value* base = buffers_[U(n.buffer)];
   llvm::Value* scalar_ok = nullptr;  // guards that do not depend on the lane
   llvm::Value* lane_ok = nullptr;    // guards that do
+  std::vector<Guard> lane_guards;
   for (const Guard& g : n.guards) {
     int64_t gs = 0;
     llvm::Value* gi = Index(g.index, st, &gs);
@@ -518,6 +519,7 @@ llvm::Value* Lowerer::Load(const ExprNode& n, const State& st) {
       llvm::Value* ok = b_.CreateICmpULT(gi, I64(g.limit));
       scalar_ok = scalar_ok == nullptr ? ok : b_.CreateAnd(scalar_ok, ok);
     } else {
+      lane_guards.push_back(g);
       llvm::Value* lanes = b_.CreateAdd(b_.CreateVectorSplat(U(v_), gi), LaneSequence(gs));
       llvm::Value* ok = b_.CreateICmpULT(lanes, b_.CreateVectorSplat(U(v_), I64(g.limit)));
       lane_ok = lane_ok == nullptr ? ok : b_.CreateAnd(lane_ok, ok);
@@ -549,12 +551,7 @@ llvm::Value* Lowerer::Load(const ExprNode& n, const State& st) {
     b_.CreateCondBr(scalar_ok, inside, joined);
     b_.SetInsertPoint(inside);
     ExprNode lane_guarded = n;
-    lane_guarded.guards.clear();
-    for (const Guard& g : n.guards) {
-      int64_t gs = 0;
-      Index(g.index, st, &gs);
-      if (gs != 0) lane_guarded.guards.push_back(g);
-    }
+    lane_guarded.guards = std::move(lane_guards);
     llvm::Value* value = Load(lane_guarded, st);
     llvm::BasicBlock* end = b_.GetInsertBlock();
     b_.CreateBr(joined);

@@ -73,7 +73,6 @@ absl::StatusOr<RecheckResult> RecheckInModel(const Graph& graph, const NamedTens
   RecheckResult result;
   result.steps = static_cast<int>(n);
   absl::flat_hash_map<std::string, size_t> index;  // workload -> result.workloads
-  std::vector<std::pair<double, double>> sums;     // per workload: logged, default
   for (size_t i = 0; i < n; ++i) {
     const StepInfo& sa = a.steps()[i];
     const StepInfo& sb = b.steps()[i];
@@ -95,19 +94,18 @@ absl::StatusOr<RecheckResult> RecheckInModel(const Graph& graph, const NamedTens
       w.logged = sa.config;
       w.fallback = sb.config;
       result.workloads.push_back(std::move(w));
-      sums.push_back({0, 0});
     }
+    // Sums over the workload's steps here; per step below.
     RecheckedWorkload& w = result.workloads[it->second];
     ++w.steps;
-    sums[it->second].first += fastest_a[i];
-    sums[it->second].second += fastest_b[i];
+    w.logged_seconds += fastest_a[i];
+    w.default_seconds += fastest_b[i];
   }
   const std::string target = HostTarget().Key(a.threads());
-  for (size_t k = 0; k < result.workloads.size(); ++k) {
-    RecheckedWorkload& w = result.workloads[k];
-    w.logged_seconds = sums[k].first / w.steps;
-    w.default_seconds = sums[k].second / w.steps;
-    result.chosen_total += std::min(sums[k].first, sums[k].second);
+  for (RecheckedWorkload& w : result.workloads) {
+    result.chosen_total += std::min(w.logged_seconds, w.default_seconds);
+    w.logged_seconds /= w.steps;
+    w.default_seconds /= w.steps;
     for (const auto& [config, seconds] :
          {std::pair{w.logged, w.logged_seconds}, {w.fallback, w.default_seconds}}) {
       TuningRecord r;

@@ -604,6 +604,7 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   // The schedule: from the log, tuned now, or by rules of thumb.
   Config config = t->DefaultConfig();
   std::string origin = "default schedule";
+  bool from_log = false;
   const std::vector<Knob> space = t->Space();
   if (options.tuning_log != nullptr) {
     std::optional<TuningRecord> logged = options.tuning_log->Best("schedule", target, key);
@@ -632,6 +633,7 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     if (logged) {
       config = logged->config;
       origin = "tuned schedule (log)";
+      from_log = true;
     } else if (options.tune_budget > 0 && !space.empty() && CodegenAvailable()) {
       TuneOptions to;
       to.budget = options.tune_budget;
@@ -661,6 +663,7 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   absl::StatusOr<CompiledGroup> compiled = lower_and_compile(config);
   if (!compiled.ok() && origin != "default schedule") {
     origin = StrCat("default schedule (the logged one failed: ", compiled.status().message(), ")");
+    from_log = false;
     config = t->DefaultConfig();
     compiled = lower_and_compile(config);
   }
@@ -704,7 +707,7 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   step.info.workload = key;
   step.info.template_name = t->name();
   step.info.config = config;
-  step.info.config_from_log = origin == "tuned schedule (log)";
+  step.info.config_from_log = from_log;
   step.temp_sizes = temps;
   step.holder = generated;
   step.uses.clear();

@@ -59,7 +59,7 @@ bench: deps
 bench-cpu: deps
 	@scripts/install-bench-deps.sh
 	$(MAKE) build
-	$(BUILD)/bin/lemma_cpu_bench --sections models --log bench/tuning/amd-epyc-avx512-2t.jsonl
+	$(BUILD)/bin/lemma_cpu_bench --sections models --log bench/tuning
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

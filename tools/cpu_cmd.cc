@@ -267,7 +267,9 @@ const CommandSpec& TuneSpec() {
       "on the machine only ever slows a measurement down). Every\n"
       "measurement is appended to the log (one JSON record per line, keyed by\n"
       "op, attributes, shapes, layout and target), so a workload is tuned once;\n"
-      "`lemma bench FILE --log FILE` replays the best schedules. A graph whose\n"
+      "`lemma bench FILE --log FILE` replays the best schedules. The log may be\n"
+      "a directory: a file per machine in it, named after the machine\n"
+      "(bench/tuning holds those lemma ships). A graph whose\n"
       "weights outgrow the last-level cache reads them from memory on every run,\n"
       "so its kernels are timed with their weights evicted first (--weight-cache).\n"
       "\n"
@@ -277,7 +279,7 @@ const CommandSpec& TuneSpec() {
       "both times of every workload whose logged schedule is not the default\n"
       "(\"measured\":\"model\"); those records outrank the tuner's from then on.",
       {{"--budget", "", "N", "candidates measured per workload (default 32)"},
-       {"--log", "", "FILE", "the tuning log (default lemma.tuning.jsonl)"},
+       {"--log", "", "FILE", "the tuning log, or a directory of logs, one per machine (default lemma.tuning.jsonl)"},
        {"--recheck", "", "", "then time the log's schedules against the defaults inside the model"},
        {"--rounds", "", "N", "profiled runs of each plan for --recheck (default 6)"},
        {"--keep-best", "", "", "then keep only the record replayed for each workload in the log"},
@@ -301,7 +303,7 @@ const CommandSpec& BenchSpec() {
       "each step's provider and GFLOP/s.",
       {{"--runs", "", "N", "timed runs (default 20)"},
        {"--pause-ms", "", "MS", "idle this long before each timed run (default 0: back to back)"},
-       {"--log", "", "FILE", "replay the tuned schedules of this tuning log"},
+       {"--log", "", "FILE", "replay the tuned schedules of this tuning log (or directory of logs)"},
        {"--providers", "", "P", "measure (default), generated or onednn"},
        {"--plan", "", "", "also print the plan: schedules and why each provider"},
        {"--no-concat-in-place", "", "", "copy into concats instead of writing their inputs in place"},

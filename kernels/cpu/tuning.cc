@@ -1,12 +1,14 @@
 #include "kernels/cpu/tuning.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <tuple>
 
 #include "ir/file_io.h"
 #include "ir/json.h"
+#include "ir/status_macros.h"
 #include "ir/strings.h"
 #include "kernels/cpu/compiled_group.h"
 #include "kernels/cpu/json_value.h"
@@ -91,12 +93,36 @@ absl::StatusOr<TuningRecord> TuningRecord::FromJson(std::string_view line) {
   return r;
 }
 
-absl::StatusOr<TuningLog> TuningLog::Load(const std::string& path) {
-  TuningLog log;
-  log.path_ = path;
+std::string LogFileName(std::string_view target) {
+  std::string plain(target);
+  for (std::string_view mark : {"(R)", "(TM)", "(r)", "(tm)"}) {
+    for (size_t at; (at = plain.find(mark)) != std::string::npos;) plain.erase(at, mark.size());
+  }
+  std::string name;
+  bool dash = false;
+  for (const char c : plain) {
+    const bool digit = c >= '0' && c <= '9', lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
+    if (!digit && !lower && !upper) {
+      dash = true;
+      continue;
+    }
+    if (dash && !name.empty()) name += '-';
+    dash = false;
+    name += upper ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return StrCat(name.empty() ? "unknown" : name, ".jsonl");
+}
+
+namespace {
+
+// The records of one log file, appended to `out`; errors name `path` and
+// the line. `target_file`: in a log directory, the file's own name, which
+// each record's target must map to.
+absl::Status ReadLogFile(const std::string& path, std::string_view target_file,
+                         std::vector<TuningRecord>& out) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) {
-    if (absl::IsNotFound(text.status())) return log;
+    if (absl::IsNotFound(text.status()) && target_file.empty()) return absl::OkStatus();
     return text.status();
   }
   size_t begin = 0;
@@ -113,7 +139,49 @@ absl::StatusOr<TuningLog> TuningLog::Load(const std::string& path) {
       return absl::InvalidArgumentError(
           StrCat(path, ":", line_number, ": not a tuning record: ", r.status().message()));
     }
-    log.records_.push_back(*std::move(r));
+    if (!target_file.empty() && LogFileName(r->target) != target_file) {
+      return absl::InvalidArgumentError(StrCat(path, ":", line_number, ": a record of target '", r->target,
+                                               "' belongs in ", LogFileName(r->target),
+                                               " in a log directory"));
+    }
+    out.push_back(*std::move(r));
+  }
+  return absl::OkStatus();
+}
+
+std::string LogText(const std::vector<TuningRecord>& records, std::string_view file) {
+  std::string text;
+  for (const TuningRecord& r : records) {
+    if (file.empty() || LogFileName(r.target) == file) StrAppend(&text, r.ToJson(), "\n");
+  }
+  return text;
+}
+
+}  // namespace
+
+absl::StatusOr<TuningLog> TuningLog::Load(const std::string& path) {
+  TuningLog log;
+  log.path_ = path;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    if (absl::Status s = ReadLogFile(path, "", log.records_); !s.ok()) return s;
+    return log;
+  }
+  log.directory_ = true;
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name.size() > 6 && name.ends_with(".jsonl")) files.push_back(name);
+  }
+  if (ec) return absl::NotFoundError(StrCat(path, ": cannot list the log directory: ", ec.message()));
+  std::sort(files.begin(), files.end());  // the same order on every machine
+  for (const std::string& name : files) {
+    std::vector<TuningRecord> records;
+    if (absl::Status s = ReadLogFile((std::filesystem::path(path) / name).string(), name, records); !s.ok()) {
+      return s;
+    }
+    log.loaded_[name] = LogText(records, "");
+    for (TuningRecord& r : records) log.records_.push_back(std::move(r));
   }
   return log;
 }
@@ -148,9 +216,15 @@ int64_t TuningLog::KeepBest() {
 
 absl::Status TuningLog::Save() const {
   if (path_.empty()) return absl::OkStatus();
-  std::string text;
-  for (const TuningRecord& r : records_) StrAppend(&text, r.ToJson(), "\n");
-  return WriteFileAtomically(path_, text);
+  if (!directory_) return WriteFileAtomically(path_, LogText(records_, ""));
+  std::set<std::string> files;
+  for (const TuningRecord& r : records_) files.insert(LogFileName(r.target));
+  for (const std::string& file : files) {
+    std::string text = LogText(records_, file);
+    if (auto it = loaded_.find(file); it != loaded_.end() && it->second == text) continue;
+    LEMMA_RETURN_IF_ERROR(WriteFileAtomically((std::filesystem::path(path_) / file).string(), text));
+  }
+  return absl::OkStatus();
 }
 
 std::string ScheduleKey(const Group& group, const LoweringContext& context, WeightCache weights) {

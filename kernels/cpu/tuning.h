@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,12 +53,25 @@ struct TuningRecord {
   static absl::StatusOr<TuningRecord> FromJson(std::string_view line);
 };
 
+/// The file that holds `target`'s records in a log directory: the key in
+/// lower case, each run of other characters than letters and digits a dash,
+/// "(R)" and "(TM)" dropped: "AMD EPYC/avx512/2t" -> "amd-epyc-avx512-2t.jsonl".
+std::string LogFileName(std::string_view target);
+
 class TuningLog {
  public:
   /// An empty log kept in memory.
   TuningLog() = default;
   /// The log in `path`: its records when the file exists (errors name the
   /// line), empty otherwise. Save() writes back there.
+  ///
+  /// `path` may also be a directory (one that exists) holding a log per
+  /// machine: every `*.jsonl` file in it is read, each holding the records of
+  /// the one target it is named after (LogFileName; a record of another
+  /// target is an error that names the file and line). Save() then writes
+  /// each target's records to its own file, and rewrites only the files whose
+  /// records changed. One directory so serves every machine that shares it,
+  /// as bench/tuning does for the machines lemma ships schedules for.
   static absl::StatusOr<TuningLog> Load(const std::string& path);
 
   /// The record of `kind` for (target, workload) to replay, if any: the
@@ -69,14 +83,19 @@ class TuningLog {
   /// keeping the order in which the workloads first appear: a log to ship
   /// (Best() answers as before). Returns the records dropped.
   int64_t KeepBest();
-  /// Rewrites the file atomically (no-op for a log kept in memory).
+  /// Rewrites the file atomically (no-op for a log kept in memory); for a
+  /// directory, each file whose records changed.
   absl::Status Save() const;
 
   const std::vector<TuningRecord>& records() const { return records_; }
   const std::string& path() const { return path_; }
+  bool is_directory() const { return directory_; }
 
  private:
   std::string path_;
+  bool directory_ = false;
+  // For a directory: each file's text as Save() would write it, at Load.
+  std::map<std::string, std::string> loaded_;
   std::vector<TuningRecord> records_;
 };
 

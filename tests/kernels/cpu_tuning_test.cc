@@ -105,6 +105,82 @@ TEST(TuningLogTest, RecordsRoundTripAndTheFastestWins) {
   std::remove(path.c_str());
 }
 
+TEST(TuningLogTest, ADirectoryKeepsEachTargetsRecordsInItsOwnFile) {
+  EXPECT_EQ(LogFileName("AMD EPYC/avx512/2t"), "amd-epyc-avx512-2t.jsonl");
+  EXPECT_EQ(LogFileName("Intel(R) Xeon(R) Processor/avx512/2t"), "intel-xeon-processor-avx512-2t.jsonl");
+  EXPECT_EQ(LogFileName("//"), "unknown.jsonl");
+
+  const std::filesystem::path dir = TempPath("logdir");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  TuningRecord amd;
+  amd.target = "AMD EPYC/avx512/2t";
+  amd.workload = "matmul|[8,8]";
+  amd.template_name = "gemm";
+  amd.config = {{"mr", 6}};
+  amd.seconds = 0.002;
+  TuningRecord intel = amd;
+  intel.target = "Intel(R) Xeon(R) Processor/avx512/2t";
+  intel.config = {{"mr", 8}};
+  // (A blank line that Save() would not write shows whether it rewrote the file.)
+  ASSERT_TRUE(WriteFileAtomically((dir / "amd-epyc-avx512-2t.jsonl").string(), amd.ToJson() + "\n\n").ok());
+  ASSERT_TRUE(WriteFileAtomically((dir / "notes.txt").string(), "not a log\n").ok());
+
+  absl::StatusOr<TuningLog> log = TuningLog::Load(dir.string());
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_TRUE(log->is_directory());
+  ASSERT_EQ(log->records().size(), 1u);
+  EXPECT_FALSE(log->Best("schedule", intel.target, intel.workload));
+
+  // A new target's records go to a file of their own; the file whose
+  // records did not change is not rewritten.
+  log->Add(intel);
+  ASSERT_TRUE(log->Save().ok());
+  absl::StatusOr<std::string> text = ReadFile((dir / "amd-epyc-avx512-2t.jsonl").string());
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, amd.ToJson() + "\n\n");
+  text = ReadFile((dir / "intel-xeon-processor-avx512-2t.jsonl").string());
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, intel.ToJson() + "\n");
+  absl::StatusOr<TuningLog> again = TuningLog::Load(dir.string());
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(again->records().size(), 2u);
+  EXPECT_EQ(again->Best("schedule", amd.target, amd.workload)->config.at("mr"), 6);
+  EXPECT_EQ(again->Best("schedule", intel.target, intel.workload)->config.at("mr"), 8);
+
+  // A faster record of one target rewrites that target's file only.
+  TuningRecord faster = amd;
+  faster.seconds = 0.001;
+  faster.config = {{"mr", 4}};
+  again->Add(faster);
+  EXPECT_EQ(again->KeepBest(), 1);
+  ASSERT_TRUE(again->Save().ok());
+  text = ReadFile((dir / "amd-epyc-avx512-2t.jsonl").string());
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, faster.ToJson() + "\n");
+
+  // A record in another target's file, and a corrupt line, are errors that
+  // name the file and the line.
+  ASSERT_TRUE(WriteFileAtomically((dir / "amd-epyc-avx512-2t.jsonl").string(),
+                                  faster.ToJson() + "\n" + intel.ToJson() + "\n")
+                  .ok());
+  absl::StatusOr<TuningLog> misplaced = TuningLog::Load(dir.string());
+  ASSERT_FALSE(misplaced.ok());
+  EXPECT_NE(misplaced.status().message().find("amd-epyc-avx512-2t.jsonl:2: a record of target"),
+            std::string::npos)
+      << misplaced.status();
+  EXPECT_NE(misplaced.status().message().find("belongs in intel-xeon-processor-avx512-2t.jsonl"),
+            std::string::npos)
+      << misplaced.status();
+  ASSERT_TRUE(WriteFileAtomically((dir / "amd-epyc-avx512-2t.jsonl").string(), "{\n").ok());
+  absl::StatusOr<TuningLog> corrupt = TuningLog::Load(dir.string());
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_NE(corrupt.status().message().find("amd-epyc-avx512-2t.jsonl:1: not a tuning record"),
+            std::string::npos)
+      << corrupt.status();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(TuneTest, SearchesDistinctValidConfigsStartingFromTheDefault) {
   if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
   GraphBuilder b("mm");

@@ -414,6 +414,11 @@ check tune_recheck 0 "rechecked +[0-9]+ workloads in the model \([0-9]+ steps\),
 check tune_recheck_totals 0 "steps total +[0-9.]+ ms with the log's schedules, [0-9.]+ ms with the faster of each" -- "$lemma" tune "$tmp/rb.lemma" --log "$tmp/tune.jsonl" --recheck --rounds 1
 check tune_rounds_alone 1 "--rounds is for --recheck" -- "$lemma" tune "$tmp/rb.lemma" --log "$tmp/tune.jsonl" --rounds 3
 check tune_bad_rounds 1 "--rounds must be in" -- "$lemma" tune "$tmp/rb.lemma" --log "$tmp/tune.jsonl" --recheck --rounds 0
+# A log directory: a file per machine, named after its target.
+check tune_dir 0 "tuned now +4 workloads" -- bash -c "mkdir -p '$tmp/logs' && '$lemma' tune '$tmp/rb.lemma' --budget 2 --log '$tmp/logs' --threads 2"
+check tune_dir_one_file 0 "^1$" -- bash -c "ls '$tmp/logs' | grep -c -- '-2t[.]jsonl$'"
+check bench_dir_replays 0 "why: tuned schedule \(log\)" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --log "$tmp/logs" --plan --providers generated
+check tune_dir_misplaced 1 "other[.]jsonl:1: a record of target '.*' belongs in " -- bash -c "f=\$(ls '$tmp/logs'/*.jsonl) && head -1 \"\$f\" > '$tmp/logs/other.jsonl' && '$lemma' bench '$tmp/rb.lemma' --runs 1 --log '$tmp/logs'"
 check tune_cold 0 "weights timed cold" -- "$lemma" tune "$tmp/rb.lemma" --budget 2 --log "$tmp/tune_cold.jsonl" --weight-cache cold
 check tune_cold_keys 0 'weights cold"' -- head -1 "$tmp/tune_cold.jsonl"
 check tune_bad_weight_cache 1 "--weight-cache must be auto, warm or cold, not 'hot'" -- "$lemma" tune "$tmp/rb.lemma" --weight-cache hot

@@ -10,6 +10,7 @@
 
 #include "gtest/gtest.h"
 #include "ir/builder.h"
+#include "ir/strings.h"
 #include "kernels/cpu/compiled_group.h"
 #include "kernels/cpu/standalone.h"
 #include "kernels/cpu/target.h"
@@ -280,6 +281,54 @@ Config DefaultConfigOfOutput(const Graph& g) {
   absl::StatusOr<Lowered> lowered = t->Lower(c);
   EXPECT_TRUE(lowered.ok()) << lowered.status() << " for " << ConfigToString(c);
   return c;
+}
+
+// A matrix-vector product (one row tile) reads each block of its matrix
+// once, so its default keeps the whole reduction in one block: a kc split
+// would only make each block a parallel job of its own. A product of many
+// rows keeps the cache blocks.
+TEST(MatMulTemplateTest, OneRowTileKeepsTheWholeReduction) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  for (const int64_t m : {1, 4, 64}) {
+    GraphBuilder b("mv");
+    const Value x = b.Input("x", DType::kF32, {m, 512});
+    b.Output("y", b.MatMul(x, b.Weight("w", DType::kF32, {512, 512})));
+    absl::StatusOr<Graph> g = std::move(b).Build();
+    ASSERT_TRUE(g.ok()) << g.status();
+    const Config c = DefaultConfigOfOutput(*g);
+    SCOPED_TRACE(ConfigToString(c));
+    ASSERT_TRUE(c.contains("kc") && c.contains("mr"));
+    EXPECT_EQ(c.at("kc") >= 512, m <= c.at("mr"));
+  }
+}
+
+// A padded grouped NCHW conv with few output channels per group reads its
+// input in place by default (the padded copy would cost about as much as the
+// conv), with register tiles across the row's pixels; one with many keeps
+// the copy.
+TEST(ConvTemplateTest, GroupedConvsWithFewChannelsPerGroupReadInPlace) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const int v = HostTarget().vector_width;
+  for (const int64_t per_group : {1, 4, 8, 32}) {
+    GraphBuilder b("grouped");
+    const int64_t channels = 8 * per_group;
+    const Value x = b.Input("x", DType::kF32, {1, channels, 56, 56});
+    b.Output("y", b.Conv2d(x, channels, {3, 3}, {.padding = Padding::kSame, .groups = 8}));
+    absl::StatusOr<Graph> g = std::move(b).Build();
+    ASSERT_TRUE(g.ok()) << g.status();
+    const Config c = DefaultConfigOfOutput(*g);
+    SCOPED_TRACE(StrCat(per_group, " per group: ", ConfigToString(c)));
+    ASSERT_TRUE(c.contains("algo"));
+    if (per_group <= 8) {
+      EXPECT_EQ(c.at("algo"), 0);  // in place, guarded
+      EXPECT_FALSE(c.contains("flat") && c.at("flat") != 0);
+      if (v == 16) {
+        EXPECT_EQ(c.at("nr"), 4);  // 56 pixels in 4 vectors
+      }
+    } else {
+      EXPECT_EQ(c.at("algo"), 2);  // the padded copy
+    }
+  }
 }
 
 // The default schedules of convs with a channels-last side: a dense conv

@@ -688,10 +688,11 @@ class ConvTemplate : public Template {
     // leave lanes empty and the padding columns are few; preferred to im2col,
     // whose copy is kh x kw times the input (0.65-0.8x the time on the zoo's
     // 3x3 and 7x1 convs, 1 to 8 images).
-    const bool flat = !ReadGroupedInPlace() && FlatPaddedPossible() && ow % v != 0 &&
+    const bool grouped_in_place = ReadGroupedInPlace();
+    const bool flat = !grouped_in_place && FlatPaddedPossible() && ow % v != 0 &&
                       (PaddedWidth() - ow) * 8 <= ow;
     if (flat) algo = kPadded;
-    if (ReadGroupedInPlace()) algo = kDirect;
+    if (grouped_in_place) algo = kDirect;
     // The GEMM's columns: height x width when flattened or im2col, else width.
     const int64_t spatial = flatten_ || algo == kIm2col ? oh * ow : flat ? FlatColumns() : ow;
     const int regs = context_.vector_registers();
@@ -702,8 +703,8 @@ class ConvTemplate : public Template {
     Config c = cl_compute ? GemmDefault(spatial, og_, v, regs, outer,
                                         taps_outside ? Columns::kChannelsTapsOutside : Columns::kOther)
                           : GemmDefault(og_, spatial, v, regs, outer,
-                                        groups_ == 1 || ReadGroupedInPlace() ? Columns::kPixels
-                                                                              : Columns::kOther);
+                                        groups_ == 1 || grouped_in_place ? Columns::kPixels
+                                                                          : Columns::kOther);
     c["unroll_window"] = 1;
     if (!pointwise_) c["algo"] = algo;
     if (flat) c["flat"] = 1;

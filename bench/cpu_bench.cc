@@ -294,7 +294,15 @@ KernelTimes MeasureNode(const Graph& g, NodeId node, const Options& o, TuningLog
   if (OneDnnAvailable()) {
     absl::StatusOr<std::unique_ptr<OneDnnKernel>> k =
         MakeOneDnnKernel((*ctx)->group(), **ctx, o.threads);
+    // The pool's workers stop waiting for work first, as before a oneDNN
+    // step of a run; afterwards the OpenMP team is left to stop spinning
+    // (libgomp spins 300,000 pauses after a parallel region, about 20 ms on
+    // an Intel Xeon whose pause takes 140 cycles) before the next conv's
+    // generated kernel is timed: a worker of either team spinning beside the
+    // other made some convs 50-100x slower in this table.
+    pool.Park();
     if (k.ok()) t.onednn = TimeOneDnn(**k, **ctx, kBenchSeconds);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return t;
 }

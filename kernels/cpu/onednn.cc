@@ -1,5 +1,7 @@
 #include "kernels/cpu/onednn.h"
 
+#include <algorithm>
+#include <atomic>
 #include <limits>
 
 #include "ir/shape_functions.h"
@@ -44,10 +46,62 @@ dnnl::memory::desc Desc(const ValueAccess& a, size_t rank) {
   return dnnl::memory::desc(dims, dt::f32, strides);
 }
 
-// One binary post-op operand.
-struct Operand {
+// Staging buffers of the calling thread, one per slot (a kernel's input,
+// output, operands), grown as needed: shared by all kernels, so that one
+// step's reordered output is still in cache for the next step's reorder, and
+// a plan of many blocked convs holds three or four staging buffers, not
+// three or four per conv.
+float* Staging(size_t slot, size_t bytes) {
+  thread_local std::vector<AlignedBuffer> buffers;
+  if (buffers.size() <= slot) buffers.resize(slot + 1);
+  AlignedBuffer& b = buffers[slot];
+  const int64_t floats = static_cast<int64_t>((bytes + 3) / 4);
+  if (b.size() < floats) b = AlignedBuffer(floats);
+  return b.data();
+}
+
+// A value the primitive reads or writes: `memory` is what the primitive
+// takes; when the primitive picked a layout of its own (a blocked one),
+// `user` has the value's layout and a reorder copies between the two on
+// each run (before for what it reads, after for what it writes), through the
+// staging buffer `slot`.
+struct Bound {
   ValueId value;
   dnnl::memory memory;
+  dnnl::memory user;  // empty unless staged
+  dnnl::reorder reorder;
+  size_t slot = 0;
+
+  bool staged() const { return static_cast<bool>(user); }
+  // Sets the value's buffer; returns the memory to give the primitive.
+  const dnnl::memory& Bind(float* data) {
+    if (!staged()) {
+      memory.set_data_handle(data);
+    } else {
+      user.set_data_handle(data);
+      memory.set_data_handle(Staging(slot, memory.get_desc().get_size()));
+    }
+    return memory;
+  }
+};
+
+// A bound value in the layout `inner` (the primitive's) for a value whose
+// own layout is `user_md`: staged through buffer `slot` when they differ.
+Bound Stage(ValueId value, const dnnl::memory::desc& user_md, const dnnl::memory::desc& inner,
+            bool read, size_t slot) {
+  Bound b;
+  b.value = value;
+  b.slot = slot;
+  b.memory = dnnl::memory(inner, Engine(), DNNL_MEMORY_NONE);
+  if (inner == user_md) return b;
+  b.user = dnnl::memory(user_md, Engine(), DNNL_MEMORY_NONE);
+  b.reorder = read ? dnnl::reorder(b.user, b.memory) : dnnl::reorder(b.memory, b.user);
+  return b;
+}
+
+// One binary post-op operand.
+struct Operand {
+  Bound bound;
   int index;  // post-op index
 };
 
@@ -56,18 +110,21 @@ class Kernel : public OneDnnKernel {
   void Run(const std::function<float*(const ArgBinding&)>& resolve) override {
     auto ptr = [&](ValueId v) { return resolve({ArgBinding::Kind::kValue, v, 0}); };
     std::unordered_map<int, dnnl::memory> args;
-    src_.set_data_handle(ptr(src_value_));
-    dst_.set_data_handle(ptr(dst_value_));
-    if (!weights_constant_) weights_.set_data_handle(ptr(weights_value_));
-    args[DNNL_ARG_SRC] = src_;
-    args[DNNL_ARG_WEIGHTS] = weights_;
-    args[DNNL_ARG_DST] = dst_;
-    for (Operand& o : operands_) {
-      o.memory.set_data_handle(ptr(o.value));
-      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.index) | DNNL_ARG_SRC_1] = o.memory;
-    }
     omp_set_num_threads(threads_);
+    auto read = [&](Bound& b) -> const dnnl::memory& {
+      const dnnl::memory& m = b.Bind(ptr(b.value));
+      if (b.staged()) b.reorder.execute(stream_, b.user, b.memory);
+      return m;
+    };
+    args[DNNL_ARG_SRC] = read(src_);
+    args[DNNL_ARG_DST] = dst_.Bind(ptr(dst_.value));
+    if (!weights_constant_) weights_.set_data_handle(ptr(weights_value_));
+    args[DNNL_ARG_WEIGHTS] = weights_;
+    for (Operand& o : operands_) {
+      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(o.index) | DNNL_ARG_SRC_1] = read(o.bound);
+    }
     primitive_.execute(stream_, args);
+    if (dst_.staged()) dst_.reorder.execute(stream_, dst_.memory, dst_.user);
     stream_.wait();
   }
   std::string Describe() const override { return description_; }
@@ -76,16 +133,17 @@ class Kernel : public OneDnnKernel {
     if (weights_constant_) EvictFromCaches(weights_.get_data_handle(), prepared_bytes_);
   }
   std::vector<ValueId> Values() const override {
-    std::vector<ValueId> v = {src_value_, dst_value_};
+    std::vector<ValueId> v = {src_.value, dst_.value};
     if (!weights_constant_) v.push_back(weights_value_);
-    for (const Operand& o : operands_) v.push_back(o.value);
+    for (const Operand& o : operands_) v.push_back(o.bound.value);
     return v;
   }
 
   dnnl::stream stream_{Engine()};
   dnnl::primitive primitive_;
-  dnnl::memory src_, weights_, dst_;
-  ValueId src_value_, weights_value_, dst_value_;
+  Bound src_, dst_;
+  dnnl::memory weights_;
+  ValueId weights_value_;
   bool weights_constant_ = true;
   std::vector<Operand> operands_;
   std::string description_;
@@ -94,8 +152,12 @@ class Kernel : public OneDnnKernel {
 };
 
 // Post-ops for the root's activation and the chain; fails for what has none.
+// A binary operand of the output's dims takes the layout `full` when it is
+// given (the output's, which the primitive may have picked blocked: its
+// binary post-ops then read operands blocked alike).
 absl::Status PostOps(const Group& group, const LoweringContext& c, size_t rank,
-                     dnnl::post_ops& ops, std::vector<Operand>& operands) {
+                     dnnl::post_ops& ops, std::vector<Operand>& operands,
+                     const dnnl::memory::desc* full = nullptr) {
   const Graph& g = c.graph();
   using alg = dnnl::algorithm;
   const Node& root = g.node(group.root);
@@ -132,10 +194,12 @@ absl::Status PostOps(const Group& group, const LoweringContext& c, size_t rank,
         if (n.op == OpKind::kBroadcastSub) algorithm = alg::binary_sub;
         if (n.op == OpKind::kBroadcastDiv) algorithm = alg::binary_div;
         const ValueId other = n.inputs[0] == running ? n.inputs[1] : n.inputs[0];
-        const dnnl::memory::desc md = Desc(c.Access(other), rank);
+        const dnnl::memory::desc user = Desc(c.Access(other), rank);
+        const dnnl::memory::desc md =
+            full != nullptr && user.dims() == full->dims() ? *full : user;
         const int index = ops.len();
         ops.append_binary(algorithm, md);
-        operands.push_back({other, dnnl::memory(md, Engine(), DNNL_MEMORY_NONE), index});
+        operands.push_back({Stage(other, user, md, /*read=*/true, 2 + operands.size()), index});
         break;
       }
       default:
@@ -164,6 +228,18 @@ absl::Status RefuseReference(const dnnl::primitive_desc_base& pd) {
   return absl::OkStatus();
 }
 
+bool IsGemm(const dnnl::primitive_desc_base& pd) {
+  return ImplName(pd).find("gemm") != std::string::npos;
+}
+
+// A conv primitive in the value's own layouts runs only oneDNN's GEMM-based
+// implementations on NCHW (an im2col copy, then GEMM); its direct JIT
+// kernels take channel-blocked layouts (nChw16c with AVX-512). So the conv
+// is also asked for with the layouts left to oneDNN, its input, output and
+// full-size post-op operands reordered into and out of staging buffers on
+// each run; the blocked form is kept when oneDNN runs it with a direct kernel and
+// in the value's layouts only with GEMM (or not at all). The reorders are
+// part of what the runtime times against the generated kernel.
 absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeConv(const Group& group, const LoweringContext& c,
                                                        int threads) {
   const Graph& g = c.graph();
@@ -174,12 +250,6 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeConv(const Group& group, const
   absl::StatusOr<Window2d> win = ResolveWindow(x.dims[2], x.dims[3], {w.dims[2], w.dims[3]}, n.attrs);
   if (!win.ok()) return win.status();
   const int64_t groups = n.attrs.GetInt("groups");
-  auto k = std::make_unique<Kernel>();
-  k->threads_ = threads;
-  dnnl::post_ops ops;
-  if (absl::Status s = PostOps(group, c, 4, ops, k->operands_); !s.ok()) return s;
-  dnnl::primitive_attr attr;
-  attr.set_post_ops(ops);
   const dnnl::memory::desc src_md = Desc(x, 4), dst_md = Desc(y, 4);
   dnnl::memory::dims wdims = {w.dims[0], w.dims[1], w.dims[2], w.dims[3]};
   dnnl::memory::dims wstrides = {w.strides[0], w.strides[1], w.strides[2], w.strides[3]};
@@ -194,23 +264,63 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeConv(const Group& group, const
   const dnnl::memory::dims dilates = {win->dilation[0] - 1, win->dilation[1] - 1};
   const dnnl::memory::dims pad_l = {win->pads[0], win->pads[1]};
   const dnnl::memory::dims pad_r = {win->pads[2], win->pads[3]};
-  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                             dnnl::algorithm::convolution_direct, src_md, any_w,
-                                             dst_md, strides, dilates, pad_l, pad_r);
-  const dnnl::convolution_forward::primitive_desc pd(desc, attr, Engine());
-  if (absl::Status s = RefuseReference(pd); !s.ok()) return s;
+
+  // A primitive descriptor for these layouts of src and dst (and of the
+  // full-size post-op operands, `full`), with its operands.
+  struct Candidate {
+    dnnl::convolution_forward::primitive_desc pd;
+    std::vector<Operand> operands;
+  };
+  auto make = [&](const dnnl::memory::desc& src, const dnnl::memory::desc& dst,
+                  const dnnl::memory::desc* full) -> absl::StatusOr<Candidate> {
+    Candidate cand;
+    dnnl::post_ops ops;
+    if (absl::Status s = PostOps(group, c, 4, ops, cand.operands, full); !s.ok()) return s;
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                               dnnl::algorithm::convolution_direct, src, any_w,
+                                               dst, strides, dilates, pad_l, pad_r);
+    cand.pd = dnnl::convolution_forward::primitive_desc(desc, attr, Engine(), true);
+    if (!cand.pd) return absl::UnimplementedError("oneDNN has no convolution for these layouts");
+    if (absl::Status s = RefuseReference(cand.pd); !s.ok()) return s;
+    return cand;
+  };
+  absl::StatusOr<Candidate> plain = make(src_md, dst_md, nullptr);
+  absl::StatusOr<Candidate> blocked = absl::UnimplementedError("no blocked layout");
+  if (!plain.ok() || IsGemm(plain->pd)) {
+    const dnnl::memory::desc any(src_md.dims(), dt::f32, dnnl::memory::format_tag::any);
+    const dnnl::memory::desc any_dst(dst_md.dims(), dt::f32, dnnl::memory::format_tag::any);
+    // The layouts oneDNN picks for the bare conv (post-ops would bind the
+    // output's); then the conv with its operands in the output's layout.
+    const dnnl::convolution_forward::desc bare(dnnl::prop_kind::forward_inference,
+                                               dnnl::algorithm::convolution_direct, any, any_w,
+                                               any_dst, strides, dilates, pad_l, pad_r);
+    const dnnl::convolution_forward::primitive_desc free(bare, dnnl::primitive_attr(), Engine(), true);
+    if (free && !IsGemm(free) && free.dst_desc() != dst_md) {
+      const dnnl::memory::desc inner_dst = free.dst_desc();
+      blocked = make(free.src_desc(), inner_dst, &inner_dst);
+      if (blocked.ok() && IsGemm(blocked->pd)) blocked = absl::UnimplementedError("GEMM only");
+    }
+  }
+  if (!plain.ok() && !blocked.ok()) return plain.status();
+  Candidate& chosen = blocked.ok() ? *blocked : *plain;
+  const dnnl::convolution_forward::primitive_desc& pd = chosen.pd;
+
+  auto k = std::make_unique<Kernel>();
+  k->threads_ = threads;
+  k->operands_ = std::move(chosen.operands);
   k->weights_ = dnnl::memory(pd.weights_desc(), Engine());
   dnnl::memory user(user_w, Engine(), const_cast<float*>(w.constant));
   dnnl::reorder(user, k->weights_).execute(k->stream_, user, k->weights_);
   k->stream_.wait();
   k->prepared_bytes_ = static_cast<int64_t>(pd.weights_desc().get_size());
-  k->src_ = dnnl::memory(src_md, Engine(), DNNL_MEMORY_NONE);
-  k->dst_ = dnnl::memory(dst_md, Engine(), DNNL_MEMORY_NONE);
+  k->src_ = Stage(n.inputs[0], src_md, pd.src_desc(), /*read=*/true, 0);
+  k->dst_ = Stage(group.output(g), dst_md, pd.dst_desc(), /*read=*/false, 1);
   k->primitive_ = dnnl::convolution_forward(pd);
-  k->src_value_ = n.inputs[0];
   k->weights_value_ = n.inputs[1];
-  k->dst_value_ = group.output(g);
-  k->description_ = StrCat("oneDNN convolution ", ImplName(pd));
+  k->description_ = StrCat("oneDNN convolution ", ImplName(pd),
+                           k->src_.staged() || k->dst_.staged() ? " (blocked, reordered)" : "");
   return std::unique_ptr<OneDnnKernel>(std::move(k));
 }
 
@@ -245,12 +355,10 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeMatMul(const Group& group,
   } else {
     k->weights_ = dnnl::memory(user_w, Engine(), DNNL_MEMORY_NONE);
   }
-  k->src_ = dnnl::memory(src_md, Engine(), DNNL_MEMORY_NONE);
-  k->dst_ = dnnl::memory(dst_md, Engine(), DNNL_MEMORY_NONE);
+  k->src_ = Stage(n.inputs[0], src_md, src_md, /*read=*/true, 0);
+  k->dst_ = Stage(group.output(g), dst_md, dst_md, /*read=*/false, 1);
   k->primitive_ = dnnl::matmul(pd);
-  k->src_value_ = n.inputs[0];
   k->weights_value_ = n.inputs[1];
-  k->dst_value_ = group.output(g);
   k->description_ = StrCat("oneDNN matmul ", ImplName(pd));
   return std::unique_ptr<OneDnnKernel>(std::move(k));
 }
@@ -258,6 +366,16 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeMatMul(const Group& group,
 }  // namespace
 
 bool OneDnnAvailable() { return true; }
+
+void RunOnOpenMp(int threads, int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t chunks = std::min<int64_t>(n, 8 * threads);
+  std::atomic<int64_t> next{0};
+#pragma omp parallel num_threads(threads)
+  for (int64_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
+    const int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
+    if (begin < end) fn(begin, end);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group& group,
                                                                const LoweringContext& context,
@@ -316,6 +434,8 @@ Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context, dou
 #else  // !LEMMA_HAS_ONEDNN
 
 bool OneDnnAvailable() { return false; }
+
+void RunOnOpenMp(int, int64_t n, const std::function<void(int64_t, int64_t)>& fn) { fn(0, n); }
 
 absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeOneDnnKernel(const Group&,
                                                                const LoweringContext&, int) {

@@ -4,8 +4,12 @@
 // The vendor provider: oneDNN primitives for conv2d and matmul groups, with
 // the group's activation and chain as oneDNN post-ops (eltwise relu, logistic,
 // tanh, gelu; binary add and mul). Constant weights are reordered once into
-// the layout the primitive picks. Built only with LEMMA_ONEDNN; without it
-// OneDnnAvailable() is false and MakeOneDnnKernel fails.
+// the layout the primitive picks. A conv whose only oneDNN implementation
+// in the values' own layouts is GEMM-based runs in the channel-blocked
+// layouts oneDNN picks (nChw16c with AVX-512) when it has a direct kernel
+// there: its input, output and full-size operands are reordered through
+// per-thread staging buffers on each run. Built only with LEMMA_ONEDNN;
+// without it OneDnnAvailable() is false and MakeOneDnnKernel fails.
 
 #include <cstdint>
 #include <functional>
@@ -37,6 +41,10 @@ class OneDnnKernel {
 
 /// Whether lemma was built with oneDNN.
 bool OneDnnAvailable();
+
+/// Runs fn over [0, n) in chunks taken in turn by oneDNN's OpenMP team of
+/// `threads` threads (a ThreadPool::Runner); without oneDNN, on the caller.
+void RunOnOpenMp(int threads, int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
 /// A primitive for `group` running on `threads` threads, or an error saying
 /// why oneDNN does not cover it (an op other than conv2d and matmul, weights

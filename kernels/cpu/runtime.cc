@@ -748,7 +748,12 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     // Medians, not best runs: oneDNN's OpenMP team can stall for long when
     // other work shares the cores, and a plan should not bet on quiet times.
     // oneDNN must also win clearly: switching thread runtimes costs too.
+    // Ours on oneDNN's OpenMP team too, as in a plan that has oneDNN steps
+    // (ThreadPool::SetRunner): the pool's workers timed right after oneDNN
+    // share the cores with its team's still-spinning threads.
+    pool.SetRunner(&RunOnOpenMp);
     const Timing ours = TimeGroupCalls(*generated, *this, pool, 0.02, weight_cache);
+    pool.SetRunner(nullptr);
     // The pool's threads stop waiting for work first, as before a oneDNN
     // step of a run, so that they do not spin beside oneDNN's OpenMP team.
     pool.Park();
@@ -947,16 +952,37 @@ void Executable::Impl::ChoosePlanProviders() {
     feeds.emplace(g.node(id).names[0],
                   Tensor<float>{t, std::vector<float>(U(t.num_elements()), 0.5f)});
   }
-  auto time_plan = [&] {
-    return TimeCalls([&] { (void)Run(feeds); }, 5, 0.05, 20).median;
-  };
-  const double mixed = time_plan();
   std::vector<Step::Variant> onednn;
-  for (size_t i : vendor) {
-    onednn.push_back(steps[i].Current());
-    steps[i].Use(*steps[i].generated);
+  for (size_t i : vendor) onednn.push_back(steps[i].Current());
+  auto use = [&](bool with_vendor) {
+    for (size_t k = 0; k < vendor.size(); ++k) {
+      steps[vendor[k]].Use(with_vendor ? onednn[k] : *steps[vendor[k]].generated);
+    }
+  };
+  // The two plans in turns, a run each (after a run of each to warm up),
+  // at least 5 rounds and 0.1 s each way, at most 20 rounds: on a shared
+  // machine whose speed drifts, back-to-back blocks of runs compared the
+  // drift as much as the plans. Medians of each.
+  std::vector<double> with, without;
+  double total = 0;
+  auto once = [&](bool with_vendor) {
+    use(with_vendor);
+    const auto start = std::chrono::steady_clock::now();
+    (void)Run(feeds);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  once(true);
+  once(false);
+  for (int round = 0; round < 20 && (round < 5 || total < 0.2); ++round) {
+    with.push_back(once(true));
+    without.push_back(once(false));
+    total += with.back() + without.back();
   }
-  const double generated = time_plan();
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double mixed = median(with), generated = median(without);
   auto ms = [](double s) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
@@ -1025,6 +1051,9 @@ absl::StatusOr<NamedTensors<F32>> Executable::Impl::Run(const NamedTensors<F32>&
     }
   }
   ThreadPool& pool = SharedPool(m.threads);
+  bool vendor = false;
+  for (const Step& step : m.steps) vendor = vendor || step.info.provider == Provider::kOneDnn;
+  pool.SetRunner(vendor ? &RunOnOpenMp : nullptr);
   for (size_t s = 0; s < m.steps.size(); ++s) {
     const Step& step = m.steps[s];
     auto resolve = [&](const ArgBinding& arg) -> float* {
@@ -1041,6 +1070,7 @@ absl::StatusOr<NamedTensors<F32>> Executable::Impl::Run(const NamedTensors<F32>&
       step.run(resolve, pool);
     }
   }
+  pool.SetRunner(nullptr);
   NamedTensors<F32> out;
   for (const GraphOutput& o : m.g.outputs()) {
     const Storage& st = m.storage[U(o.value.node)][U(o.value.index)];

@@ -106,6 +106,11 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
     fn(0, n);
     return;
   }
+  if (runner_ != nullptr) {
+    park_.store(true, std::memory_order_relaxed);
+    runner_(threads_, n, fn);
+    return;
+  }
   park_.store(false, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);  // odd: rewriting
   WaitUntil([&] { return busy_.load(std::memory_order_acquire) == 0; });

@@ -74,6 +74,14 @@ class ThreadPool {
   /// get the cores.
   void Park();
 
+  /// Another way to run a ParallelFor: `fn` over [0, n) on `threads` threads.
+  using Runner = void (*)(int threads, int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+  /// While `runner` is set, ParallelFor hands its jobs to it and the workers
+  /// stay parked. A plan that also runs oneDNN steps runs its kernels on
+  /// oneDNN's OpenMP team this way (RunOnOpenMp): two teams on the same
+  /// cores take turns badly (one spins on a core the other needs).
+  void SetRunner(Runner runner) { runner_ = runner; }
+
  private:
   void Worker();
   void RunChunks();
@@ -95,6 +103,7 @@ class ThreadPool {
   std::atomic<bool> stop_{false};
   std::atomic<bool> park_{false};
   int blocked_ = 0;  // workers in stage 3 (guarded by mu_)
+  Runner runner_ = nullptr;
 };
 
 /// The pool kernels share in this process, of `threads` threads (created on

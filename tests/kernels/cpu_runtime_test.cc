@@ -46,6 +46,39 @@ TEST_P(RuntimeOpTest, OneDnnMatchesReference) {
   ExpectMatchesReference(GetParam().build(), {.threads = 2, .providers = ProviderChoice::kOneDnn});
 }
 
+// oneDNN runs NCHW convs directly only in channel-blocked layouts: its
+// primitive takes them, with the input, the output and a residual operand
+// reordered on each run, and computes what the reference evaluator does:
+// channel counts that are not a multiple of the block, a stride, a view of a
+// concat as the output, and the plain-layout (GEMM) form where oneDNN has
+// nothing better (a 1x1 conv on a 2x2 image).
+TEST(RuntimeTest, OneDnnConvsRunChannelBlocked) {
+  if (!OneDnnAvailable()) GTEST_SKIP() << "built without oneDNN";
+  GraphBuilder b("blocked");
+  const Value x = b.Input("x", DType::kF32, {1, 20, 15, 15});
+  const Value c1 = b.Conv2d(x, 36, {3, 3}, Same());
+  const Value res = b.Relu(b.EwAdd(b.Conv2d(c1, 36, {3, 3}, Same()), c1));
+  const Value down = b.Conv2d(res, 24, {3, 3}, {.stride = {2, 2}, .activation = Activation::kRelu});
+  const Value cat = b.Concat({b.Conv2d(down, 12, {1, 1}), b.Conv2d(down, 20, {3, 3}, Same())}, 1);
+  const Value tiny = b.Input("t", DType::kF32, {1, 8, 2, 2});
+  b.Output("y", cat);
+  b.Output("t1", b.Conv2d(tiny, 8, {1, 1}));
+  const Graph g = Finish(b);
+  const RuntimeOptions options = {.threads = 2, .providers = ProviderChoice::kOneDnn};
+  absl::StatusOr<std::unique_ptr<Executable>> exe =
+      Executable::Compile(g, RandomFeeds<F32>(g, 5), options);
+  ASSERT_TRUE(exe.ok()) << exe.status();
+  int blocked = 0;
+  for (const StepInfo& st : (*exe)->steps()) {
+    if (st.provider == Provider::kOneDnn && st.schedule.find("blocked") != std::string::npos) ++blocked;
+  }
+  // With AVX2 or AVX-512 oneDNN blocks the channels of all the 3x3 convs.
+  if (HostTarget().vector_width >= 8) {
+    EXPECT_GE(blocked, 4) << (*exe)->PlanText();
+  }
+  ExpectMatchesReference(g, options);
+}
+
 INSTANTIATE_TEST_SUITE_P(Ops, RuntimeOpTest, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return info.param.name; });
 

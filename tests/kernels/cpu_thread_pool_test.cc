@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu/onednn.h"
 
 namespace lemma::cpu {
 namespace {
@@ -47,6 +48,26 @@ TEST(ThreadPoolTest, EveryIterationRunsOnce) {
     ThreadPool pool(threads);
     for (int64_t n : {0, 1, 2, 3, 7, 16, 17, 1000, 100003}) ExpectCoversOnce(pool, n);
   }
+}
+
+// With a runner set, jobs go to it (OpenMP's team here: chunks run on
+// threads other than the pool's), every iteration still once; without it,
+// to the pool's own workers again.
+TEST(ThreadPoolTest, ARunnerTakesTheJobsWhileSet) {
+  ThreadPool pool(2);
+  const std::set<std::thread::id> own = ThreadsThatTookPart(pool, 3);
+  pool.SetRunner(&RunOnOpenMp);
+  for (int64_t n : {0, 1, 2, 17, 1000, 100003}) ExpectCoversOnce(pool, n);
+  if (OneDnnAvailable()) {
+    const std::set<std::thread::id> team = ThreadsThatTookPart(pool, 3);
+    EXPECT_EQ(team.size(), 2u);
+    for (std::thread::id id : team) {
+      EXPECT_TRUE(id == std::this_thread::get_id() || !own.count(id))
+          << "a pool worker took a chunk while the runner was set";
+    }
+  }
+  pool.SetRunner(nullptr);
+  EXPECT_EQ(ThreadsThatTookPart(pool, 3), own);
 }
 
 // Runs a job and then one of 16 chunks after each pause, and expects the

@@ -64,15 +64,18 @@ float* Staging(size_t slot, size_t bytes) {
 // takes; when the primitive picked a layout of its own (a blocked one),
 // `user` has the value's layout and a reorder copies between the two on
 // each run (before for what it reads, after for what it writes), through the
-// staging buffer `slot`.
+// staging buffer `slot`, unless the value is handed over `direct`ly in the
+// primitive's layout.
 struct Bound {
   ValueId value;
   dnnl::memory memory;
-  dnnl::memory user;  // empty unless staged
+  dnnl::memory user;  // empty unless the layouts differ
   dnnl::reorder reorder;
   size_t slot = 0;
+  std::string hand_off;  // HandOffLayout
+  bool direct = false;
 
-  bool staged() const { return static_cast<bool>(user); }
+  bool staged() const { return static_cast<bool>(user) && !direct; }
   // Sets the value's buffer; returns the memory to give the primitive.
   const dnnl::memory& Bind(float* data) {
     if (!staged()) {
@@ -85,6 +88,27 @@ struct Bound {
   }
 };
 
+// A key naming layout `md` (its blocking, dims and padding).
+std::string LayoutKey(const dnnl::memory::desc& md) {
+  const dnnl_memory_desc_t& d = md.data;
+  std::string key = StrCat(d.ndims, ":", static_cast<int>(d.format_kind), ":", d.offset0);
+  for (int i = 0; i < d.ndims; ++i) {
+    StrAppend(&key, "/", d.dims[i], ",", d.padded_dims[i], ",", d.padded_offsets[i], ",",
+              d.format_desc.blocking.strides[i]);
+  }
+  const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+  for (int i = 0; i < b.inner_nblks; ++i) StrAppend(&key, "|", b.inner_idxs[i], "x", b.inner_blks[i]);
+  return key;
+}
+
+// Whether `md` lays its elements out densely, row-major.
+bool Dense(const dnnl::memory::desc& md) {
+  const dnnl::memory::dims dims = md.dims();
+  dnnl::memory::dims strides(dims.size(), 1);
+  for (size_t d = dims.size(); d-- > 1;) strides[d - 1] = strides[d] * dims[d];
+  return md == dnnl::memory::desc(dims, dt::f32, strides);
+}
+
 // A bound value in the layout `inner` (the primitive's) for a value whose
 // own layout is `user_md`: staged through buffer `slot` when they differ.
 Bound Stage(ValueId value, const dnnl::memory::desc& user_md, const dnnl::memory::desc& inner,
@@ -96,6 +120,7 @@ Bound Stage(ValueId value, const dnnl::memory::desc& user_md, const dnnl::memory
   if (inner == user_md) return b;
   b.user = dnnl::memory(user_md, Engine(), DNNL_MEMORY_NONE);
   b.reorder = read ? dnnl::reorder(b.user, b.memory) : dnnl::reorder(b.memory, b.user);
+  if (Dense(user_md) && inner.get_size() == user_md.get_size()) b.hand_off = LayoutKey(inner);
   return b;
 }
 
@@ -131,6 +156,33 @@ class Kernel : public OneDnnKernel {
   int64_t PreparedBytes() const override { return prepared_bytes_; }
   void EvictWeights() const override {
     if (weights_constant_) EvictFromCaches(weights_.get_data_handle(), prepared_bytes_);
+  }
+  std::string HandOffLayout(ValueId value) const override {
+    std::string key;
+    bool mixed = false;  // the value bound twice, in two layouts
+    ForEachBound([&](const Bound& b) {
+      if (b.value != value) return;
+      if (b.hand_off.empty() || (!key.empty() && key != b.hand_off)) mixed = true;
+      key = b.hand_off;
+    });
+    return mixed ? std::string() : key;
+  }
+  void SetHandOff(ValueId value, bool direct) override {
+    ForEachBound([&](Bound& b) {
+      if (b.value == value && !b.hand_off.empty()) b.direct = direct;
+    });
+  }
+  template <typename F>
+  void ForEachBound(F f) {
+    f(src_);
+    f(dst_);
+    for (Operand& o : operands_) f(o.bound);
+  }
+  template <typename F>
+  void ForEachBound(F f) const {
+    f(src_);
+    f(dst_);
+    for (const Operand& o : operands_) f(o.bound);
   }
   std::vector<ValueId> Values() const override {
     std::vector<ValueId> v = {src_.value, dst_.value};

@@ -37,6 +37,15 @@ class OneDnnKernel {
   virtual std::vector<ValueId> Values() const = 0;
   /// Evicts its reordered weights from the caches (WeightCache::kCold).
   virtual void EvictWeights() const = 0;
+  /// For a value it reorders into or out of a layout of its own (a blocked
+  /// one) and could instead read or write in that layout in the value's own
+  /// buffer (dense, and as large): a key naming that layout. Empty otherwise.
+  virtual std::string HandOffLayout(ValueId value) const = 0;
+  /// Reads or writes `value` in that layout in the value's buffer (direct),
+  /// or in the value's own layout through a reorder (the default). The
+  /// runtime sets it where a oneDNN step hands its output to oneDNN steps
+  /// alone, all taking it in the same layout.
+  virtual void SetHandOff(ValueId value, bool direct) = 0;
 };
 
 /// Whether lemma was built with oneDNN.

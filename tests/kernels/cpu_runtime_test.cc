@@ -51,7 +51,8 @@ TEST_P(RuntimeOpTest, OneDnnMatchesReference) {
 // reordered on each run, and computes what the reference evaluator does:
 // channel counts that are not a multiple of the block, a stride, a view of a
 // concat as the output, and the plain-layout (GEMM) form where oneDNN has
-// nothing better (a 1x1 conv on a 2x2 image).
+// nothing better (a 1x1 conv on a 2x2 image). A value that only oneDNN
+// steps read, in the layout its producer writes, stays in that layout.
 TEST(RuntimeTest, OneDnnConvsRunChannelBlocked) {
   if (!OneDnnAvailable()) GTEST_SKIP() << "built without oneDNN";
   GraphBuilder b("blocked");
@@ -61,8 +62,14 @@ TEST(RuntimeTest, OneDnnConvsRunChannelBlocked) {
   const Value down = b.Conv2d(res, 24, {3, 3}, {.stride = {2, 2}, .activation = Activation::kRelu});
   const Value cat = b.Concat({b.Conv2d(down, 12, {1, 1}), b.Conv2d(down, 20, {3, 3}, Same())}, 1);
   const Value tiny = b.Input("t", DType::kF32, {1, 8, 2, 2});
+  // 32 channels, whole blocks: values that pass from conv to conv (and to
+  // an add) are handed over in the blocked layout, no reorder between.
+  const Value z = b.Input("z", DType::kF32, {1, 32, 12, 12});
+  const Value z1 = b.Conv2d(z, 32, {3, 3}, Same());
+  const Value z2 = b.Relu(b.EwAdd(b.Conv2d(z1, 32, {3, 3}, Same()), z1));
   b.Output("y", cat);
   b.Output("t1", b.Conv2d(tiny, 8, {1, 1}));
+  b.Output("z3", b.Conv2d(z2, 16, {1, 1}));
   const Graph g = Finish(b);
   const RuntimeOptions options = {.threads = 2, .providers = ProviderChoice::kOneDnn};
   absl::StatusOr<std::unique_ptr<Executable>> exe =
@@ -75,6 +82,7 @@ TEST(RuntimeTest, OneDnnConvsRunChannelBlocked) {
   // With AVX2 or AVX-512 oneDNN blocks the channels of all the 3x3 convs.
   if (HostTarget().vector_width >= 8) {
     EXPECT_GE(blocked, 4) << (*exe)->PlanText();
+    EXPECT_GE((*exe)->memory().blocked_hand_offs, 2) << (*exe)->PlanText();
   }
   ExpectMatchesReference(g, options);
 }

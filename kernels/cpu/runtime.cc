@@ -747,6 +747,21 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     }
     return std::string(buf);
   };
+  // The step run by oneDNN's kernel.
+  auto vendor_variant = [&](std::string why) {
+    Step::Variant variant = step.Current();
+    variant.info.provider = Provider::kOneDnn;
+    variant.info.schedule = v->Describe();
+    variant.info.why = std::move(why);
+    variant.holder = v;
+    variant.uses = v->Values();
+    variant.prepared_bytes = v->PreparedBytes();
+    variant.run = [v](const std::function<float*(const ArgBinding&)>& resolve, ThreadPool& p) {
+      p.Park();
+      v->Run(resolve);
+    };
+    return variant;
+  };
   std::string why = "oneDNN requested";
   if (options.providers == ProviderChoice::kMeasure) {
     // Medians, not best runs: oneDNN's OpenMP team can stall for long when
@@ -765,35 +780,16 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     if (theirs.median >= kVendorMargin * ours.median) {
       step.info.why = StrCat(origin, "; generated ", ms(ours.median), " vs onednn ",
                              ms(theirs.median), " (medians)");
-      Step::Variant alt = step.Current();
-      alt.info.provider = Provider::kOneDnn;
-      alt.info.schedule = v->Describe();
-      alt.info.why = StrCat("onednn for the whole plan (on its own ", ms(theirs.median),
-                            " vs generated ", ms(ours.median), ", medians)");
-      alt.holder = v;
-      alt.uses = v->Values();
-      alt.prepared_bytes = v->PreparedBytes();
-      alt.run = [v](const std::function<float*(const ArgBinding&)>& resolve, ThreadPool& p) {
-        p.Park();
-        v->Run(resolve);
-      };
-      step.vendor = std::move(alt);
+      step.vendor = vendor_variant(StrCat("onednn for the whole plan (on its own ",
+                                          ms(theirs.median), " vs generated ", ms(ours.median),
+                                          ", medians)"));
       return absl::OkStatus();
     }
     why = StrCat("onednn ", ms(theirs.median), " < generated ", ms(ours.median), " (medians; ",
                  origin, ")");
   }
   step.generated = step.Current();
-  step.info.provider = Provider::kOneDnn;
-  step.info.schedule = v->Describe();
-  step.info.why = why;
-  step.holder = v;
-  step.uses = v->Values();
-  step.prepared_bytes = v->PreparedBytes();
-  step.run = [v](const std::function<float*(const ArgBinding&)>& resolve, ThreadPool& p) {
-    p.Park();
-    v->Run(resolve);
-  };
+  step.Use(vendor_variant(why));
   return absl::OkStatus();
 }
 

@@ -173,16 +173,15 @@ class Kernel : public OneDnnKernel {
     });
   }
   template <typename F>
-  void ForEachBound(F f) {
-    f(src_);
-    f(dst_);
-    for (Operand& o : operands_) f(o.bound);
-  }
+  void ForEachBound(F f) { ForEachBoundOf(*this, f); }
   template <typename F>
-  void ForEachBound(F f) const {
-    f(src_);
-    f(dst_);
-    for (const Operand& o : operands_) f(o.bound);
+  void ForEachBound(F f) const { ForEachBoundOf(*this, f); }
+  // Kernel or const Kernel.
+  template <typename Self, typename F>
+  static void ForEachBoundOf(Self& self, F& f) {
+    f(self.src_);
+    f(self.dst_);
+    for (auto& o : self.operands_) f(o.bound);
   }
   std::vector<ValueId> Values() const override {
     std::vector<ValueId> v = {src_.value, dst_.value};

@@ -766,10 +766,10 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
   if (options.providers == ProviderChoice::kMeasure) {
     // Medians, not best runs: oneDNN's OpenMP team can stall for long when
     // other work shares the cores, and a plan should not bet on quiet times.
-    // oneDNN must also win clearly: switching thread runtimes costs too.
-    // Ours on oneDNN's OpenMP team too, as in a plan that has oneDNN steps
-    // (ThreadPool::SetRunner): the pool's workers timed right after oneDNN
-    // share the cores with its team's still-spinning threads.
+    // oneDNN must also win clearly. Ours runs on oneDNN's OpenMP team too, as
+    // in a plan that has oneDNN steps (ThreadPool::SetRunner): the pool's
+    // workers timed right after oneDNN shared the cores with its team's
+    // still-spinning threads.
     pool.SetRunner(&RunOnOpenMp);
     const Timing ours = TimeGroupCalls(*generated, *this, pool, 0.02, weight_cache);
     pool.SetRunner(nullptr);

@@ -322,6 +322,11 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeConv(const Group& group, const
     dnnl::convolution_forward::primitive_desc pd;
     std::vector<Operand> operands;
   };
+  auto conv = [&](const dnnl::memory::desc& src, const dnnl::memory::desc& dst) {
+    return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                           dnnl::algorithm::convolution_direct, src, any_w, dst,
+                                           strides, dilates, pad_l, pad_r);
+  };
   auto make = [&](const dnnl::memory::desc& src, const dnnl::memory::desc& dst,
                   const dnnl::memory::desc* full) -> absl::StatusOr<Candidate> {
     Candidate cand;
@@ -329,10 +334,7 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeConv(const Group& group, const
     if (absl::Status s = PostOps(group, c, 4, ops, cand.operands, full); !s.ok()) return s;
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
-    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                               dnnl::algorithm::convolution_direct, src, any_w,
-                                               dst, strides, dilates, pad_l, pad_r);
-    cand.pd = dnnl::convolution_forward::primitive_desc(desc, attr, Engine(), true);
+    cand.pd = dnnl::convolution_forward::primitive_desc(conv(src, dst), attr, Engine(), true);
     if (!cand.pd) return absl::UnimplementedError("oneDNN has no convolution for these layouts");
     if (absl::Status s = RefuseReference(cand.pd); !s.ok()) return s;
     return cand;
@@ -344,10 +346,8 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeConv(const Group& group, const
     const dnnl::memory::desc any_dst(dst_md.dims(), dt::f32, dnnl::memory::format_tag::any);
     // The layouts oneDNN picks for the bare conv (post-ops would bind the
     // output's); then the conv with its operands in the output's layout.
-    const dnnl::convolution_forward::desc bare(dnnl::prop_kind::forward_inference,
-                                               dnnl::algorithm::convolution_direct, any, any_w,
-                                               any_dst, strides, dilates, pad_l, pad_r);
-    const dnnl::convolution_forward::primitive_desc free(bare, dnnl::primitive_attr(), Engine(), true);
+    const dnnl::convolution_forward::primitive_desc free(conv(any, any_dst), dnnl::primitive_attr(),
+                                                         Engine(), true);
     if (free && !IsGemm(free) && free.dst_desc() != dst_md) {
       const dnnl::memory::desc inner_dst = free.dst_desc();
       blocked = make(free.src_desc(), inner_dst, &inner_dst);

@@ -965,6 +965,17 @@ int Executable::Impl::HandOffBlocked() {
     kernel[i] = std::static_pointer_cast<OneDnnKernel>(steps[i].holder);
     for (ValueId v : kernel[i]->Values()) kernel[i]->SetHandOff(v, false);
   }
+  // Per buffer, the values other steps touch in it and those steps (a view
+  // or a concat puts several values in one buffer); a graph output's buffer
+  // is read by Run's copy.
+  std::vector<std::vector<std::pair<size_t, ValueId>>> touched(buffers.size());
+  for (size_t s = 0; s < steps.size(); ++s) {
+    for (const std::vector<ValueId>* values : {&steps[s].uses, &steps[s].reads}) {
+      for (ValueId u : *values) {
+        if (StorageOf(u).buffer >= 0) touched[U(StorageOf(u).buffer)].push_back({s, u});
+      }
+    }
+  }
   std::vector<bool> shown(buffers.size(), false);
   for (const GraphOutput& o : g.outputs()) {
     if (StorageOf(o.value).buffer >= 0) shown[U(StorageOf(o.value).buffer)] = true;
@@ -978,22 +989,15 @@ int Executable::Impl::HandOffBlocked() {
     if (layout.empty() || buffer < 0 || shown[U(buffer)]) continue;
     std::vector<size_t> readers;
     bool alone = true;
-    for (size_t s = 0; s < steps.size() && alone; ++s) {
+    for (const auto& [s, u] : touched[U(buffer)]) {
       if (s == p) continue;
-      std::vector<ValueId> touched = steps[s].uses;
-      touched.insert(touched.end(), steps[s].reads.begin(), steps[s].reads.end());
-      for (ValueId u : touched) {
-        if (StorageOf(u).buffer != buffer) continue;
-        if (u != v || kernel[s] == nullptr || kernel[s]->HandOffLayout(v) != layout) {
-          alone = false;
-          break;
-        }
-        readers.push_back(s);
+      if (u != v || kernel[s] == nullptr || kernel[s]->HandOffLayout(v) != layout) {
+        alone = false;
+        break;
       }
+      readers.push_back(s);
     }
     if (!alone || readers.empty()) continue;
-    std::sort(readers.begin(), readers.end());
-    readers.erase(std::unique(readers.begin(), readers.end()), readers.end());
     kernel[p]->SetHandOff(v, true);
     for (size_t r : readers) kernel[r]->SetHandOff(v, true);
     ++handed;

@@ -130,9 +130,12 @@ struct Operand {
   int index;  // post-op index
 };
 
+std::atomic<bool> team_started{false};
+
 class Kernel : public OneDnnKernel {
  public:
   void Run(const std::function<float*(const ArgBinding&)>& resolve) override {
+    team_started.store(true, std::memory_order_relaxed);
     auto ptr = [&](ValueId v) { return resolve({ArgBinding::Kind::kValue, v, 0}); };
     std::unordered_map<int, dnnl::memory> args;
     omp_set_num_threads(threads_);
@@ -418,6 +421,8 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeMatMul(const Group& group,
 
 bool OneDnnAvailable() { return true; }
 
+bool OpenMpTeamStarted() { return team_started.load(std::memory_order_relaxed); }
+
 void RunOnOpenMp(int threads, int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
   const int64_t chunks = std::min<int64_t>(n, 8 * threads);
   std::atomic<int64_t> next{0};
@@ -485,6 +490,8 @@ Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context, dou
 #else  // !LEMMA_HAS_ONEDNN
 
 bool OneDnnAvailable() { return false; }
+
+bool OpenMpTeamStarted() { return false; }
 
 void RunOnOpenMp(int, int64_t n, const std::function<void(int64_t, int64_t)>& fn) { fn(0, n); }
 

@@ -10,12 +10,13 @@
 #include "ir/text_format.h"
 #include "kernels/arith.h"
 #include "kernels/compare.h"
+#include "tests/common/test_data.h"
 
 namespace lemma {
 namespace {
 
 std::string TasoPath(const std::string& name) {
-  return std::string(LEMMA_TEST_DATA) + "/../bench/taso/" + name + ".lemma";
+  return lemma::testing::DataPath("../bench/taso/" + name + ".lemma");
 }
 
 TEST(TasoGraphsTest, ParseWithTheZooInterface) {

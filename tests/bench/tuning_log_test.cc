@@ -11,12 +11,13 @@
 
 #include "gtest/gtest.h"
 #include "kernels/cpu/tuning.h"
+#include "tests/common/test_data.h"
 
 namespace lemma::cpu {
 namespace {
 
 TEST(ShippedTuningLogTest, LoadsWithOneRecordPerWorkloadAndTarget) {
-  const std::string path = std::string(LEMMA_TEST_DATA) + "/../bench/tuning";
+  const std::string path = lemma::testing::DataPath("../bench/tuning");
   absl::StatusOr<TuningLog> log = TuningLog::Load(path);
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_TRUE(log->is_directory());

@@ -17,13 +17,9 @@
 #include "gtest/gtest.h"
 #include "ir/file_io.h"
 #include "ir/strings.h"
+#include "tests/common/test_data.h"
 
 namespace lemma::testing {
-
-/// The absolute path of `relative` under the tests' data folder.
-inline std::string DataPath(std::string_view relative) {
-  return StrCat(LEMMA_TEST_DATA, "/", relative);
-}
 
 /// A status message as a std::string.
 inline std::string Message(const absl::Status& s) { return std::string(ToStd(s.message())); }

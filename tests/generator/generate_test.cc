@@ -179,7 +179,7 @@ TEST(Generate, RulesAreGenericInTheSizes) {
 // sample of it holds in float64 at the rules' example sizes.
 TEST(ShippedRules, GeneratedDepth3LoadsAndHolds) {
   absl::StatusOr<RuleSet> rules =
-      ReadRuleFile(StrCat(LEMMA_TEST_DATA, "/../rules/generated-depth3.rules"));
+      ReadRuleFile(lemma::testing::DataPath("../rules/generated-depth3.rules"));
   ASSERT_TRUE(rules.ok()) << rules.status();
   EXPECT_GE(rules->size(), 619);
   std::set<std::string> keys;

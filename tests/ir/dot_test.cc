@@ -10,6 +10,7 @@
 #include "ir/file_io.h"
 #include "ir/strings.h"
 #include "ir/text_format.h"
+#include "tests/common/test_data.h"
 
 namespace lemma {
 namespace {
@@ -95,7 +96,7 @@ TEST(Dot, GraphvizAcceptsIt) {
   if (std::system("command -v dot >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "Graphviz 'dot' is not on PATH; cannot check that it accepts the output";
   }
-  absl::StatusOr<Graph> example = ReadGraphFile(StrCat(LEMMA_TEST_DATA, "/ir/data/resnext_block.lemma"));
+  absl::StatusOr<Graph> example = ReadGraphFile(lemma::testing::DataPath("ir/data/resnext_block.lemma"));
   ASSERT_TRUE(example.ok()) << example.status();
   for (const Graph& g : {SmallGraph(), *example, Graph("odd \"name\" \\ \n\t\x7f")}) {
     const auto [rc, svg] = RunDot(WriteDot(g));

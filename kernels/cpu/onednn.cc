@@ -130,12 +130,9 @@ struct Operand {
   int index;  // post-op index
 };
 
-std::atomic<bool> team_started{false};
-
 class Kernel : public OneDnnKernel {
  public:
   void Run(const std::function<float*(const ArgBinding&)>& resolve) override {
-    team_started.store(true, std::memory_order_relaxed);
     auto ptr = [&](ValueId v) { return resolve({ArgBinding::Kind::kValue, v, 0}); };
     std::unordered_map<int, dnnl::memory> args;
     omp_set_num_threads(threads_);
@@ -155,7 +152,18 @@ class Kernel : public OneDnnKernel {
     if (dst_.staged()) dst_.reorder.execute(stream_, dst_.memory, dst_.user);
     stream_.wait();
   }
-  std::string Describe() const override { return description_; }
+  // The primitive, and for one that runs in layouts of its own how many of
+  // its values are reordered on each run and how many handed over.
+  std::string Describe() const override {
+    int reordered = 0, handed = 0;
+    ForEachBound([&](const Bound& b) {
+      if (b.user) ++(b.direct ? handed : reordered);
+    });
+    if (reordered + handed == 0) return description_;
+    if (handed == 0) return StrCat(description_, " (blocked, reordered)");
+    if (reordered == 0) return StrCat(description_, " (blocked, handed over)");
+    return StrCat(description_, " (blocked: ", reordered, " reordered, ", handed, " handed over)");
+  }
   int64_t PreparedBytes() const override { return prepared_bytes_; }
   void EvictWeights() const override {
     if (weights_constant_) EvictFromCaches(weights_.get_data_handle(), prepared_bytes_);
@@ -373,8 +381,7 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeConv(const Group& group, const
   k->dst_ = Stage(group.output(g), dst_md, pd.dst_desc(), /*read=*/false, 1);
   k->primitive_ = dnnl::convolution_forward(pd);
   k->weights_value_ = n.inputs[1];
-  k->description_ = StrCat("oneDNN convolution ", ImplName(pd),
-                           k->src_.staged() || k->dst_.staged() ? " (blocked, reordered)" : "");
+  k->description_ = StrCat("oneDNN convolution ", ImplName(pd));
   return std::unique_ptr<OneDnnKernel>(std::move(k));
 }
 
@@ -420,8 +427,6 @@ absl::StatusOr<std::unique_ptr<OneDnnKernel>> MakeMatMul(const Group& group,
 }  // namespace
 
 bool OneDnnAvailable() { return true; }
-
-bool OpenMpTeamStarted() { return team_started.load(std::memory_order_relaxed); }
 
 void RunOnOpenMp(int threads, int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
   const int64_t chunks = std::min<int64_t>(n, 8 * threads);
@@ -490,8 +495,6 @@ Timing TimeOneDnnCalls(OneDnnKernel& kernel, const LoweringContext& context, dou
 #else  // !LEMMA_HAS_ONEDNN
 
 bool OneDnnAvailable() { return false; }
-
-bool OpenMpTeamStarted() { return false; }
 
 void RunOnOpenMp(int, int64_t n, const std::function<void(int64_t, int64_t)>& fn) { fn(0, n); }
 

@@ -55,14 +55,6 @@ bool OneDnnAvailable();
 /// `threads` threads (a ThreadPool::Runner); without oneDNN, on the caller.
 void RunOnOpenMp(int threads, int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
-/// Whether a oneDNN primitive has run in this process, so that oneDNN's
-/// OpenMP team exists and spins for a while after each of its steps. From
-/// then on the runtime runs every plan's kernels on that team: a plan timed
-/// on the pool right after a plan with oneDNN steps shares the cores with
-/// the team's spinning threads (SqueezeNet's generated plan measured 10.7 ms
-/// that way against 6.0 on its own), and two teams take turns badly.
-bool OpenMpTeamStarted();
-
 /// A primitive for `group` running on `threads` threads, or an error saying
 /// why oneDNN does not cover it (an op other than conv2d and matmul, weights
 /// that are not constant, a chain op without a post-op).

@@ -241,6 +241,9 @@ struct Executable::Impl : public LoweringContext {
   std::vector<AlignedBuffer> feeds;
   MemoryStats memory;
   bool profiling = false;
+  // Runs every kernel on oneDNN's OpenMP team, not only in plans with oneDNN
+  // steps (ChoosePlanProviders, while it times its plans).
+  bool all_on_openmp = false;
 
   // ---- LoweringContext.
   const Graph& graph() const override { return g; }
@@ -1002,12 +1005,17 @@ int Executable::Impl::HandOffBlocked() {
     for (size_t r : readers) kernel[r]->SetHandOff(v, true);
     ++handed;
   }
+  // The plan says which of a step's values are reordered and which handed over.
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (kernel[i] == nullptr) continue;
+    steps[i].info.schedule = kernel[i]->Describe();
+    if (i < infos.size()) infos[i].schedule = steps[i].info.schedule;
+  }
   return handed;
 }
 
 // Steps for which oneDNN measured faster on its own may still slow the whole
-// plan down (their reorders; the pool's team and OpenMP's taking turns,
-// before plans with oneDNN steps ran on OpenMP alone), and steps that lost on
+// plan down (their reorders), and steps that lost on
 // their own may win in a plan where oneDNN runs all convs and hands their
 // outputs on blocked. So up to three plans are timed: the steps' own picks,
 // oneDNN wherever it covers a step, and generated kernels alone; a plan with
@@ -1067,6 +1075,14 @@ void Executable::Impl::ChoosePlanProviders() {
     (void)Run(feeds);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
+  // Every plan runs on oneDNN's OpenMP team while they are timed: a plan run
+  // on the pool right after one with oneDNN steps shares the cores with the
+  // team's threads, which spin for about 20 ms after their last step here
+  // (SqueezeNet's generated plan measured 10.7 ms that way against 6.0 ms
+  // alone). Blocks of runs with pauses between them measured the two teams
+  // within 1-3% of each other on generated plans (ResNet-50, ResNeXt-50,
+  // SqueezeNet); the plan kept runs on the pool when it has no oneDNN step.
+  all_on_openmp = true;
   for (size_t p = 0; p < plans.size(); ++p) once(p);
   const double enough = 0.1 * static_cast<double>(plans.size());
   for (int round = 0; round < 20 && (round < 5 || total < enough); ++round) {
@@ -1075,6 +1091,7 @@ void Executable::Impl::ChoosePlanProviders() {
       total += times[p].back();
     }
   }
+  all_on_openmp = false;
   std::vector<double> median(plans.size());
   for (size_t p = 0; p < plans.size(); ++p) {
     std::sort(times[p].begin(), times[p].end());
@@ -1152,11 +1169,8 @@ absl::StatusOr<NamedTensors<F32>> Executable::Impl::Run(const NamedTensors<F32>&
   }
   ThreadPool& pool = SharedPool(m.threads);
   // Kernels run on oneDNN's OpenMP team in a plan with oneDNN steps, and in
-  // every plan once that team exists (OpenMpTeamStarted): the three plans
-  // ChoosePlanProviders times in turns then run on the same team. Blocks of
-  // runs with a pause between them measured the two teams within 1-3% of
-  // each other on generated plans (ResNet-50, ResNeXt-50, SqueezeNet).
-  bool vendor = OpenMpTeamStarted();
+  // every plan ChoosePlanProviders times.
+  bool vendor = m.all_on_openmp;
   for (const Step& step : m.steps) vendor = vendor || step.info.provider == Provider::kOneDnn;
   pool.SetRunner(vendor ? &RunOnOpenMp : nullptr);
   for (size_t s = 0; s < m.steps.size(); ++s) {

@@ -241,9 +241,9 @@ struct Executable::Impl : public LoweringContext {
   std::vector<AlignedBuffer> feeds;
   MemoryStats memory;
   bool profiling = false;
-  // Runs every kernel on oneDNN's OpenMP team, not only in plans with oneDNN
-  // steps (ChoosePlanProviders, while it times its plans).
-  bool all_on_openmp = false;
+  // Whether Run runs the generated kernels on oneDNN's OpenMP team: in a
+  // plan with oneDNN steps, and in every plan ChoosePlanProviders times.
+  bool on_openmp = false;
 
   // ---- LoweringContext.
   const Graph& graph() const override { return g; }
@@ -944,6 +944,8 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
   memory.blocked_hand_offs = HandOffBlocked();
   for (const Step& step : steps) infos.push_back(step.info);
   ChoosePlanProviders();
+  on_openmp = std::any_of(steps.begin(), steps.end(),
+                          [](const Step& s) { return s.info.provider == Provider::kOneDnn; });
   ReleaseUnusedConstants();
   for (Step& step : steps) {
     step.generated.reset();
@@ -1082,7 +1084,7 @@ void Executable::Impl::ChoosePlanProviders() {
   // alone). Blocks of runs with pauses between them measured the two teams
   // within 1-3% of each other on generated plans (ResNet-50, ResNeXt-50,
   // SqueezeNet); the plan kept runs on the pool when it has no oneDNN step.
-  all_on_openmp = true;
+  on_openmp = true;
   for (size_t p = 0; p < plans.size(); ++p) once(p);
   const double enough = 0.1 * static_cast<double>(plans.size());
   for (int round = 0; round < 20 && (round < 5 || total < enough); ++round) {
@@ -1091,7 +1093,6 @@ void Executable::Impl::ChoosePlanProviders() {
       total += times[p].back();
     }
   }
-  all_on_openmp = false;
   std::vector<double> median(plans.size());
   for (size_t p = 0; p < plans.size(); ++p) {
     std::sort(times[p].begin(), times[p].end());
@@ -1168,11 +1169,7 @@ absl::StatusOr<NamedTensors<F32>> Executable::Impl::Run(const NamedTensors<F32>&
     }
   }
   ThreadPool& pool = SharedPool(m.threads);
-  // Kernels run on oneDNN's OpenMP team in a plan with oneDNN steps, and in
-  // every plan ChoosePlanProviders times.
-  bool vendor = m.all_on_openmp;
-  for (const Step& step : m.steps) vendor = vendor || step.info.provider == Provider::kOneDnn;
-  pool.SetRunner(vendor ? &RunOnOpenMp : nullptr);
+  pool.SetRunner(m.on_openmp ? &RunOnOpenMp : nullptr);
   for (size_t s = 0; s < m.steps.size(); ++s) {
     const Step& step = m.steps[s];
     auto resolve = [&](const ArgBinding& arg) -> float* {

@@ -1080,8 +1080,8 @@ void Executable::Impl::ChoosePlanProviders() {
   // Every plan runs on oneDNN's OpenMP team while they are timed: a plan run
   // on the pool right after one with oneDNN steps shares the cores with the
   // team's threads, which spin for about 20 ms after their last step here
-  // (SqueezeNet's generated plan measured 10.7 ms that way against 6.0 ms
-  // alone). Blocks of runs with pauses between them measured the two teams
+  // (SqueezeNet's generated plan measured 10.7 ms that way, and 6.0 ms with
+  // libgomp's spin cut to 1000 pauses by GOMP_SPINCOUNT). Blocks of runs with pauses between them measured the two teams
   // within 1-3% of each other on generated plans (ResNet-50, ResNeXt-50,
   // SqueezeNet); the plan kept runs on the pool when it has no oneDNN step.
   on_openmp = true;

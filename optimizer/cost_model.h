@@ -67,8 +67,10 @@ std::span<const Layout> AllowedLayouts(int rank);
 
 /// Whether `op` can run in any layout as long as its inputs of the output's
 /// rank share the output's layout (elementwise ops, scalar_mul, concat,
-/// split, the pools, batchnorm). Other ops want the default layout, except
-/// conv2d and matmul, which have their own preferences.
+/// split, the pools, batchnorm, and broadcast_add and broadcast_mul, whose
+/// operands of lower rank, a conv's [C,1,1] bias, stay in the default
+/// layout). Other ops want the default layout, except conv2d and matmul,
+/// which have their own preferences.
 bool IsLayoutPreserving(OpKind op);
 
 /// The machine an analytical model describes.

@@ -620,9 +620,10 @@ class ConvTemplate : public Template {
   }
 
   // Whether the default schedule of an NCHW conv computes channels-last (then
-  // copies to NCHW, a transpose in registers). Its output channels must fill
-  // whole vectors; then any of:
-  // - its input is channels-last (vectors along the width would gather it);
+  // copies to NCHW, a transpose in registers), with at least two vectors of
+  // output channels: when its input is channels-last (vectors along the
+  // width would gather it). Otherwise its output channels must fill whole
+  // vectors, and then any of:
   // - its windows are strided or span columns, with at least
   //   kChannelsLastMinReduction products per output (3-channel stems stay NCHW).
   //   Vectors along the output width would read every other input column
@@ -637,9 +638,12 @@ class ConvTemplate : public Template {
   //   copy back to NCHW costs more than it saves.
   bool DefaultChannelsLast() const {
     const int v = context_.vector_width();
-    if (nhwc_ || !win_.ok() || groups_ != 1 || og_ % v != 0 || og_ < 2 * v) return false;
-    const int64_t pixels = win_->out[0] * win_->out[1];
+    if (nhwc_ || !win_.ok() || groups_ != 1 || og_ < 2 * v) return false;
+    // The last vector of output channels may be part-filled here. SqueezeNet's 512 -> 1000 1x1 classifier on
+    // 13x13 took 6.4 ms that way against 1.5 ms channels-last.
     if (InputChannelsLast()) return true;
+    if (og_ % v != 0) return false;
+    const int64_t pixels = win_->out[0] * win_->out[1];
     if ((win_->stride[1] > 1 || kw_ > 1) && kk() >= kChannelsLastMinReduction) return true;
     if (kh_ * kw_ > 1) return pixels <= kChannelsLastMaxPixels;
     return std::max(LaneUse(pixels, 2, v), LaneUse(pixels, 4, v)) < kPointwiseChannelsLastLaneUse;

@@ -211,6 +211,27 @@ inline std::vector<GraphCase> Cases() {
                                  b.Weight("bias", DType::kF32, {5, 1, 1})));
     return Permuted(Finish(b));
   });
+  // Convs that read a channels-last input and write NCHW, their output
+  // channels not a multiple of the vector width (computed channels-last, the
+  // last channel vector part-filled, then copied to NCHW): a 1x1 conv with a
+  // bias and relu (a classifier after channels-last features), a 3x3 one.
+  add("conv_nhwc_to_nchw", [] {
+    GraphBuilder b("conv_nhwc_to_nchw");
+    const Value x = b.Input("x", DType::kF32, {1, 24, 9, 11});
+    const Value h = b.Relu(b.Conv2d(x, 20, {1, 1}, Same()));
+    const Value p = b.Relu(b.BroadcastAdd(b.Conv2d(h, 41, {1, 1}, Same()),
+                                          b.Weight("bias", DType::kF32, {41, 1, 1})));
+    b.Output("p", p);
+    b.Output("q", b.Conv2d(h, 37, {3, 3}, Same()));
+    Graph g = Finish(b);
+    for (NodeId id = 0; id < g.num_nodes(); ++id) {
+      const Node& n = g.node(id);
+      if (n.op != OpKind::kWeight && n.outputs[0].rank() == 4 && n.outputs[0].dims[1] == 20) {
+        EXPECT_TRUE(g.SetLayout({id, 0}, Layout::kNHWC).ok());
+      }
+    }
+    return g;
+  });
   // Depthwise convs with channels-last inputs and outputs (vectors along
   // the channels): strided, dilated, unpadded and fused into an add, on
   // channel counts that are not multiples of the vector width.

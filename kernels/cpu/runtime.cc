@@ -221,6 +221,17 @@ absl::StatusOr<int> DistributeUnaryOverConcats(Graph& g) {
   return rewritten;
 }
 
+// A time for the plan's reasons: microseconds below a millisecond.
+std::string Duration(double seconds) {
+  char buf[32];
+  if (seconds < 1e-3) {
+    std::snprintf(buf, sizeof buf, "%.1f us", seconds * 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3f ms", seconds * 1e3);
+  }
+  return std::string(buf);
+}
+
 }  // namespace
 
 struct Executable::Impl : public LoweringContext {
@@ -741,15 +752,6 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     return absl::OkStatus();
   }
   std::shared_ptr<OneDnnKernel> v = *std::move(vendor);
-  auto ms = [](double s) {
-    char buf[32];
-    if (s < 1e-3) {
-      std::snprintf(buf, sizeof buf, "%.1f us", s * 1e6);
-    } else {
-      std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
-    }
-    return std::string(buf);
-  };
   // The step run by oneDNN's kernel.
   auto vendor_variant = [&](std::string why) {
     Step::Variant variant = step.Current();
@@ -781,15 +783,15 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     pool.Park();
     const Timing theirs = TimeOneDnnCalls(*v, *this, 0.02, weight_cache);
     if (theirs.median >= kVendorMargin * ours.median) {
-      step.info.why = StrCat(origin, "; generated ", ms(ours.median), " vs onednn ",
-                             ms(theirs.median), " (medians)");
+      step.info.why = StrCat(origin, "; generated ", Duration(ours.median), " vs onednn ",
+                             Duration(theirs.median), " (medians)");
       step.vendor = vendor_variant(StrCat("onednn for the whole plan (on its own ",
-                                          ms(theirs.median), " vs generated ", ms(ours.median),
-                                          ", medians)"));
+                                          Duration(theirs.median), " vs generated ",
+                                          Duration(ours.median), ", medians)"));
       return absl::OkStatus();
     }
-    why = StrCat("onednn ", ms(theirs.median), " < generated ", ms(ours.median), " (medians; ",
-                 origin, ")");
+    why = StrCat("onednn ", Duration(theirs.median), " < generated ", Duration(ours.median),
+                 " (medians; ", origin, ")");
   }
   step.generated = step.Current();
   step.Use(vendor_variant(why));
@@ -1102,14 +1104,9 @@ void Executable::Impl::ChoosePlanProviders() {
   for (size_t p = 1; p < plans.size(); ++p) {
     if (median[p] < kVendorMargin * median[0] && median[p] < median[best]) best = p;
   }
-  auto ms = [](double s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
-    return std::string(buf);
-  };
   std::string summary;
   for (size_t p = 0; p < plans.size(); ++p) {
-    StrAppend(&summary, p == 0 ? "" : ", ", names[plans[p]], " ", ms(median[p]));
+    StrAppend(&summary, p == 0 ? "" : ", ", names[plans[p]], " ", Duration(median[p]));
     if (plans[p] != kGenerated && hand_offs[p] > 0) StrAppend(&summary, " (", hand_offs[p], " blocked hand-offs)");
   }
   memory.blocked_hand_offs = use(plans[best]);

@@ -4,7 +4,7 @@
 // with rules/default.rules, against ONNX Runtime on the model exported to ONNX
 // and PyTorch on the zoo's PyTorch specification (bench/zoo_torch.py).
 //
-//   lemma_cpu_bench [--threads 2] [--ghz 4.5] [--tune N] [--log FILE]
+//   lemma_cpu_bench [--threads 2] [--ghz 4.5] [--tune N] [--tune-limit S] [--log FILE]
 //                   [--sections gemm,conv,models] [--models a,b] [--runs N] [--burst N]
 //                   [--no-ort] [--no-torch] [--torch-mode eager|jit|auto]
 //                   [--optimize analytical,measured,keep-layouts | --no-optimize]
@@ -110,6 +110,7 @@ struct Options {
   int threads = 2;
   double ghz = 4.5;
   int tune = 0;
+  double tune_seconds = 0;  // per graph; 0: no limit
   std::string log;
   std::set<std::string> sections = {"gemm", "conv", "models"};
   std::vector<std::string> models;
@@ -724,12 +725,18 @@ void ModelSection(const Options& o, TuningLog& log) {
     for (Variant& v : variants) {
       const auto start = std::chrono::steady_clock::now();
       if (o.tune > 0) {
-        // Tuning a model takes minutes: one line of progress per step.
+        // Tuning a model takes minutes: one line of progress per step, and
+        // the log saved after each workload tuned.
         ro.on_step = [&](int i, int n, const StepInfo& s) {
           std::fprintf(stderr, "\r%s %s: step %d/%d %-60.60s", name.c_str(), v.name.c_str(), i + 1, n,
                        s.label.c_str());
           if (i + 1 == n) std::fprintf(stderr, "\n");
+          if (s.why.find("tuned now") != std::string::npos) (void)log.Save();
         };
+        if (o.tune_seconds > 0) {
+          ro.tune_deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                         std::chrono::duration<double>(o.tune_seconds));
+        }
       }
       absl::StatusOr<std::unique_ptr<Executable>> exe =
           Executable::Compile(v.graph, feeds, v.name == "defaults" ? untuned : ro);
@@ -888,6 +895,8 @@ int Main(int argc, char** argv) {
       o.ghz = std::atof(next().c_str());
     } else if (a == "--tune") {
       o.tune = std::atoi(next().c_str());
+    } else if (a == "--tune-limit") {
+      o.tune_seconds = std::atof(next().c_str());
     } else if (a == "--log") {
       o.log = next();
     } else if (a == "--sections") {
@@ -945,7 +954,7 @@ int Main(int argc, char** argv) {
       }
     } else {
       std::fprintf(stderr,
-                   "usage: lemma_cpu_bench [--threads N] [--ghz G] [--tune N] [--log FILE]\n"
+                   "usage: lemma_cpu_bench [--threads N] [--ghz G] [--tune N] [--tune-limit S] [--log FILE]\n"
                    "                       [--sections gemm,conv,models] [--models a,b] "
                    "[--runs N] [--burst N] [--no-ort] [--no-torch] [--torch-mode eager|jit|auto]\n"
                    "                       [--optimize analytical,measured,keep-layouts | --no-optimize] "

@@ -93,6 +93,11 @@ int RunTune(const Args& args) {
   if (*rounds < 1 || *rounds > 1000) {
     return Fail("tune", absl::InvalidArgumentError(StrCat("--rounds must be in [1, 1000], not ", *rounds)));
   }
+  absl::StatusOr<double> limit = args.GetDouble("--time-limit", 0);
+  if (!limit.ok()) return Fail("tune", limit.status());
+  if (!(*limit >= 0 && *limit <= 1e7)) {
+    return Fail("tune", absl::InvalidArgumentError(StrCat("--time-limit must be in [0, 1e7] seconds, not ", *limit)));
+  }
   const std::string path = args.Get("--log", kDefaultLog);
   absl::StatusOr<cpu::TuningLog> log = cpu::TuningLog::Load(path);
   if (!log.ok()) return Fail("tune", log.status());
@@ -102,15 +107,24 @@ int RunTune(const Args& args) {
   options.weight_cache = setup->weight_cache;
   options.tuning_log = &*log;
   options.tune_budget = static_cast<int>(*budget);
+  const auto start = std::chrono::steady_clock::now();
+  if (args.Has("--time-limit")) {
+    options.tune_deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        std::chrono::duration<double>(*limit));
+  }
+  // The log is saved after each workload tuned, so that a run stopped (or
+  // out of time) keeps what it measured.
+  absl::Status saved = absl::OkStatus();
   options.on_step = [&](int i, int n, const cpu::StepInfo& s) {
     std::fprintf(stderr, "[%d/%d] %s: %s, %s\n", i + 1, n, s.label.c_str(),
                  std::string(cpu::ProviderName(s.provider)).c_str(), s.why.c_str());
+    if (saved.ok() && s.why.find("tuned now") != std::string::npos) saved = log->Save();
   };
-  const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<cpu::Executable>> exe =
       cpu::Executable::Compile(setup->graph, setup->feeds, options);
   // Measurements made before a failure are kept too.
   const size_t measurements = log->records().size() - before;
+  if (!saved.ok()) return Fail("tune", saved);
   if (!exe.ok()) {
     if (absl::Status s = log->Save(); !s.ok()) return Fail("tune", s);
     return Fail("tune", exe.status());
@@ -133,10 +147,12 @@ int RunTune(const Args& args) {
   }
   const int64_t dropped = args.Has("--keep-best") ? log->KeepBest() : 0;
   if (absl::Status s = log->Save(); !s.ok()) return Fail("tune", s);
-  int tuned = 0, replayed = 0;
+  int tuned = 0, replayed = 0, cut = 0, untuned = 0;
   for (const cpu::StepInfo& s : (*exe)->steps()) {
     if (s.why.find("tuned now") != std::string::npos) ++tuned;
     if (s.why.find("(log)") != std::string::npos) ++replayed;
+    if (s.why.find("stopped at the time limit") != std::string::npos) ++cut;
+    if (s.why.find("not tuned: the time limit") != std::string::npos) ++untuned;
   }
   std::printf("graph %s: %zu steps on %d threads (%s), weights timed %s\n",
               setup->graph.name().c_str(), (*exe)->steps().size(), (*exe)->threads(),
@@ -144,6 +160,10 @@ int RunTune(const Args& args) {
               cpu::WeightCacheName((*exe)->weight_cache()));
   std::printf("  tuned now        %d workloads, %zu measurements\n", tuned, measurements);
   std::printf("  from the log     %d workloads\n", replayed);
+  if (args.Has("--time-limit")) {
+    std::printf("  time limit       %g s: %d workloads cut short, %d not tuned%s\n", *limit, cut, untuned,
+                untuned > 0 ? " (run again to go on)" : "");
+  }
   std::printf("  log              %s (%zu records%s)\n", path.c_str(), log->records().size(),
               args.Has("--keep-best")
                   ? StrCat(", the one replayed for each workload; ", dropped, " dropped").c_str()
@@ -260,8 +280,8 @@ const CommandSpec& TuneSpec() {
   static const CommandSpec spec = {
       "tune",
       "tune kernel schedules for a graph on this machine",
-      "lemma tune FILE [--budget N] [--log FILE] [--recheck] [--rounds N] [--keep-best] [--weight-cache C]\n"
-      "                  [--threads N]",
+      "lemma tune FILE [--budget N] [--time-limit S] [--log FILE] [--recheck] [--rounds N] [--keep-best]\n"
+      "                  [--weight-cache C] [--threads N]",
       "Plans the graph for the CPU and, for each kernel workload the tuning log\n"
       "lacks, searches its schedule (tiles, loop order, unrolling, parallel loops)\n"
       "by measurement: random sampling, then evolution of the best, then the\n"
@@ -281,6 +301,7 @@ const CommandSpec& TuneSpec() {
       "both times of every workload whose logged schedule is not the default\n"
       "(\"measured\":\"model\"); those records outrank the tuner's from then on.",
       {{"--budget", "", "N", "candidates measured per workload (default 32)"},
+       {"--time-limit", "", "S", "tune for at most S seconds; later workloads keep the log's or default schedules"},
        {"--log", "", "FILE", "the tuning log, or a directory of logs, one per machine (default lemma.tuning.jsonl)"},
        {"--recheck", "", "", "then time the log's schedules against the defaults inside the model"},
        {"--rounds", "", "N", "profiled runs of each plan for --recheck (default 6)"},

@@ -652,9 +652,13 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
       config = logged->config;
       origin = "tuned schedule (log)";
       from_log = true;
+    } else if (options.tune_budget > 0 && !space.empty() && CodegenAvailable() &&
+               options.tune_deadline && std::chrono::steady_clock::now() >= *options.tune_deadline) {
+      origin = "default schedule (not tuned: the time limit was reached)";
     } else if (options.tune_budget > 0 && !space.empty() && CodegenAvailable()) {
       TuneOptions to;
       to.budget = options.tune_budget;
+      to.deadline = options.tune_deadline;
       to.weights = weight_cache;
       to.on_measure = [&](const Config& c, double seconds, bool) {
         TuningRecord rec;
@@ -669,7 +673,8 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
       absl::StatusOr<TuneResult> tuned = Tune(*t, *this, pool, to);
       if (tuned.ok()) {
         config = tuned->best;
-        origin = StrCat("tuned now (", tuned->measured, " candidates)");
+        origin = StrCat("tuned now (", tuned->measured, " candidates",
+                        tuned->out_of_time ? ", stopped at the time limit" : "", ")");
       }
     }
   }
@@ -679,7 +684,7 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
     return CompiledGroup::Compile(*std::move(lowered), true);
   };
   absl::StatusOr<CompiledGroup> compiled = lower_and_compile(config);
-  if (!compiled.ok() && origin != "default schedule") {
+  if (!compiled.ok() && origin.rfind("default schedule", 0) != 0) {
     origin = StrCat("default schedule (the logged one failed: ", compiled.status().message(), ")");
     from_log = false;
     config = t->DefaultConfig();

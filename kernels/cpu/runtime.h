@@ -26,6 +26,7 @@
 // Ops no template lowers run on built-in C++ kernels (the reference kernels).
 // Run is not reentrant: one Run of an Executable at a time.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -85,6 +86,10 @@ struct RuntimeOptions {
   /// Measurements the tuner may spend per workload the log lacks (0: no
   /// tuning; the log or rules of thumb decide).
   int tune_budget = 0;
+  /// When set, tuning stops at this time: the workload being tuned keeps the
+  /// best schedule measured so far, and later ones the log's or the rules of
+  /// thumb (a time limit on `lemma tune`).
+  std::optional<std::chrono::steady_clock::time_point> tune_deadline = std::nullopt;
   /// How a step that both generated code and oneDNN cover picks: by
   /// measuring both (kMeasure), or always one of them.
   ProviderChoice providers = ProviderChoice::kMeasure;

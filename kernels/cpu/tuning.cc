@@ -364,10 +364,15 @@ absl::StatusOr<TuneResult> Tune(const Template& t, const LoweringContext& contex
   // Attempts are capped so that a space of few valid configs ends the search.
   int attempts = 0;
   const int max_attempts = budget * 20;
-  while (result.measured < random_until && attempts++ < max_attempts && !space.empty()) {
+  auto in_time = [&] {
+    if (!options.deadline || std::chrono::steady_clock::now() < *options.deadline) return true;
+    result.out_of_time = result.measured < budget;
+    return false;
+  };
+  while (result.measured < random_until && attempts++ < max_attempts && !space.empty() && in_time()) {
     measure(RandomConfig(space, rng));
   }
-  while (result.measured < budget && attempts++ < max_attempts && !space.empty()) {
+  while (result.measured < budget && attempts++ < max_attempts && !space.empty() && in_time()) {
     std::sort(measured.begin(), measured.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     const int64_t top = std::min<int64_t>(options.population, static_cast<int64_t>(measured.size()));

@@ -16,6 +16,7 @@
 // keyed by target (CpuTarget::Key) and workload (WorkloadKey). The measured
 // cost model stores its measurements in the same format with "kind":"cost".
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -118,6 +119,10 @@ struct TuneOptions {
   /// Whether the workload's weights are evicted from the caches before each
   /// timed call (a model whose weights outgrow the last-level cache).
   WeightCache weights = WeightCache::kWarm;
+  /// When set, the search measures no new candidate past this time (the
+  /// default config is still measured, and the finalists confirmed): a
+  /// time limit on tuning.
+  std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt;
   /// Called after each measurement (for progress output).
   std::function<void(const Config&, double seconds, bool best)> on_measure = nullptr;
 };
@@ -129,6 +134,7 @@ struct TuneResult {
   int rejected = 0;    // candidates the template or the compiler refused
   int duplicates = 0;  // candidates that lowered to kernels measured already
   int confirmed = 0;   // measurements of finalists after the search
+  bool out_of_time = false;  // the deadline ended the search before the budget
 };
 
 /// The tuning-log key of a workload whose kernels are timed with `weights`:

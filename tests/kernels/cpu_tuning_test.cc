@@ -3,6 +3,7 @@
 // machinery, not the speed.
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -230,6 +231,66 @@ TEST(TuneTest, SearchesDistinctValidConfigsStartingFromTheDefault) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->confirmed, 0);
   EXPECT_EQ(seen.size(), 8u);
+}
+
+// A deadline ends the search: past it, only the default is measured (and
+// confirmed), and the result says the budget was cut short.
+TEST(TuneTest, ADeadlineEndsTheSearch) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  GraphBuilder b("mm");
+  const Value x = b.Input("x", DType::kF32, {37, 50});
+  b.Output("y", b.MatMul(x, b.Weight("w", DType::kF32, {50, 45})));
+  absl::StatusOr<Graph> g = std::move(b).Build();
+  ASSERT_TRUE(g.ok());
+  absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(*g, Group{2, {}});
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
+  ASSERT_NE(t, nullptr);
+  TuneOptions options;
+  options.budget = 8;
+  options.deadline = std::chrono::steady_clock::now();
+  absl::StatusOr<TuneResult> r = Tune(*t, **ctx, SharedPool(2), options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->measured, 1);
+  EXPECT_TRUE(r->out_of_time);
+  EXPECT_EQ(ConfigToString(r->best), ConfigToString(t->DefaultConfig()));
+  // A deadline far off changes nothing.
+  options.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  r = Tune(*t, **ctx, SharedPool(2), options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->measured, 8);
+  EXPECT_FALSE(r->out_of_time);
+}
+
+// A compile past its tuning deadline tunes nothing: each step keeps the
+// default schedule and says why, and the graph still computes what the
+// reference evaluator computes.
+TEST(TuneTest, PastTheTimeLimitStepsKeepTheirDefaults) {
+  if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
+  const Graph g = Block();
+  const NamedTensors<F32> feeds = RandomFeeds<F32>(g, 5);
+  TuningLog log;
+  RuntimeOptions options{.threads = 2, .tuning_log = &log, .tune_budget = 4,
+                         .tune_deadline = std::chrono::steady_clock::now(),
+                         .providers = ProviderChoice::kGenerated};
+  absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(g, feeds, options);
+  ASSERT_TRUE(exe.ok()) << exe.status();
+  EXPECT_TRUE(log.records().empty());
+  int generated = 0;
+  for (const StepInfo& s : (*exe)->steps()) {
+    if (s.provider != Provider::kGenerated) continue;
+    ++generated;
+    EXPECT_NE(s.why.find("default schedule (not tuned: the time limit was reached)"), std::string::npos)
+        << s.why;
+    EXPECT_FALSE(s.config_from_log);
+  }
+  EXPECT_GT(generated, 0);
+  absl::StatusOr<NamedTensors<F32>> got = (*exe)->Run(feeds);
+  absl::StatusOr<NamedTensors<F32>> want = Evaluate<F32>(g, feeds);
+  ASSERT_TRUE(got.ok() && want.ok());
+  for (size_t i = 0; i < want->at("y").data.size(); ++i) {
+    EXPECT_NEAR(got->at("y").data[i], want->at("y").data[i], 1e-4);
+  }
 }
 
 // A graph tuned once and compiled again from the log runs the same schedules

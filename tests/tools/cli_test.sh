@@ -423,6 +423,10 @@ check tune_cold 0 "weights timed cold" -- "$lemma" tune "$tmp/rb.lemma" --budget
 check tune_cold_keys 0 'weights cold"' -- head -1 "$tmp/tune_cold.jsonl"
 check tune_bad_weight_cache 1 "--weight-cache must be auto, warm or cold, not 'hot'" -- "$lemma" tune "$tmp/rb.lemma" --weight-cache hot
 check tune_bad_budget 1 "--budget must be in" -- "$lemma" tune "$tmp/rb.lemma" --budget 0
+check tune_time_limit 0 "time limit +0 s: 0 workloads cut short, 4 not tuned \(run again to go on\)" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune_limit.jsonl" --time-limit 0
+check tune_time_limit_why 0 "default schedule \(not tuned: the time limit was reached\)" -- "$lemma" tune "$tmp/rb.lemma" --budget 3 --log "$tmp/tune_limit.jsonl" --time-limit 0
+check tune_time_limit_ample 0 "time limit +3600 s: 0 workloads cut short, 0 not tuned$" -- "$lemma" tune "$tmp/rb.lemma" --budget 2 --log "$tmp/tune_limit.jsonl" --time-limit 3600
+check tune_bad_time_limit 1 "--time-limit must be in \[0, 1e7\] seconds, not -1" -- "$lemma" tune "$tmp/rb.lemma" --time-limit -1
 check tune_corrupt_log 1 "bad.jsonl:2: not a tuning record" -- bash -c "printf '\n{oops\n' > '$tmp/bad.jsonl' && '$lemma' tune '$tmp/rb.lemma' --log '$tmp/bad.jsonl'"
 check bench 0 "^latency over 5 runs: median [0-9.]+ ms" -- "$lemma" bench "$tmp/rb.lemma" --runs 5 --log "$tmp/tune.jsonl"
 check bench_profile 0 "conv2d\+ewadd\+relu .* (generated|onednn) " -- "$lemma" bench "$tmp/rb.lemma" --runs 3

@@ -5,10 +5,12 @@
 // the group's activation and chain as oneDNN post-ops (eltwise relu, logistic,
 // tanh, gelu; binary add and mul). Constant weights are reordered once into
 // the layout the primitive picks. A conv whose only oneDNN implementation
-// in the values' own layouts is GEMM-based runs in the channel-blocked
-// layouts oneDNN picks (nChw16c with AVX-512) when it has a direct kernel
-// there: its input, output and full-size operands are reordered through
-// per-thread staging buffers on each run. Built only with LEMMA_ONEDNN;
+// in the values' own layouts is GEMM-based (or reference code) runs in the
+// layouts oneDNN picks when it has a direct kernel there (16-channel blocks,
+// nChw16c, or channels-last for its brgemm kernels, with AVX-512): its
+// input, output and full-size operands are reordered through per-thread
+// staging buffers on each run. Operands that are slices with gaps are read
+// through compact copies. Built only with LEMMA_ONEDNN;
 // without it OneDnnAvailable() is false and MakeOneDnnKernel fails.
 
 #include <cstdint>
@@ -37,9 +39,10 @@ class OneDnnKernel {
   virtual std::vector<ValueId> Values() const = 0;
   /// Evicts its reordered weights from the caches (WeightCache::kCold).
   virtual void EvictWeights() const = 0;
-  /// For a value it reorders into or out of a layout of its own (a blocked
-  /// one) and could instead read or write in that layout in the value's own
-  /// buffer (dense, and as large): a key naming that layout. Empty otherwise.
+  /// For a value it reorders into or out of a layout of its own (blocked, or
+  /// channels-last) and could instead read or write in that layout in the
+  /// value's own buffer (dense, and as large): a key naming that layout.
+  /// Empty otherwise.
   virtual std::string HandOffLayout(ValueId value) const = 0;
   /// Reads or writes `value` in that layout in the value's buffer (direct),
   /// or in the value's own layout through a reorder (the default). The

@@ -1252,7 +1252,7 @@ std::string Executable::PlanText() const {
                 m.memory.constant_bytes / 1e6, m.memory.concats_in_place);
   out += line;
   if (m.memory.blocked_hand_offs > 0) {
-    StrAppend(&out, "; ", m.memory.blocked_hand_offs, " values handed between oneDNN steps blocked");
+    StrAppend(&out, "; ", m.memory.blocked_hand_offs, " values handed between oneDNN steps in oneDNN's layouts");
   }
   out += "\n";
   return out;

@@ -120,7 +120,7 @@ struct MemoryStats {
   int64_t constant_bytes = 0;  // folded constants and prepared weights
   int buffers = 0;             // buffers placed in the arena
   int concats_in_place = 0;    // concats whose inputs' steps write into them (no copy)
-  int blocked_hand_offs = 0;   // values oneDNN steps pass on in a blocked layout (no reorders)
+  int blocked_hand_offs = 0;   // values oneDNN steps pass on in oneDNN's layout (no reorders)
 };
 
 class Executable {

@@ -263,6 +263,7 @@ int RunBench(const Args& args) {
   std::printf("\nmemory: arena %.2f MB (%.2f MB without reuse), constants %.2f MB; %d concats written in place",
               m.arena_bytes / 1e6, m.naive_bytes / 1e6, m.constant_bytes / 1e6, m.concats_in_place);
   if (m.blocked_hand_offs > 0) std::printf("; %d values handed between oneDNN steps in oneDNN's layouts", m.blocked_hand_offs);
+  if (m.sums_in_place > 0) std::printf("; %d residuals summed in place", m.sums_in_place);
   std::printf("\n");
   if (args.Has("--plan")) std::printf("\n%s", e.PlanText().c_str());
   return kExitOk;

@@ -239,6 +239,15 @@ class Kernel : public OneDnnKernel {
     if (reordered == 0) return StrCat(description_, " (", form, ", handed over)");
     return StrCat(description_, " (", form, ": ", reordered, " reordered, ", handed, " handed over)");
   }
+  std::optional<ValueId> InPlaceOperand() const override {
+    if (dst_.staged()) return std::nullopt;
+    for (const Operand& o : operands_) {
+      if (o.sum && !o.bound.staged() && o.bound.memory.get_desc() == dst_.memory.get_desc()) {
+        return o.bound.value;
+      }
+    }
+    return std::nullopt;
+  }
   int64_t PreparedBytes() const override { return prepared_bytes_; }
   void EvictWeights() const override {
     if (weights_constant_) EvictFromCaches(weights_.get_data_handle(), prepared_bytes_);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,11 @@ class OneDnnKernel {
   /// runtime sets it where a oneDNN step hands its output to oneDNN steps
   /// alone, all taking it in the same layout.
   virtual void SetHandOff(ValueId value, bool direct) = 0;
+  /// The value a sum post-op adds to the output when the output could be
+  /// written over it in place (both in the same layout, neither reordered):
+  /// the runtime then puts the two in one buffer, where the value dies at
+  /// this step, and the copy of it into the output goes. Empty otherwise.
+  virtual std::optional<ValueId> InPlaceOperand() const = 0;
 };
 
 /// Whether lemma was built with oneDNN.

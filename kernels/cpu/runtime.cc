@@ -301,9 +301,11 @@ struct Executable::Impl : public LoweringContext {
   absl::Status LowerStep(Step& step);
   void Builtin(Step& step);
   void PlanMemory();
+  void PlaceArena();
   void ReleaseUnusedConstants();
   void ChoosePlanProviders();
   int HandOffBlocked();
+  int SumInPlace();
   absl::StatusOr<NamedTensors<F32>> Run(const NamedTensors<F32>& inputs);
 };
 
@@ -834,11 +836,16 @@ void Executable::Impl::PlanMemory() {
     Buffer& b = buffers[U(StorageOf(o.value).buffer)];
     b.last = end;
   }
+  PlaceArena();
+}
+
+// Places the arena's buffers by their lifetimes (set by PlanMemory).
+void Executable::Impl::PlaceArena() {
   std::vector<BufferRequest> requests;
   std::vector<int> which;
   for (size_t i = 0; i < buffers.size(); ++i) {
     Buffer& b = buffers[i];
-    if (b.kind != BufferKind::kArena) continue;
+    if (b.kind != BufferKind::kArena || b.elements == 0) continue;  // (0: moved by SumInPlace)
     if (b.first == INT_MAX) b.first = b.last < 0 ? 0 : b.last;
     if (b.last < b.first) b.last = b.first;
     requests.push_back({b.elements * 4, b.first, b.last});
@@ -951,6 +958,7 @@ absl::Status Executable::Impl::Build(const NamedTensors<F32>& weights) {
   memory.blocked_hand_offs = HandOffBlocked();
   for (const Step& step : steps) infos.push_back(step.info);
   ChoosePlanProviders();
+  memory.sums_in_place = SumInPlace();
   on_openmp = std::any_of(steps.begin(), steps.end(),
                           [](const Step& s) { return s.info.provider == Provider::kOneDnn; });
   ReleaseUnusedConstants();
@@ -1021,6 +1029,48 @@ int Executable::Impl::HandOffBlocked() {
     if (i < infos.size()) infos[i].schedule = steps[i].info.schedule;
   }
   return handed;
+}
+
+// A oneDNN step that adds a residual as its sum post-op copies the residual
+// into its output first, unless the output is written over it. Where the
+// residual's buffer holds it alone and dies at that step (ResNet's blocks:
+// the block's input, last read by the add), the output moves into that
+// buffer, and the arena is placed again. Returns how many moved.
+int Executable::Impl::SumInPlace() {
+  int moved = 0;
+  for (size_t p = 0; p < steps.size(); ++p) {
+    if (steps[p].info.provider != Provider::kOneDnn) continue;
+    const std::optional<ValueId> r =
+        std::static_pointer_cast<OneDnnKernel>(steps[p].holder)->InPlaceOperand();
+    if (!r) continue;
+    const ValueId out = steps[p].group.output(g);
+    const Storage& rs = StorageOf(*r);
+    const Storage& os = StorageOf(out);
+    if (rs.buffer < 0 || os.buffer < 0 || rs.buffer == os.buffer) continue;
+    Buffer& rb = buffers[U(rs.buffer)];
+    Buffer& ob = buffers[U(os.buffer)];
+    const int at = static_cast<int>(p);
+    if (rb.kind != BufferKind::kArena || ob.kind != BufferKind::kArena || rb.elements != ob.elements ||
+        rb.last != at || ob.first != at || rs.offset != 0 || os.offset != 0 || rs.strides != os.strides) {
+      continue;
+    }
+    // The step reads nothing else in the residual's buffer (the conv's own
+    // input may be the residual too).
+    int reads = 0;
+    for (ValueId u : steps[p].reads) reads += StorageOf(u).buffer == rs.buffer ? 1 : 0;
+    if (reads != 1) continue;
+    const int from = os.buffer, to = rs.buffer;
+    for (std::vector<Storage>& outputs : storage) {
+      for (Storage& st : outputs) {
+        if (st.buffer == from) st.buffer = to;
+      }
+    }
+    buffers[U(to)].last = buffers[U(from)].last;
+    buffers[U(from)].elements = 0;
+    ++moved;
+  }
+  if (moved > 0) PlaceArena();
+  return moved;
 }
 
 // Steps for which oneDNN measured faster on its own may still slow the whole
@@ -1112,7 +1162,7 @@ void Executable::Impl::ChoosePlanProviders() {
   std::string summary;
   for (size_t p = 0; p < plans.size(); ++p) {
     StrAppend(&summary, p == 0 ? "" : ", ", names[plans[p]], " ", Duration(median[p]));
-    if (plans[p] != kGenerated && hand_offs[p] > 0) StrAppend(&summary, " (", hand_offs[p], " blocked hand-offs)");
+    if (plans[p] != kGenerated && hand_offs[p] > 0) StrAppend(&summary, " (", hand_offs[p], " hand-offs)");
   }
   memory.blocked_hand_offs = use(plans[best]);
   for (size_t k = 0; k < covered.size(); ++k) {
@@ -1254,6 +1304,7 @@ std::string Executable::PlanText() const {
   if (m.memory.blocked_hand_offs > 0) {
     StrAppend(&out, "; ", m.memory.blocked_hand_offs, " values handed between oneDNN steps in oneDNN's layouts");
   }
+  if (m.memory.sums_in_place > 0) StrAppend(&out, "; ", m.memory.sums_in_place, " residuals summed in place");
   out += "\n";
   return out;
 }

@@ -121,6 +121,7 @@ struct MemoryStats {
   int buffers = 0;             // buffers placed in the arena
   int concats_in_place = 0;    // concats whose inputs' steps write into them (no copy)
   int blocked_hand_offs = 0;   // values oneDNN steps pass on in oneDNN's layout (no reorders)
+  int sums_in_place = 0;       // residuals oneDNN steps add with the output written over them
 };
 
 class Executable {

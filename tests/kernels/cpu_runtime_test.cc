@@ -98,7 +98,8 @@ TEST(RuntimeTest, OneDnnConvsRunChannelBlocked) {
 // kernels take neither as a conv's input nor as an added operand. They are
 // read through compact copies, and a conv from an NCHW input to an NHWC
 // output runs in oneDNN's layouts: no step falls back to generated code,
-// GEMM or the reference kernels.
+// GEMM or the reference kernels. The residual slice is added as oneDNN's
+// sum post-op, copied into the output first.
 TEST(RuntimeTest, OneDnnReadsSlicesThroughCompactCopies) {
   if (!OneDnnAvailable()) GTEST_SKIP() << "built without oneDNN";
   GraphBuilder b("slices");
@@ -126,9 +127,39 @@ TEST(RuntimeTest, OneDnnReadsSlicesThroughCompactCopies) {
     if (HostTarget().vector_width < 8) continue;
     EXPECT_EQ(st.provider, Provider::kOneDnn) << (*exe)->PlanText();
     EXPECT_EQ(st.schedule.find("gemm"), std::string::npos) << (*exe)->PlanText();
+    // The slice added to the last conv's output is copied into it, then
+    // summed (oneDNN's sum post-op).
+    if (st.label.rfind("conv2d+ewadd", 0) == 0) {
+      EXPECT_NE(st.schedule.find("+ sum"), std::string::npos) << (*exe)->PlanText();
+    }
   }
   EXPECT_EQ(convs, 3) << (*exe)->PlanText();
   ExpectMatchesReference(g, options);
+}
+
+// ResNet's block: the block's input, last read by the add after two convs,
+// is summed into the last conv's output (oneDNN's sum post-op) with the
+// output written over it in place. Where the conv's own input is the
+// residual, the output keeps a buffer of its own.
+TEST(RuntimeTest, OneDnnSumsResidualsInPlace) {
+  if (!OneDnnAvailable()) GTEST_SKIP() << "built without oneDNN";
+  GraphBuilder b("residual");
+  const Value x = b.Input("x", DType::kF32, {1, 32, 14, 14});
+  const Value r = b.Conv2d(x, 32, {3, 3}, Same(1, Activation::kRelu));
+  const Value a = b.Conv2d(r, 32, {1, 1}, Same(1, Activation::kRelu));
+  const Value y = b.Relu(b.EwAdd(b.Conv2d(a, 32, {3, 3}, Same()), r));
+  b.Output("z", b.Relu(b.EwAdd(b.Conv2d(y, 32, {1, 1}, Same()), y)));
+  const Graph g = Finish(b);
+  const RuntimeOptions options = {.threads = 2, .providers = ProviderChoice::kOneDnn};
+  absl::StatusOr<std::unique_ptr<Executable>> exe = Executable::Compile(g, RandomFeeds<F32>(g, 7), options);
+  ASSERT_TRUE(exe.ok()) << exe.status();
+  if (HostTarget().vector_width >= 8) {
+    EXPECT_EQ((*exe)->memory().sums_in_place, 1) << (*exe)->PlanText();
+    EXPECT_NE((*exe)->PlanText().find("1 residuals summed in place"), std::string::npos);
+  }
+  ExpectMatchesReference(g, options);
+  // Run twice: the residual's buffer is written over on each run.
+  ExpectMatchesReference(g, {.threads = 1, .providers = ProviderChoice::kOneDnn});
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, RuntimeOpTest, ::testing::ValuesIn(Cases()),

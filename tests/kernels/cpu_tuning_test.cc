@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -182,17 +183,33 @@ TEST(TuningLogTest, ADirectoryKeepsEachTargetsRecordsInItsOwnFile) {
   std::filesystem::remove_all(dir);
 }
 
+// A 37x50 by 50x45 matmul on its own, and its template.
+struct MatMulWorkload {
+  MatMulWorkload() {
+    GraphBuilder b("mm");
+    const Value x = b.Input("x", DType::kF32, {37, 50});
+    b.Output("y", b.MatMul(x, b.Weight("w", DType::kF32, {50, 45})));
+    absl::StatusOr<Graph> built = std::move(b).Build();
+    if (!built.ok()) return;
+    graph = *std::move(built);
+    absl::StatusOr<std::unique_ptr<StandaloneGroup>> made = StandaloneGroup::Make(*graph, Group{2, {}});
+    if (!made.ok()) return;
+    owned = *std::move(made);
+    ctx = owned.get();
+    t = MakeTemplate(ctx->group(), *ctx);
+  }
+  std::optional<Graph> graph;  // the group refers to it
+  std::unique_ptr<StandaloneGroup> owned;
+  StandaloneGroup* ctx = nullptr;
+  std::unique_ptr<Template> t;
+};
+
 TEST(TuneTest, SearchesDistinctValidConfigsStartingFromTheDefault) {
   if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
-  GraphBuilder b("mm");
-  const Value x = b.Input("x", DType::kF32, {37, 50});
-  b.Output("y", b.MatMul(x, b.Weight("w", DType::kF32, {50, 45})));
-  absl::StatusOr<Graph> g = std::move(b).Build();
-  ASSERT_TRUE(g.ok());
-  absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(*g, Group{2, {}});
-  ASSERT_TRUE(ctx.ok()) << ctx.status();
-  std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
-  ASSERT_NE(t, nullptr);
+  const MatMulWorkload w;
+  ASSERT_NE(w.ctx, nullptr);
+  ASSERT_NE(w.t, nullptr);
+  const std::unique_ptr<Template>& t = w.t;
   std::vector<Config> seen;
   std::vector<double> times;
   TuneOptions options;
@@ -202,7 +219,7 @@ TEST(TuneTest, SearchesDistinctValidConfigsStartingFromTheDefault) {
     seen.push_back(c);
     times.push_back(seconds);
   };
-  absl::StatusOr<TuneResult> r = Tune(*t, **ctx, SharedPool(2), options);
+  absl::StatusOr<TuneResult> r = Tune(*t, *w.ctx, SharedPool(2), options);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->measured, 8);
   ASSERT_EQ(seen.size(), static_cast<size_t>(8 + r->confirmed));
@@ -227,7 +244,7 @@ TEST(TuneTest, SearchesDistinctValidConfigsStartingFromTheDefault) {
   // Without confirmation rounds, only the search.
   options.confirm_rounds = 0;
   seen.clear();
-  r = Tune(*t, **ctx, SharedPool(2), options);
+  r = Tune(*t, *w.ctx, SharedPool(2), options);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->confirmed, 0);
   EXPECT_EQ(seen.size(), 8u);
@@ -237,26 +254,21 @@ TEST(TuneTest, SearchesDistinctValidConfigsStartingFromTheDefault) {
 // confirmed), and the result says the budget was cut short.
 TEST(TuneTest, ADeadlineEndsTheSearch) {
   if (!CodegenAvailable()) GTEST_SKIP() << "built without LLVM";
-  GraphBuilder b("mm");
-  const Value x = b.Input("x", DType::kF32, {37, 50});
-  b.Output("y", b.MatMul(x, b.Weight("w", DType::kF32, {50, 45})));
-  absl::StatusOr<Graph> g = std::move(b).Build();
-  ASSERT_TRUE(g.ok());
-  absl::StatusOr<std::unique_ptr<StandaloneGroup>> ctx = StandaloneGroup::Make(*g, Group{2, {}});
-  ASSERT_TRUE(ctx.ok()) << ctx.status();
-  std::unique_ptr<Template> t = MakeTemplate((*ctx)->group(), **ctx);
-  ASSERT_NE(t, nullptr);
+  const MatMulWorkload w;
+  ASSERT_NE(w.ctx, nullptr);
+  ASSERT_NE(w.t, nullptr);
+  const std::unique_ptr<Template>& t = w.t;
   TuneOptions options;
   options.budget = 8;
   options.deadline = std::chrono::steady_clock::now();
-  absl::StatusOr<TuneResult> r = Tune(*t, **ctx, SharedPool(2), options);
+  absl::StatusOr<TuneResult> r = Tune(*t, *w.ctx, SharedPool(2), options);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->measured, 1);
   EXPECT_TRUE(r->out_of_time);
   EXPECT_EQ(ConfigToString(r->best), ConfigToString(t->DefaultConfig()));
   // A deadline far off changes nothing.
   options.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
-  r = Tune(*t, **ctx, SharedPool(2), options);
+  r = Tune(*t, *w.ctx, SharedPool(2), options);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->measured, 8);
   EXPECT_FALSE(r->out_of_time);

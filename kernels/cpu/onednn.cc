@@ -124,13 +124,19 @@ bool Compact(const dnnl::memory::desc& md) {
   return elements == 0 || span == elements;
 }
 
-// The compact layout with `md`'s order of dims (outermost first, by stride).
-dnnl::memory::desc CompactOf(const dnnl::memory::desc& md) {
-  const dnnl::memory::dims dims = md.dims();
+// The dims of a blocked-kind layout `md`, outermost first (by stride).
+std::vector<size_t> DimOrder(const dnnl::memory::desc& md) {
   const int64_t* strides = md.data.format_desc.blocking.strides;
-  std::vector<size_t> order(dims.size());
+  std::vector<size_t> order(static_cast<size_t>(md.data.ndims));
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return strides[a] > strides[b]; });
+  return order;
+}
+
+// The compact layout with `md`'s order of dims.
+dnnl::memory::desc CompactOf(const dnnl::memory::desc& md) {
+  const dnnl::memory::dims dims = md.dims();
+  const std::vector<size_t> order = DimOrder(md);
   dnnl::memory::dims compact(dims.size(), 1);
   int64_t stride = 1;
   for (size_t k = order.size(); k-- > 0;) {
@@ -147,14 +153,11 @@ std::string FormatName(const dnnl::memory::desc& md) {
   const dnnl_memory_desc_t& d = md.data;
   if (d.format_kind != dnnl_blocked) return "any";
   const dnnl_blocking_desc_t& b = d.format_desc.blocking;
-  std::vector<int> order(static_cast<size_t>(d.ndims));
-  for (int i = 0; i < d.ndims; ++i) order[static_cast<size_t>(i)] = i;
-  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return b.strides[x] > b.strides[y]; });
   std::string name;
-  for (int dim : order) {
+  for (size_t dim : DimOrder(md)) {
     bool blocked = false;
-    for (int k = 0; k < b.inner_nblks; ++k) blocked = blocked || b.inner_idxs[k] == dim;
-    name.push_back(static_cast<char>((blocked ? 'A' : 'a') + dim));
+    for (int k = 0; k < b.inner_nblks; ++k) blocked = blocked || b.inner_idxs[k] == static_cast<int>(dim);
+    name.push_back(static_cast<char>((blocked ? 'A' : 'a') + static_cast<int>(dim)));
   }
   for (int k = 0; k < b.inner_nblks; ++k) {
     StrAppend(&name, b.inner_blks[k], std::string(1, static_cast<char>('a' + b.inner_idxs[k])));

@@ -259,12 +259,7 @@ int RunBench(const Args& args) {
   PrintProfile(*t, rows, *pause_ms > 0 ? StrCat("each step timed, each run after ", *pause_ms, " ms idle")
                                         : std::string("each step timed"),
                args.Has("--all"));
-  const cpu::MemoryStats m = e.memory();
-  std::printf("\nmemory: arena %.2f MB (%.2f MB without reuse), constants %.2f MB; %d concats written in place",
-              m.arena_bytes / 1e6, m.naive_bytes / 1e6, m.constant_bytes / 1e6, m.concats_in_place);
-  if (m.blocked_hand_offs > 0) std::printf("; %d values handed between oneDNN steps in oneDNN's layouts", m.blocked_hand_offs);
-  if (m.sums_in_place > 0) std::printf("; %d residuals summed in place", m.sums_in_place);
-  std::printf("\n");
+  std::printf("\n%s\n", cpu::MemoryText(e.memory()).c_str());
   if (args.Has("--plan")) std::printf("\n%s", e.PlanText().c_str());
   return kExitOk;
 }

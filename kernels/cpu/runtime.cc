@@ -1291,6 +1291,20 @@ MemoryStats Executable::memory() const { return impl_->memory; }
 int Executable::threads() const { return impl_->threads; }
 WeightCache Executable::weight_cache() const { return impl_->weight_cache; }
 
+std::string MemoryText(const MemoryStats& m) {
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "memory: arena %.2f MB in %d buffers (%.2f MB without reuse), constants %.2f MB; "
+                "%d concats written in place",
+                m.arena_bytes / 1e6, m.buffers, m.naive_bytes / 1e6, m.constant_bytes / 1e6, m.concats_in_place);
+  std::string out = line;
+  if (m.blocked_hand_offs > 0) {
+    StrAppend(&out, "; ", m.blocked_hand_offs, " values handed between oneDNN steps in oneDNN's layouts");
+  }
+  if (m.sums_in_place > 0) StrAppend(&out, "; ", m.sums_in_place, " residuals summed in place");
+  return out;
+}
+
 std::string Executable::PlanText() const {
   const Impl& m = *impl_;
   std::string out = StrCat("plan of ", m.g.name(), ": ", m.infos.size(), " steps on ", m.threads,
@@ -1301,18 +1315,7 @@ std::string Executable::PlanText() const {
     StrAppend(&out, "  [", i, "] ", s.label, "\n      ", ProviderName(s.provider), ": ", s.schedule,
               "\n      why: ", s.why, "\n");
   }
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "memory: arena %.2f MB in %d buffers (%.2f MB without reuse), constants %.2f MB; "
-                "%d concats written in place",
-                m.memory.arena_bytes / 1e6, m.memory.buffers, m.memory.naive_bytes / 1e6,
-                m.memory.constant_bytes / 1e6, m.memory.concats_in_place);
-  out += line;
-  if (m.memory.blocked_hand_offs > 0) {
-    StrAppend(&out, "; ", m.memory.blocked_hand_offs, " values handed between oneDNN steps in oneDNN's layouts");
-  }
-  if (m.memory.sums_in_place > 0) StrAppend(&out, "; ", m.memory.sums_in_place, " residuals summed in place");
-  out += "\n";
+  StrAppend(&out, MemoryText(m.memory), "\n");
   return out;
 }
 

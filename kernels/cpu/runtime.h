@@ -124,6 +124,10 @@ struct MemoryStats {
   int sums_in_place = 0;       // residuals oneDNN steps add with the output written over them
 };
 
+/// One line: the arena, what reuse saved, the constants, and what was
+/// written in place or handed over ("memory: arena 8.43 MB in 40 buffers ...").
+std::string MemoryText(const MemoryStats& m);
+
 class Executable {
  public:
   ~Executable();

@@ -259,8 +259,12 @@ int RunBench(const Args& args) {
   PrintProfile(*t, rows, *pause_ms > 0 ? StrCat("each step timed, each run after ", *pause_ms, " ms idle")
                                         : std::string("each step timed"),
                args.Has("--all"));
-  std::printf("\n%s\n", cpu::MemoryText(e.memory()).c_str());
-  if (args.Has("--plan")) std::printf("\n%s", e.PlanText().c_str());
+  // The plan ends with the memory line.
+  if (args.Has("--plan")) {
+    std::printf("\n%s", e.PlanText().c_str());
+  } else {
+    std::printf("\n%s\n", cpu::MemoryText(e.memory()).c_str());
+  }
   return kExitOk;
 }
 

@@ -431,6 +431,7 @@ check tune_corrupt_log 1 "bad.jsonl:2: not a tuning record" -- bash -c "printf '
 check bench 0 "^latency over 5 runs: median [0-9.]+ ms" -- "$lemma" bench "$tmp/rb.lemma" --runs 5 --log "$tmp/tune.jsonl"
 check bench_profile 0 "conv2d\+ewadd\+relu .* (generated|onednn) " -- "$lemma" bench "$tmp/rb.lemma" --runs 3
 check bench_plan 0 "why: tuned schedule \(log\)" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --log "$tmp/tune.jsonl" --plan --providers generated
+check bench_memory_once 0 "^1$" -- bash -c "'$lemma' bench '$tmp/rb.lemma' --runs 1 --log '$tmp/tune.jsonl' --plan --providers generated | grep -c '^memory: arena'"
 check bench_after_idle 0 "^latency over 3 runs, each after 20 ms idle: median [0-9.]+ ms" -- "$lemma" bench "$tmp/rb.lemma" --runs 3 --pause-ms 20 --providers generated
 check bench_after_idle_profile 0 "each step timed, each run after 20 ms idle" -- "$lemma" bench "$tmp/rb.lemma" --runs 3 --pause-ms 20 --providers generated
 check bench_asm_dir 0 "^latency over 1 runs" -- "$lemma" bench "$tmp/rb.lemma" --runs 1 --providers generated --asm-dir "$tmp/asm/kernels"

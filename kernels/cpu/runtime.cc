@@ -661,29 +661,30 @@ absl::Status Executable::Impl::LowerStep(Step& step) {
       config = logged->config;
       origin = "tuned schedule (log)";
       from_log = true;
-    } else if (options.tune_budget > 0 && !space.empty() && CodegenAvailable() &&
-               options.tune_deadline && std::chrono::steady_clock::now() >= *options.tune_deadline) {
-      origin = "default schedule (not tuned: the time limit was reached)";
     } else if (options.tune_budget > 0 && !space.empty() && CodegenAvailable()) {
-      TuneOptions to;
-      to.budget = options.tune_budget;
-      to.deadline = options.tune_deadline;
-      to.weights = weight_cache;
-      to.on_measure = [&](const Config& c, double seconds, bool) {
-        TuningRecord rec;
-        rec.target = target;
-        rec.workload = key;
-        rec.template_name = t->name();
-        rec.config = c;
-        rec.seconds = seconds;
-        rec.gflops = step.info.flops > 0 ? step.info.flops / seconds / 1e9 : 0;
-        options.tuning_log->Add(std::move(rec));
-      };
-      absl::StatusOr<TuneResult> tuned = Tune(*t, *this, pool, to);
-      if (tuned.ok()) {
-        config = tuned->best;
-        origin = StrCat("tuned now (", tuned->measured, " candidates",
-                        tuned->out_of_time ? ", stopped at the time limit" : "", ")");
+      if (options.tune_deadline && std::chrono::steady_clock::now() >= *options.tune_deadline) {
+        origin = "default schedule (not tuned: the time limit was reached)";
+      } else {
+        TuneOptions to;
+        to.budget = options.tune_budget;
+        to.deadline = options.tune_deadline;
+        to.weights = weight_cache;
+        to.on_measure = [&](const Config& c, double seconds, bool) {
+          TuningRecord rec;
+          rec.target = target;
+          rec.workload = key;
+          rec.template_name = t->name();
+          rec.config = c;
+          rec.seconds = seconds;
+          rec.gflops = step.info.flops > 0 ? step.info.flops / seconds / 1e9 : 0;
+          options.tuning_log->Add(std::move(rec));
+        };
+        absl::StatusOr<TuneResult> tuned = Tune(*t, *this, pool, to);
+        if (tuned.ok()) {
+          config = tuned->best;
+          origin = StrCat("tuned now (", tuned->measured, " candidates",
+                          tuned->out_of_time ? ", stopped at the time limit" : "", ")");
+        }
       }
     }
   }
@@ -1145,9 +1146,10 @@ void Executable::Impl::ChoosePlanProviders() {
   // on the pool right after one with oneDNN steps shares the cores with the
   // team's threads, which spin for about 20 ms after their last step here
   // (SqueezeNet's generated plan measured 10.7 ms that way, and 6.0 ms with
-  // libgomp's spin cut to 1000 pauses by GOMP_SPINCOUNT). Blocks of runs with pauses between them measured the two teams
-  // within 1-3% of each other on generated plans (ResNet-50, ResNeXt-50,
-  // SqueezeNet); the plan kept runs on the pool when it has no oneDNN step.
+  // libgomp's spin cut to 1000 pauses by GOMP_SPINCOUNT). Blocks of runs
+  // with pauses between them measured the two teams within 1-3% of each
+  // other on generated plans (ResNet-50, ResNeXt-50, SqueezeNet); the plan
+  // kept runs on the pool when it has no oneDNN step.
   on_openmp = true;
   for (size_t p = 0; p < plans.size(); ++p) once(p);
   const double enough = 0.1 * static_cast<double>(plans.size());

@@ -19,15 +19,32 @@ bool WritesAnyLayout(OpKind op) {
   return IsGemm(op) || IsLayoutPreserving(op) || GetOpInfo(op).Has(kTraitConstant);
 }
 
+bool IsConv4d(const OpCostKey& key) {
+  return key.op == OpKind::kConv2d && key.inputs.size() >= 2 && key.inputs[0].rank() == 4 &&
+         key.inputs[1].rank() == 4 && !key.outputs.empty() && key.outputs[0].rank() == 4;
+}
+
+// Whether conv `key` has groups of several channels (not a depthwise conv).
+bool IsGroupedConv(const OpCostKey& key) {
+  const TensorType& w = key.inputs[1];
+  const int64_t groups = key.attrs.GetInt("groups");
+  return groups > 1 && !(w.dim(1) == 1 && w.dim(0) == groups);
+}
+
+// The layout conv `key` computes in at full speed.
+Layout NativeConvLayout(const MachineSpec& spec, const OpCostKey& key) {
+  return IsGroupedConv(key) ? spec.grouped_conv_layout : spec.conv_layout;
+}
+
+// The speed of conv `key` computed in `layout`, relative to its native one.
+double ConvLayoutSpeed(const MachineSpec& spec, const OpCostKey& key, Layout layout) {
+  return layout == NativeConvLayout(spec, key) ? 1.0 : spec.other_conv_layout_speed;
+}
+
 // The layout the analytical model's kernel reads input `index` in.
 Layout NativeInputLayout(const MachineSpec& spec, const OpCostKey& key, int index) {
   const TensorType& in = key.inputs[static_cast<size_t>(index)];
-  if (key.op == OpKind::kConv2d && in.rank() == 4) {
-    const TensorType& w = key.inputs[1];
-    const int64_t groups = key.attrs.GetInt("groups");
-    const bool depthwise = w.rank() == 4 && w.dim(1) == 1 && w.dim(0) == groups;
-    return groups == 1 || depthwise ? spec.conv_layout : spec.grouped_conv_layout;
-  }
+  if (key.op == OpKind::kConv2d && in.rank() == 4) return NativeConvLayout(spec, key);
   if (key.op == OpKind::kMatMul && in.rank() == 2) {
     return index == 0 ? Layout::kRowMajor : Layout::kColMajor;
   }
@@ -145,7 +162,42 @@ double AnalyticalCostModel::TransferTime(double bytes) const {
 }
 
 double AnalyticalCostModel::ConversionCost(const TensorType& type) const {
-  return spec_.op_overhead + TransferTime(2.0 * Bytes(type));
+  const double bytes = 2.0 * Bytes(type);
+  return spec_.op_overhead + std::max(TransferTime(bytes), bytes / spec_.reorder_bandwidth);
+}
+
+double AnalyticalCostModel::ComputeCost(const OpCostKey& key, double speed) const {
+  double bytes = 0;
+  for (const TensorType& t : key.inputs) bytes += Bytes(t);
+  for (const TensorType& t : key.outputs) bytes += Bytes(t);
+  const double efficiency = IsGemm(key.op) ? spec_.gemm_efficiency : spec_.other_efficiency;
+  return spec_.op_overhead +
+         std::max(Flops(key) / (spec_.peak_flops * efficiency * speed), TransferTime(bytes));
+}
+
+double AnalyticalCostModel::ConvCostIn(const OpCostKey& key, Layout layout, int skip) const {
+  double seconds = ComputeCost(key, ConvLayoutSpeed(spec_, key, layout));
+  // A grouped conv reads and writes the other layout a group's few channels
+  // at a time, with a stride: ResNeXt's 128x56x56 conv of 32 groups took
+  // 0.36 ms more with an NHWC output, 0.82 ms more with an NHWC input, and
+  // a reorder of that tensor 0.19 ms (bench/README.md).
+  const double reorders = IsGroupedConv(key) ? spec_.grouped_conv_reorders : 1.0;
+  for (size_t i = 0; i < key.inputs.size(); ++i) {
+    const TensorType& t = key.inputs[i];
+    if (static_cast<int>(i) != skip && t.rank() == 4 && t.layout != layout) {
+      seconds += reorders * ConversionCost(t);
+    }
+  }
+  if (key.outputs[0].layout != layout) seconds += reorders * ConversionCost(key.outputs[0]);
+  return seconds;
+}
+
+Layout AnalyticalCostModel::ConvComputeLayout(const OpCostKey& key, int skip) const {
+  const Layout native = NativeConvLayout(spec_, key);
+  // lemma's grouped conv kernels compute NCHW whatever the layouts around them.
+  if (IsGroupedConv(key)) return native;
+  const Layout other = native == Layout::kNCHW ? Layout::kNHWC : Layout::kNCHW;
+  return ConvCostIn(key, other, skip) < ConvCostIn(key, native, skip) ? other : native;
 }
 
 bool AnalyticalCostModel::IsView(const OpCostKey& key) const {
@@ -166,14 +218,8 @@ double AnalyticalCostModel::OpCost(const OpCostKey& key) {
     }
     return seconds;
   }
-  if (!IsView(key)) {
-    double bytes = 0;
-    for (const TensorType& t : key.inputs) bytes += Bytes(t);
-    for (const TensorType& t : key.outputs) bytes += Bytes(t);
-    const double efficiency = IsGemm(key.op) ? spec_.gemm_efficiency : spec_.other_efficiency;
-    seconds = spec_.op_overhead +
-              std::max(Flops(key) / (spec_.peak_flops * efficiency), TransferTime(bytes));
-  }
+  if (IsConv4d(key)) return ConvCostIn(key, ConvComputeLayout(key, -1), -1);
+  if (!IsView(key)) seconds = ComputeCost(key, 1.0);
   for (size_t i = 0; i < key.inputs.size(); ++i) {
     if (key.inputs[i].layout != NativeInputLayout(spec_, key, static_cast<int>(i))) {
       seconds += ConversionCost(key.inputs[i]);
@@ -190,6 +236,9 @@ double AnalyticalCostModel::OpCost(const OpCostKey& key) {
 }
 
 Layout AnalyticalCostModel::PreferredInputLayout(const OpCostKey& key, int index) {
+  if (IsConv4d(key) && key.inputs[static_cast<size_t>(index)].rank() == 4) {
+    return ConvComputeLayout(key, index);
+  }
   return NativeInputLayout(spec_, key, index);
 }
 

@@ -105,6 +105,19 @@ struct MachineSpec {
   /// along the pixels (channels-last, a vector along 4 output channels of a
   /// group would be mostly empty).
   Layout grouped_conv_layout = Layout::kNCHW;
+  /// Speed of a dense or depthwise conv computed in the other layout than
+  /// conv_layout, relative to conv_layout. On lemma's CPU backend dense
+  /// convs ran NCHW at 0.93-1.07x their channels-last speed (Intel Xeon), and
+  /// channels-last 1.03-1.1x faster on an AMD EPYC (bench/README.md).
+  double other_conv_layout_speed = 0.95;
+  /// A grouped conv (not depthwise) computes in grouped_conv_layout; an
+  /// input or output in the other layout costs this many reorders of it.
+  double grouped_conv_reorders = 2.0;
+  /// Bytes a second (read plus written) at which a tensor is reordered into
+  /// another layout: a transposition reads or writes with a stride, and runs
+  /// well below the cache's streaming bandwidth. On the CPU backend a
+  /// 128x56x56 reorder took 1.2-2x a contiguous pass over the same tensor.
+  double reorder_bandwidth = 50e9;
 };
 
 /// A roofline model: an op takes op_overhead + max(FLOPs / (peak x
@@ -112,17 +125,21 @@ struct MachineSpec {
 /// and written once, and bandwidth is the cache's when they fit the cache.
 ///
 /// Layouts (the model's assumptions about kernels):
-/// * conv2d reads activations and weights in MachineSpec::conv_layout (NHWC
-///   by default), grouped convs other than depthwise ones in
-///   MachineSpec::grouped_conv_layout (NCHW); an input in the other layout
-///   is reordered first.
+/// * A dense or depthwise conv2d computes in NCHW or NHWC, whichever costs
+///   less: in MachineSpec::conv_layout (NHWC by default) at full speed, in
+///   the other at MachineSpec::other_conv_layout_speed. Other grouped convs
+///   compute in MachineSpec::grouped_conv_layout (NCHW). An activation or
+///   output in another layout than the one computed in is reordered
+///   (MachineSpec::grouped_conv_reorders times, for grouped convs); weights
+///   are stored in the layout computed in.
 /// * matmul (rank 2) reads both operands with the reduction dimension
 ///   contiguous: A row-major, B column-major. Other operands are reordered.
 ///   Batched matmuls (rank > 2) read row-major operands.
 /// * Layout-preserving ops (IsLayoutPreserving) read inputs in the output's
 ///   layout; every other op reads and writes the default layout.
-/// * conv2d, matmul, layout-preserving ops and constants write any layout.
-/// * A reorder costs op_overhead plus reading and writing the tensor.
+/// * matmul, layout-preserving ops and constants write any layout.
+/// * A reorder costs op_overhead plus reading and writing the tensor at
+///   MachineSpec::reorder_bandwidth (or less, as TransferTime allows).
 /// * reshape of default-layout tensors is a view, and so is split: its
 ///   consumers read the pieces in place with a stride, as BLAS (a leading
 ///   dimension) and channels-last kernels (a channel stride) do, and as TASO
@@ -150,6 +167,14 @@ class AnalyticalCostModel : public CostModel {
 
  private:
   bool IsView(const OpCostKey& key) const;
+  /// The op's own work at `speed` times the model's rate, without reorders.
+  double ComputeCost(const OpCostKey& key, double speed) const;
+  /// A rank-4 conv computed in `layout`, with the reorders of its inputs
+  /// (but input `skip`) and output that are in another layout.
+  double ConvCostIn(const OpCostKey& key, Layout layout, int skip) const;
+  /// The layout that ConvCostIn prices lowest for `skip` (the native one on
+  /// a tie).
+  Layout ConvComputeLayout(const OpCostKey& key, int skip) const;
   MachineSpec spec_;
 };
 

@@ -88,46 +88,99 @@ int OptimizeLayouts(Graph& graph, CostModel& model, std::span<const uint8_t> pre
     }
   }
   std::vector<double> cost(n, 0.0);
-  for (size_t i = 0; i < n; ++i) {
-    if (live[i]) cost[i] = NodeCostInGraph(graph, static_cast<NodeId>(i), pre, model);
-  }
+  auto cost_all = [&] {
+    for (size_t i = 0; i < n; ++i) {
+      cost[i] = live[i] ? NodeCostInGraph(graph, static_cast<NodeId>(i), pre, model) : 0.0;
+    }
+  };
+  auto total = [&] {
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) sum += pre[i] ? 0.0 : cost[i];
+    return sum;
+  };
+  // The free values' layouts, to start from or keep.
+  auto snapshot = [&] {
+    std::vector<Layout> layouts(num_values, Layout::kRowMajor);
+    for (size_t v = 0; v < num_values; ++v) {
+      if (is_free[v]) layouts[v] = graph.type(value_of[v]).layout;
+    }
+    return layouts;
+  };
+  auto restore = [&](const std::vector<Layout>& layouts) {
+    for (size_t v = 0; v < num_values; ++v) {
+      if (is_free[v]) (void)graph.SetLayout(value_of[v], layouts[v]);
+    }
+  };
 
-  int changed = 0;
   std::vector<NodeId> touched;
   std::vector<double> trial;
-  for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
-    bool improved = false;
-    for (size_t root = 0; root < num_values; ++root) {
-      const std::vector<size_t>& group = members[root];
-      if (group.empty()) continue;
-      touched.clear();
-      for (size_t v : group) {
-        touched.push_back(value_of[v].node);
-        touched.insert(touched.end(), consumers[v].begin(), consumers[v].end());
+  // Each group in turn takes the other layout where that lowers the cost of
+  // the nodes around it, until no group can.
+  auto descend = [&] {
+    for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
+      bool improved = false;
+      for (size_t root = 0; root < num_values; ++root) {
+        const std::vector<size_t>& group = members[root];
+        if (group.empty()) continue;
+        touched.clear();
+        for (size_t v : group) {
+          touched.push_back(value_of[v].node);
+          touched.insert(touched.end(), consumers[v].begin(), consumers[v].end());
+        }
+        std::sort(touched.begin(), touched.end());
+        touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+        const Layout current = graph.type(value_of[group[0]]).layout;
+        for (Layout candidate : AllowedLayouts(graph.type(value_of[group[0]]).rank())) {
+          if (candidate == current) continue;
+          for (size_t v : group) (void)graph.SetLayout(value_of[v], candidate);
+          double delta = 0;
+          trial.clear();
+          for (NodeId t : touched) {
+            trial.push_back(pre[static_cast<size_t>(t)] ? 0.0 : NodeCostInGraph(graph, t, pre, model));
+            delta += trial.back() - cost[static_cast<size_t>(t)];
+          }
+          if (delta < -kMinSaving) {
+            for (size_t j = 0; j < touched.size(); ++j) cost[static_cast<size_t>(touched[j])] = trial[j];
+            improved = true;
+            break;
+          }
+          for (size_t v : group) (void)graph.SetLayout(value_of[v], current);
+        }
       }
-      std::sort(touched.begin(), touched.end());
-      touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-      const Layout current = graph.type(value_of[group[0]]).layout;
-      for (Layout candidate : AllowedLayouts(graph.type(value_of[group[0]]).rank())) {
-        if (candidate == current) continue;
-        for (size_t v : group) (void)graph.SetLayout(value_of[v], candidate);
-        double delta = 0;
-        trial.clear();
-        for (NodeId t : touched) {
-          trial.push_back(pre[static_cast<size_t>(t)] ? 0.0 : NodeCostInGraph(graph, t, pre, model));
-          delta += trial.back() - cost[static_cast<size_t>(t)];
-        }
-        if (delta < -kMinSaving) {
-          for (size_t j = 0; j < touched.size(); ++j) cost[static_cast<size_t>(touched[j])] = trial[j];
-          changed += static_cast<int>(group.size());
-          improved = true;
-          break;
-        }
-        for (size_t v : group) (void)graph.SetLayout(value_of[v], current);
+      if (!improved) break;
+    }
+  };
+
+  // A single group rarely pays for the reorders at its edges, so the descent
+  // also starts from every 4-d value channels-last and from every one NCHW;
+  // the cheapest end wins (the first on a tie).
+  const std::vector<Layout> original = snapshot();
+  cost_all();
+  descend();
+  std::vector<Layout> best = snapshot();
+  double best_total = total();
+  for (Layout uniform : {Layout::kNHWC, Layout::kNCHW}) {
+    std::vector<Layout> start = original;
+    bool differs = false;
+    for (size_t v = 0; v < num_values; ++v) {
+      if (is_free[v] && graph.type(value_of[v]).rank() == 4) {
+        differs = differs || start[v] != uniform;
+        start[v] = uniform;
       }
     }
-    if (!improved) break;
+    if (!differs) continue;
+    restore(start);
+    cost_all();
+    descend();
+    const double t = total();
+    if (t < best_total - kMinSaving) {
+      best = snapshot();
+      best_total = t;
+    }
   }
+  restore(best);
+  int changed = 0;
+  for (size_t v = 0; v < num_values; ++v) changed += is_free[v] && best[v] != original[v] ? 1 : 0;
 
   // Precomputed values read by computed nodes: the layout the first one prefers.
   for (size_t v = 0; v < num_values; ++v) {

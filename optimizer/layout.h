@@ -10,7 +10,10 @@
 // (IsLayoutPreserving) connects form a group that changes layout together
 // (an elementwise op between two convs does not want its input and output in
 // different layouts); each group in turn takes the layout that makes the
-// nodes around it cheapest, until no group can improve. Graph inputs and
+// nodes around it cheapest, until no group can improve. One group rarely
+// pays for the reorders at its edges on its own, so the descent runs from
+// the graph's layouts, from every 4-d value NHWC and from every one NCHW,
+// and the cheapest end is kept. Graph inputs and
 // outputs keep their layouts: they are the graph's interface. Precomputed
 // values (weights and what is computed from them alone) are stored in the
 // layout their first consumer prefers, which is free.

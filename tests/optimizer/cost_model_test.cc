@@ -4,6 +4,7 @@
 #include "gtest/gtest.h"
 #include "ir/builder.h"
 #include "optimizer/graph_cost.h"
+#include "optimizer/layout.h"
 
 namespace lemma {
 namespace {
@@ -33,39 +34,67 @@ TEST(AnalyticalCostModel, ConvIsComputeBound) {
   const double flops = 2.0 * 64 * 56 * 56 * 64 * 9;
   EXPECT_DOUBLE_EQ(AnalyticalCostModel::Flops(key), flops);
   EXPECT_DOUBLE_EQ(model.OpCost(key), m.op_overhead + flops / (m.peak_flops * m.gemm_efficiency));
-  // The output may be written in any layout; an NCHW input is reordered first.
-  EXPECT_DOUBLE_EQ(model.OpCost(Conv(Layout::kNHWC, Layout::kNCHW)), model.OpCost(key));
+  // All NCHW: computed NCHW, a little slower, rather than with two reorders.
+  OpCostKey nchw = Conv(Layout::kNCHW, Layout::kNCHW);
+  nchw.inputs[1].layout = Layout::kNCHW;  // weights stored as computed
+  EXPECT_DOUBLE_EQ(model.OpCost(nchw),
+                   m.op_overhead + flops / (m.peak_flops * m.gemm_efficiency *
+                                            m.other_conv_layout_speed));
+  EXPECT_EQ(model.PreferredInputLayout(nchw, 1), Layout::kNCHW);
+  // Input and output in different layouts: one of them is reordered.
+  EXPECT_DOUBLE_EQ(model.OpCost(Conv(Layout::kNHWC, Layout::kNCHW)),
+                   model.OpCost(key) + model.ConversionCost(key.outputs[0]));
   EXPECT_DOUBLE_EQ(model.OpCost(Conv(Layout::kNCHW, Layout::kNHWC)),
                    model.OpCost(key) + model.ConversionCost(key.inputs[0]));
+  EXPECT_GT(model.OpCost(Conv(Layout::kNCHW, Layout::kNHWC)), model.OpCost(nchw));
   EXPECT_EQ(model.PreferredInputLayout(key, 0), Layout::kNHWC);
   EXPECT_EQ(model.PreferredInputLayout(key, 1), Layout::kNHWC);
+  EXPECT_EQ(model.PreferredInputLayout(Conv(Layout::kNCHW, Layout::kNHWC), 1), Layout::kNHWC);
 }
 
-// The default machine: dense and depthwise convs read channels-last, other
-// grouped convs NCHW.
+// A reorder reads and writes the tensor at the reorder bandwidth.
+TEST(AnalyticalCostModel, ReordersRunBelowTheCacheBandwidth) {
+  AnalyticalCostModel model;
+  const MachineSpec& m = model.spec();
+  const TensorType t{DType::kF32, {1, 64, 56, 56}, Layout::kNCHW};
+  const double bytes = 2.0 * 4 * 64 * 56 * 56;
+  EXPECT_DOUBLE_EQ(model.ConversionCost(t), m.op_overhead + bytes / m.reorder_bandwidth);
+  EXPECT_GT(model.ConversionCost(t), m.op_overhead + model.TransferTime(bytes));
+}
+
+// The default machine: dense and depthwise convs compute channels-last, other
+// grouped convs NCHW whatever the layouts around them.
 TEST(AnalyticalCostModel, GroupedConvsReadNchwByDefault) {
   AnalyticalCostModel model;
-  auto grouped = [](Dims w, int64_t groups) {
-    OpCostKey key = Conv(Layout::kNCHW, Layout::kNCHW, {1, 64, 28, 28}, w);
+  const MachineSpec& m = model.spec();
+  auto grouped = [](Dims w, int64_t groups, Layout in, Layout out) {
+    OpCostKey key = Conv(in, out, {1, 64, 28, 28}, w);
     EXPECT_TRUE(key.attrs.Set("groups", AttrValue(groups)).ok());
     return key;
   };
-  EXPECT_EQ(model.PreferredInputLayout(Conv(Layout::kNCHW, Layout::kNCHW), 0), Layout::kNHWC);
-  const OpCostKey depthwise = grouped({64, 1, 3, 3}, 64);
+  EXPECT_EQ(model.PreferredInputLayout(Conv(Layout::kNHWC, Layout::kNHWC), 0), Layout::kNHWC);
+  const OpCostKey depthwise = grouped({64, 1, 3, 3}, 64, Layout::kNHWC, Layout::kNHWC);
   EXPECT_EQ(model.PreferredInputLayout(depthwise, 0), Layout::kNHWC);
-  const OpCostKey by_eight = grouped({64, 8, 3, 3}, 8);
-  EXPECT_EQ(model.PreferredInputLayout(by_eight, 0), Layout::kNCHW);
-  EXPECT_EQ(model.PreferredInputLayout(by_eight, 1), Layout::kNCHW);
-  // The NCHW input of a depthwise conv is reordered first; the NHWC input
-  // of one of 8 groups is.
-  OpCostKey depthwise_nhwc = depthwise;
-  depthwise_nhwc.inputs[0].layout = Layout::kNHWC;
-  EXPECT_DOUBLE_EQ(model.OpCost(depthwise),
-                   model.OpCost(depthwise_nhwc) + model.ConversionCost(depthwise.inputs[0]));
-  OpCostKey by_eight_nhwc = by_eight;
-  by_eight_nhwc.inputs[0].layout = Layout::kNHWC;
-  EXPECT_DOUBLE_EQ(model.OpCost(by_eight_nhwc),
-                   model.OpCost(by_eight) + model.ConversionCost(by_eight.inputs[0]));
+  EXPECT_EQ(model.PreferredInputLayout(depthwise, 1), Layout::kNHWC);
+  // The NCHW input of a depthwise conv writing NHWC is reordered.
+  OpCostKey depthwise_nchw = depthwise;
+  depthwise_nchw.inputs[0].layout = Layout::kNCHW;
+  EXPECT_DOUBLE_EQ(model.OpCost(depthwise_nchw),
+                   model.OpCost(depthwise) + model.ConversionCost(depthwise.inputs[0]));
+  // A conv of 8 groups computes NCHW: each NHWC activation costs
+  // grouped_conv_reorders reorders.
+  const OpCostKey by_eight = grouped({64, 8, 3, 3}, 8, Layout::kNCHW, Layout::kNCHW);
+  for (Layout in : {Layout::kNCHW, Layout::kNHWC}) {
+    for (Layout out : {Layout::kNCHW, Layout::kNHWC}) {
+      const OpCostKey k = grouped({64, 8, 3, 3}, 8, in, out);
+      EXPECT_EQ(model.PreferredInputLayout(k, 0), Layout::kNCHW);
+      EXPECT_EQ(model.PreferredInputLayout(k, 1), Layout::kNCHW);
+      const int reordered = (in == Layout::kNHWC ? 1 : 0) + (out == Layout::kNHWC ? 1 : 0);
+      EXPECT_DOUBLE_EQ(model.OpCost(k),
+                       model.OpCost(by_eight) + reordered * m.grouped_conv_reorders *
+                                                    model.ConversionCost(by_eight.inputs[0]));
+    }
+  }
 }
 
 TEST(AnalyticalCostModel, ElementwiseIsMemoryBound) {
@@ -196,12 +225,14 @@ TEST(GraphCost, WeightOnlyWorkIsPrecomputedAndFree) {
   EXPECT_TRUE(pre[static_cast<size_t>(w.node)]);
   EXPECT_FALSE(pre[static_cast<size_t>(y.node)]);
   EXPECT_EQ(cost.node_costs[static_cast<size_t>(w.node)], 0.0);
-  // The conv's weight is precomputed, so its (NCHW) layout costs no reorder;
-  // the NCHW activation does.
+  // The conv's weight is precomputed, so it is stored in the layout the conv
+  // computes in: NCHW, between NCHW values (a small conv: reorders would
+  // cost more than the speed of channels-last saves).
   const std::vector<const TensorType*> types = {&g->type(x), &g->type(e)};
   const OpCostKey key = NodeCostKey(g->node(y.node), types, Flags{0, 1}, model);
   EXPECT_EQ(key.inputs[0].layout, Layout::kNCHW);
-  EXPECT_EQ(key.inputs[1].layout, Layout::kNHWC);
+  EXPECT_EQ(key.inputs[1].layout, Layout::kNCHW);
+  EXPECT_EQ(model.PreferredInputLayout(key, 1), Layout::kNCHW);
   EXPECT_DOUBLE_EQ(cost.node_costs[static_cast<size_t>(y.node)], model.OpCost(key));
   double sum = 0;
   for (double c : cost.node_costs) sum += c;
@@ -219,6 +250,40 @@ TEST(GraphCost, DeadNodesCostNothing) {
   const GraphCost cost = ComputeGraphCost(*g, model);
   EXPECT_EQ(cost.charged_ops, 1);
   EXPECT_EQ(cost.node_costs[1], 0.0);
+}
+
+// Four convs between an NCHW input and output: channels-last saves 5% of
+// each, which pays for the two reorders at the edges, but no single value
+// pays for the reorders around it on its own. The descent from every value
+// NHWC finds the cheaper graph.
+TEST(OptimizeLayouts, StartsFromEveryValueChannelsLast) {
+  GraphBuilder b("chain");
+  Value v = b.Input("x", DType::kF32, {1, 64, 56, 56});
+  for (int i = 0; i < 4; ++i) {
+    v = b.Conv2d(v, b.Weight("w" + std::to_string(i), DType::kF32, {64, 64, 3, 3}),
+                 {.padding = Padding::kSame});
+  }
+  b.Output("y", v);
+  absl::StatusOr<Graph> g = std::move(b).Build();
+  ASSERT_TRUE(g.ok()) << g.status();
+  AnalyticalCostModel model;
+  const double before = ComputeGraphCost(*g, model).total;
+  Graph one = *g;
+  ValueId first{-1, 0};
+  for (NodeId id = 0; id < one.num_nodes() && first.node < 0; ++id) {
+    if (one.node(id).op == OpKind::kConv2d) first.node = id;
+  }
+  ASSERT_TRUE(one.SetLayout(first, Layout::kNHWC).ok());
+  EXPECT_GT(ComputeGraphCost(one, model).total, before);
+  Graph laid_out = *g;
+  EXPECT_EQ(OptimizeLayouts(laid_out, model), 7);  // 3 activations, 4 weights
+  EXPECT_LT(ComputeGraphCost(laid_out, model).total, before);
+  int nhwc = 0;
+  for (const Node& n : laid_out.nodes()) {
+    if (n.op == OpKind::kConv2d && n.outputs[0].layout == Layout::kNHWC) ++nhwc;
+  }
+  EXPECT_EQ(nhwc, 3);  // the output keeps its layout
+  EXPECT_EQ(laid_out.type(*laid_out.FindOutput("y")).layout, Layout::kNCHW);
 }
 
 }  // namespace
